@@ -1,0 +1,123 @@
+"""`bootcamp`: the course's command line.
+
+    bootcamp list                      the lessons, with ids and titles
+    bootcamp build [LESSON...]         exercises/ from solutions/ (nbgrader generate_assignment)
+    bootcamp build --check             fail if exercises/ is stale or leaks a solution
+    bootcamp check LESSON [--notebook PATH]   run a notebook headlessly, print a table
+    bootcamp lab [--no-browser]        JupyterLab on exercises/
+
+Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
+notebook, malformed source).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .lessons import ROOT, LessonError, all_lessons, find_lesson
+
+
+def _lessons_from(names: list[str]):
+    return [find_lesson(n) for n in names] if names else all_lessons()
+
+
+def cmd_list(args) -> int:
+    for lesson in all_lessons():
+        meta = lesson.metadata()
+        print(f"{lesson.id:<5} {lesson.slug:<28} {meta.get('title', '')}  (~{meta.get('minutes', '?')} min)")
+    return 0
+
+
+def cmd_build(args) -> int:
+    from .lessons import build, leaks, stale_exercises
+
+    lessons = _lessons_from(args.lessons)
+    if args.check:
+        problems = stale_exercises(lessons)
+        for lesson in lessons:
+            problems += leaks(lesson)
+        for p in problems:
+            print(p)
+        print(f"{len(lessons)} lesson(s) checked: " + ("exercises/ is current and leaks nothing" if not problems
+                                                       else f"{len(problems)} problem(s)"))
+        return 1 if problems else 0
+    start = time.perf_counter()
+    for path in build(lessons):
+        print(f"wrote {path.relative_to(ROOT)}")
+    problems = [p for lesson in lessons for p in leaks(lesson)]
+    for p in problems:
+        print(f"LEAK: {p}", file=sys.stderr)
+    print(f"built {len(lessons)} lesson(s) in {time.perf_counter() - start:.1f} s")
+    return 1 if problems else 0
+
+
+def cmd_check(args) -> int:
+    from .runner import format_table, run_notebook
+
+    lesson = find_lesson(args.lesson)
+    path = Path(args.notebook) if args.notebook else lesson.exercise_notebook
+    run = run_notebook(path, timeout=args.timeout)
+    print(f"{lesson.id} {lesson.title}: {path}")
+    print(format_table(run.results))
+    for err in run.errors_outside_tests[:5]:
+        print(f"note: an error outside the tests, {err}")
+    print(f"ran in {run.seconds:.1f} s")
+    return 0 if all(r.passed for r in run.results) else 1
+
+
+def cmd_lab(args) -> int:
+    target = ROOT / "exercises"
+    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={target}"]
+    if args.no_browser:
+        argv.append("--no-browser")
+    if args.port:
+        argv.append(f"--port={args.port}")
+    argv += args.extra
+    print(f"JupyterLab on {target} (Ctrl-C to stop)", flush=True)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bootcamp", description="The interpretability bootcamp course.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list the lessons")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("build", help="generate exercises/ from solutions/ with nbgrader")
+    s.add_argument("lessons", nargs="*", metavar="LESSON", help="lesson ids or names (default: all)")
+    s.add_argument("--check", action="store_true", help="fail if exercises/ is stale or leaks solutions")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("check", help="run a lesson notebook headlessly and print a table of its tests")
+    s.add_argument("lesson", metavar="LESSON")
+    s.add_argument("--notebook", metavar="PATH", help="notebook to run (default: exercises/<lesson>/<lesson>.ipynb)")
+    s.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("lab", help="open the course in JupyterLab")
+    s.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    s.add_argument("--port", type=int)
+    s.add_argument("extra", nargs=argparse.REMAINDER, help="passed to jupyter lab")
+    s.set_defaults(func=cmd_lab)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LessonError as err:
+        print(f"bootcamp: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The repository root is an nbgrader course directory: one lesson is one assignment.
+
+Lesson sources are jupytext scripts, solutions/<lesson>/<lesson>.py; `bootcamp build`
+writes solutions/<lesson>/<lesson>.ipynb from them and then runs nbgrader's own
+generate_assignment, exactly as `nbgrader generate_assignment <lesson>` would.
+"""
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+# The .py lesson source holds the solutions: it must never be copied into exercises/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", ".*"]
+
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\nraise NotImplementedError(\"replace this line with your code\")",
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The course's two commands (see README.md):
+#   ./run.sh lab [--no-browser]   set up, then open the course in JupyterLab on exercises/
+#   ./run.sh test [PYTEST ARGS]   set up, then run the whole test suite (what CI runs)
+# Also: ./run.sh setup (set up only), ./run.sh lock (rewrite requirements.lock from .venv).
+#
+# Set-up is idempotent: a virtual environment in .venv, the exact versions in
+# requirements.lock, a CPU build of torch, and the course itself (editable). A stamp
+# records what was installed, so a second run skips straight to the command.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=.venv
+TORCH_VERSION=2.13.0
+# Where a CPU build of torch comes from when this machine has none on disk.
+TORCH_CPU_INDEX=${BOOTCAMP_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
+
+find_python() {
+  for py in "${BOOTCAMP_PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$py" ] || continue
+    if command -v "$py" >/dev/null 2>&1 &&
+       "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "run.sh: Python 3.11 or newer is needed (set BOOTCAMP_PYTHON to its path)" >&2
+  return 1
+}
+
+setup() {
+  local stamp_file=$VENV/.bootcamp-installed
+  local stamp
+  stamp=$(cat requirements.lock pyproject.toml run.sh | sha256sum | cut -c1-16)
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -x $VENV/bin/bootcamp ]; then
+    return 0
+  fi
+  local py
+  py=$(find_python)
+  if [ ! -x $VENV/bin/python ]; then
+    echo "run.sh: creating $VENV with $("$py" --version)"
+    "$py" -m venv $VENV
+  fi
+  local pip="$VENV/bin/python -m pip --disable-pip-version-check"
+  echo "run.sh: installing torch $TORCH_VERSION (CPU build)"
+  if ! $VENV/bin/python -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
+    # A CPU wheel already on this machine (pip's find-links) first; else PyTorch's CPU index.
+    $pip install -q --no-deps --no-index "torch==$TORCH_VERSION" 2>/dev/null ||
+      $pip install -q --no-deps "torch==$TORCH_VERSION" --index-url "$TORCH_CPU_INDEX"
+  fi
+  echo "run.sh: installing the locked dependencies (requirements.lock)"
+  $pip install -q --no-deps -r requirements.lock
+  $pip install -q --no-deps --no-build-isolation -e .
+  $pip check >/dev/null || { $pip check; echo "run.sh: the environment is inconsistent" >&2; exit 1; }
+  echo "$stamp" > "$stamp_file"
+  echo "run.sh: environment ready in $VENV"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    setup ;;
+  lab)
+    setup
+    exec $VENV/bin/bootcamp lab "$@" ;;
+  test)
+    setup
+    export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
+    echo "== ruff"
+    $VENV/bin/ruff check .
+    echo "== exercises/ current with solutions/, no leaks"
+    $VENV/bin/bootcamp build --check
+    echo "== pytest"
+    exec $VENV/bin/python -m pytest "$@" ;;
+  lock)
+    # Rewrite the lock from the current .venv (after installing a new dependency there).
+    {
+      echo "# Exact versions installed by ./run.sh and CI (pip freeze of .venv, Python 3.11)."
+      echo "# torch is installed separately by run.sh as a CPU build ($TORCH_VERSION)."
+      $VENV/bin/python -m pip freeze --exclude-editable --all | grep -viE '^(torch|pip)==' | sort -f
+    } > requirements.lock
+    echo "wrote requirements.lock" ;;
+  *)
+    echo "usage: ./run.sh lab [--no-browser] | test [pytest args] | setup | lock" >&2
+    exit 2 ;;
+esac

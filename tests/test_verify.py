@@ -1,0 +1,57 @@
+"""The CI checks themselves: they must reject tests that cannot fail."""
+
+from course import lessons, verify
+
+
+def built(make_lesson, body):
+    lesson = make_lesson(body)
+    lessons.build([lesson], root=lesson.root)
+    return lesson
+
+
+def test_a_good_lesson_passes_every_check(make_lesson, good_body):
+    lesson = built(make_lesson, good_body)
+    sol = verify.verify_solution(lesson)
+    assert sol.problems == [] and [r.passed for r in sol.results] == [True]
+    stubs = verify.verify_stubs(lesson)
+    assert stubs.problems == []
+    assert [r.status for r in stubs.results] == ["todo"]
+    assert verify.verify_hidden_tests(lesson).problems == []
+    assert verify.verify_silent_stubs(lesson).problems == []
+
+
+def test_stub_check_rejects_a_test_that_asserts_nothing(make_lesson, good_body):
+    body = good_body.replace('checks.assert_equal("double", double(2), 4)',
+                             'try:\n    double(2)\nexcept Exception:\n    pass')
+    lesson = built(make_lesson, body)
+    [problem] = verify.verify_stubs(lesson).problems
+    assert "test double_test PASSES on the stub: it asserts nothing" in problem
+
+
+def test_stub_check_rejects_a_test_that_only_calls_the_exercise(make_lesson, good_body):
+    body = good_body.replace('checks.assert_equal("double", double(2), 4)', 'double(2)').replace(
+        'checks.assert_equal("double", double(-3), -6)', 'double(-3)')
+    lesson = built(make_lesson, body)
+    assert verify.verify_stubs(lesson).problems == []  # it does fail on the stub...
+    [problem] = verify.verify_silent_stubs(lesson).problems  # ...but not when the stub returns None
+    assert "PASSES when the exercise does nothing and returns None" in problem
+
+
+def test_hidden_check_rejects_hidden_tests_that_assert_nothing(make_lesson, good_body):
+    body = good_body.replace('checks.assert_equal("double", double(-3), -6)', 'print("hidden tests ran")')
+    lesson = built(make_lesson, body)
+    [problem] = verify.verify_hidden_tests(lesson).problems
+    assert "hidden part of test double_test PASSES on the stub" in problem
+
+
+def test_a_broken_test_is_not_counted_as_failing(make_lesson, good_body):
+    body = good_body.replace('checks.assert_equal("double", double(2), 4)', 'checks.assert_equal("double", dbl(2), 4)')
+    lesson = built(make_lesson, body)
+    [problem] = verify.verify_stubs(lesson).problems
+    assert "breaks on the stub with NameError" in problem
+
+
+def test_solution_check_reports_a_failing_solution(make_lesson, good_body):
+    lesson = built(make_lesson, good_body.replace("return 2 * x", "return 2 + x"))
+    problems = verify.verify_solution(lesson).problems
+    assert any("solution fails its own test double_test: [double] result differs" in p for p in problems), problems
