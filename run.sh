@@ -27,6 +27,11 @@ find_python() {
   return 1
 }
 
+# pip -q still warns once per package about this machine's missing mirror folders; drop those lines.
+quiet_pip() {
+  "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 setup() {
   local stamp_file=$VENV/.bootcamp-installed
   local stamp
@@ -40,7 +45,7 @@ setup() {
     echo "run.sh: creating $VENV with $("$py" --version)"
     "$py" -m venv $VENV
   fi
-  local pip="$VENV/bin/python -m pip --disable-pip-version-check"
+  local pip="quiet_pip $VENV/bin/python -m pip --disable-pip-version-check"
   echo "run.sh: installing torch $TORCH_VERSION (CPU build)"
   if ! $VENV/bin/python -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
     # A CPU wheel already on this machine (pip's find-links) first; else PyTorch's CPU index.
