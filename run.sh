@@ -70,7 +70,7 @@ case "$cmd" in
     exec $VENV/bin/bootcamp lab "$@" ;;
   test)
     setup
-    export MPLBACKEND=Agg PYTHONDONTWRITEBYTECODE=1
+    export MPLBACKEND=Agg
     echo "== ruff"
     $VENV/bin/ruff check .
     echo "== exercises/ current with solutions/, no leaks"

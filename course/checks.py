@@ -17,9 +17,12 @@ importing torch here, so ``import course.checks`` stays fast.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import math
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +37,8 @@ __all__ = [
     "assert_dtype",
     "assert_true",
     "assert_raises",
+    "assert_no_loops",
+    "call",
     "tolerance",
     "default_tolerance",
 ]
@@ -279,8 +284,8 @@ def _nan_details(a: np.ndarray, e: np.ndarray) -> tuple[str | None, list[str]]:
         extra = test(a) & ~test(e)
         if extra.any():
             first = _fmt_index(tuple(np.argwhere(extra)[0])) if a.ndim else "()"
-            cause = ("log of 0, 0/0, or exp overflowing? (subtract the max before exp)"
-                     if label == "NaN" else "exp overflowing or division by zero?")
+            cause = ("0/0, inf - inf, log or sqrt of a negative number, or exp overflowing "
+                     "(subtract the max before exp)?" if label == "NaN" else "exp overflowing, or a division by zero?")
             return (f"has {int(extra.sum())} {label} value(s) where the expected is finite",
                     [f"first {label} at index {first}", f"likely cause: {cause}"])
     return None, []
@@ -332,6 +337,7 @@ def assert_close(exercise: str, actual: Any, expected: Any, *, rtol: float | Non
         summary = (f"{name} differs at {int(bad.sum())} of {bad.size} positions; first at index "
                    f"{_fmt_index(idx)}: expected {_fmt(ee[idx])}, got {_fmt(aa[idx])}")
         details = []
+    finite_err &= bad
     if finite_err.any():
         details.append(
             f"max abs error {_fmt(abs_err[finite_err].max())}, max rel error "
@@ -352,8 +358,11 @@ def assert_close(exercise: str, actual: Any, expected: Any, *, rtol: float | Non
 def _objects_equal(a: Any, b: Any) -> bool:
     try:
         return bool(a == b)
-    except Exception:
-        return False
+    except Exception:  # arrays inside lists: compare element-wise
+        try:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+        except Exception:
+            return False
 
 
 def assert_equal(exercise: str, actual: Any, expected: Any, *, name: str = "result",
@@ -378,14 +387,14 @@ def assert_equal(exercise: str, actual: Any, expected: Any, *, name: str = "resu
                 details += [f"at key {k!r}: expected {expected[k]!r}, got {actual[k]!r}" for k in wrong]
             _fail(exercise, f"{name} differs: expected {_short(expected)}, got {_short(actual)}", details, hint)
         return
-    if isinstance(expected, (list, tuple)) and not _is_numeric_nested(expected):
-        if not isinstance(actual, (list, tuple)) or list(actual) != list(expected):
+    if isinstance(expected, tuple) or (isinstance(expected, list) and not _is_numeric_nested(expected)):
+        if not isinstance(actual, (list, tuple)) or not _objects_equal(list(actual), list(expected)):
             details = []
             if isinstance(actual, (list, tuple)):
                 if len(actual) != len(expected):
                     details.append(f"expected length {len(expected)}, got {len(actual)}")
                 for k, (x, y) in enumerate(zip(actual, expected)):
-                    if x != y:
+                    if not _objects_equal(x, y):
                         details.append(f"first difference at position {k}: expected {y!r}, got {x!r}")
                         break
             _fail(exercise, f"{name} differs: expected {_short(expected)}, got {_short(actual)}", details, hint)
@@ -402,7 +411,7 @@ def _is_numeric_nested(x: Any) -> bool:
 
 
 def _short(x: Any, limit: int = 80) -> str:
-    r = repr(x)
+    r = " ".join(repr(x).split())
     return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
@@ -454,3 +463,64 @@ def assert_raises(exercise: str, exc_type: type[BaseException] | tuple, fn: Call
         _fail(exercise, f"expected {names}, but {type(err).__name__} was raised: {err}", [], hint)
     _fail(exercise, f"expected {names} to be raised, but the call returned {_short(result)}", [], hint)
     raise AssertionError("unreachable")
+
+
+def call(exercise: str, fn: Callable[..., Any], *args: Any, case: str, hint: str | None = None,
+         **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, where an unexpected exception becomes a failure naming the case.
+
+    >>> call("softmax", softmax, x.T, case="a transposed view")
+    The stub's NotImplementedError passes through unchanged.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except CheckFailure:
+        raise
+    except Exception as err:
+        name = getattr(fn, "__name__", "the function")
+        first = " ".join(str(err).split())[:200]
+        _fail(exercise, f"{name} raised {type(err).__name__} on {case}: {first}", [], hint)
+
+
+_LOOP_KINDS = {
+    ast.For: "a `for` loop",
+    ast.AsyncFor: "an `async for` loop",
+    ast.While: "a `while` loop",
+    ast.ListComp: "a list comprehension",
+    ast.SetComp: "a set comprehension",
+    ast.DictComp: "a dict comprehension",
+    ast.GeneratorExp: "a generator expression",
+}
+_LOOPS_IN_DISGUISE = ("vectorize", "apply_along_axis", "apply_over_axes", "frompyfunc", "map")
+
+
+def assert_no_loops(exercise: str, fn: Callable[..., Any], *, forbidden: tuple[str, ...] = (),
+                    hint: str | None = None) -> None:
+    """Fail if ``fn``'s source has a Python-level loop (or ``np.vectorize`` and friends, or
+    any call or attribute named in ``forbidden``, e.g. ``("einsum", "matmul")``).
+
+    The message names what was found and its line in the function.
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return  # source unavailable (a builtin, a lambda in a REPL): nothing to scan
+    found = []
+    for node in ast.walk(tree):
+        if type(node) in _LOOP_KINDS:
+            found.append((node.lineno, _LOOP_KINDS[type(node)]))
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        if name in _LOOPS_IN_DISGUISE:
+            found.append((node.lineno, f"`{name}` (a loop in disguise)"))
+        elif name in forbidden:
+            found.append((node.lineno, f"`{name}`, which this exercise asks you not to use"))
+        elif isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult) and "@" in forbidden:
+            found.append((node.lineno, "the `@` operator, which this exercise asks you not to use"))
+    if found:
+        found.sort()
+        first_line, what = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        _fail(exercise, f"{getattr(fn, '__name__', 'the function')} uses {what} on line {first_line} of its "
+              f"definition{more}: write it with whole-array operations", [], hint)

@@ -76,6 +76,8 @@ def cmd_lab(args) -> int:
         argv.append("--no-browser")
     if args.port:
         argv.append(f"--port={args.port}")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI machines often run as root
     argv += args.extra
     print(f"JupyterLab on {target} (Ctrl-C to stop)", flush=True)
     os.execv(sys.executable, argv)
@@ -103,13 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("lab", help="open the course in JupyterLab")
     s.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     s.add_argument("--port", type=int)
-    s.add_argument("extra", nargs=argparse.REMAINDER, help="passed to jupyter lab")
-    s.set_defaults(func=cmd_lab)
+    s.set_defaults(func=cmd_lab)  # any other --Option=value is passed on to jupyter lab
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return args.func(args)
     except LessonError as err:

@@ -107,7 +107,7 @@ def hidden_only(nb):
     test cell's visible assertions neutralised, so only its hidden part can fail.
 
     Visible statements are kept (hidden tests may use the inputs they define) but each runs
-    inside ``try/except (NotImplementedError, AssertionError)``. Returns the notebook and
+    inside ``try/except Exception``, so nothing in the visible part can fail the cell. Returns the notebook and
     the grade_ids that have hidden tests.
     """
     nb = _clear_solutions(nb)
@@ -135,7 +135,7 @@ def _neutralise(code: str) -> str:
     for stmt in tree.body:
         seg = ast.get_source_segment(code, stmt) or ""
         body = "\n".join("    " + line for line in seg.splitlines()) or "    pass"
-        out.append(f"try:\n{body}\nexcept (NotImplementedError, AssertionError):\n    pass")
+        out.append(f"try:\n{body}\nexcept Exception:\n    pass")
     return "\n".join(out)
 
 

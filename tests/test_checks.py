@@ -182,3 +182,60 @@ def test_importing_course_stays_light():
             "print(sorted(m for m in ('torch','transformer_lens','transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import course pulled in heavy modules: {out.strip()}"
+
+
+def test_nan_cause_covers_sqrt_and_division():
+    with np.errstate(invalid="ignore"):
+        bad = np.sqrt(np.array([-1.0, 1.0]))
+    msg = message(checks.assert_close, "dist", bad, np.array([0.0, 1.0]))
+    assert "sqrt of a negative number" in msg and "0/0" in msg
+    assert "max abs error" not in msg  # the only difference is the NaN: no "max abs error 0" line
+
+
+def test_assert_raises_message_is_one_line_for_arrays():
+    msg = message(checks.assert_raises, "ex", ValueError, lambda: np.zeros((2, 3)))
+    assert len(msg.splitlines()) == 1 and "returned array([[0., 0., 0.], [0., 0., 0.]])" in msg
+
+
+def test_tuples_compare_as_python_values():
+    msg = message(checks.assert_equal, "broadcast_shape", (3, 4), (2, 3, 4))
+    assert "expected (2, 3, 4), got (3, 4)" in msg and "expected length 3, got 2" in msg
+    checks.assert_equal("ex", (2, 3), (2, 3))
+
+
+def test_call_names_the_case_and_lets_the_stub_through():
+    def f(x):
+        return x.reshape(5)
+
+    msg = message(checks.call, "ex", f, np.zeros(4), case="a (4,) array")
+    assert msg.splitlines()[0].startswith("[ex] f raised ValueError on a (4,) array: cannot reshape")
+
+    def stub(x):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        checks.call("ex", stub, 1, case="anything")
+
+
+def test_assert_no_loops_names_the_loop_and_its_line():
+    def looped(x):
+        out = 0
+        for v in x:
+            out += v
+        return out
+
+    def comp(x):
+        return np.array([v * 2 for v in x])
+
+    def vec(x):
+        return np.vectorize(lambda v: v)(x)
+
+    def uses_at(a, b):
+        return a @ b
+
+    assert "uses a `for` loop on line 3 of its definition" in message(checks.assert_no_loops, "ex", looped)
+    assert "a list comprehension on line 2" in message(checks.assert_no_loops, "ex", comp)
+    assert "`vectorize` (a loop in disguise)" in message(checks.assert_no_loops, "ex", vec)
+    assert "the `@` operator" in message(checks.assert_no_loops, "ex", uses_at, forbidden=("@",))
+    checks.assert_no_loops("ex", uses_at)
+    checks.assert_no_loops("ex", lambda x: x + 1)

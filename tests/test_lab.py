@@ -38,12 +38,15 @@ def test_lab_serves_the_exercises(tmp_path):
                 break
             except OSError:
                 time.sleep(0.5)
-        assert listing is not None, "JupyterLab did not answer within 60 s"
+        if listing is None:
+            proc.terminate()
+            raise AssertionError(f"JupyterLab did not answer within 60 s:\n{proc.communicate(timeout=20)[0][-3000:]}")
         names = {item["name"] for item in listing["content"]}
         assert {lesson.slug for lesson in all_lessons()} <= names, names
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     assert str(ROOT / "exercises") in out  # it says where it serves from
