@@ -61,7 +61,7 @@ def cmd_check(args) -> int:
     lesson = find_lesson(args.lesson)
     path = Path(args.notebook) if args.notebook else lesson.exercise_notebook
     run = run_notebook(path, timeout=args.timeout)
-    print(f"{lesson.id} {lesson.title}: {path}")
+    print(f"{lesson.id} {run.title or lesson.slug}: {path}")
     print(format_table(run.results))
     for err in run.errors_outside_tests[:5]:
         print(f"note: an error outside the tests, {err}")

@@ -319,9 +319,7 @@ def stale_exercises(lessons: list[Lesson], root: Path = ROOT) -> list[str]:
         build(lessons, root=root, release_dir=scratch)
         for lesson in lessons:
             fresh_dir, committed_dir = scratch / lesson.slug, root / "exercises" / lesson.slug
-            fresh = {p.relative_to(fresh_dir) for p in fresh_dir.rglob("*") if p.is_file()}
-            committed = {p.relative_to(committed_dir) for p in committed_dir.rglob("*") if p.is_file()} \
-                if committed_dir.is_dir() else set()
+            fresh, committed = _release_files(fresh_dir), _release_files(committed_dir)
             for rel in sorted(fresh | committed):
                 a, b = fresh_dir / rel, committed_dir / rel
                 if not b.exists():
@@ -331,6 +329,19 @@ def stale_exercises(lessons: list[Lesson], root: Path = ROOT) -> list[str]:
                 elif _normalised_bytes(a) != _normalised_bytes(b):
                     problems.append(f"exercises/{lesson.slug}/{rel} is stale: run `bootcamp build {lesson.id}`")
     return problems
+
+
+def _release_files(folder: Path) -> set[Path]:
+    """Files nbgrader released, less what running a notebook leaves behind (.hypothesis/,
+    .ipynb_checkpoints/, __pycache__/): those are the learner's, not the build's."""
+    if not folder.is_dir():
+        return set()
+    out = set()
+    for p in folder.rglob("*"):
+        rel = p.relative_to(folder)
+        if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            out.add(rel)
+    return out
 
 
 def _normalised_bytes(p: Path) -> bytes:

@@ -7,11 +7,18 @@ pass) and every exercise (every graded test fails on the untouched stubs).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .lessons import LessonError, graded_cells
+# nbformat imports jsonschema, which imports the optional IRI format checker rfc3987_syntax
+# when it is installed (jupyter-events pulls it in); that module builds a large grammar at
+# import time (1.5 s here, idle) for a format no notebook schema uses. Keep it out of this
+# process: jsonschema treats the missing module as "no IRI checker".
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+from .lessons import LessonError, graded_cells  # noqa: E402 (after the sys.modules entry above)
 
 
 @dataclass
@@ -39,6 +46,7 @@ class RunResult:
     results: list[CellResult]
     seconds: float
     errors_outside_tests: list[str]  # errors in cells that are not graded tests
+    title: str = ""  # the lesson title from the notebook's metadata
 
 
 def load_notebook(path: Path):
@@ -118,7 +126,8 @@ def run_notebook(path: Path, timeout: int = 600, cwd: Path | None = None) -> Run
         raise LessonError(f"{path}: has no graded test cells; is it a lesson notebook?")
     seconds = execute(nb, cwd or path.parent, timeout=timeout)
     results, other = collect(nb)
-    return RunResult(results, seconds, other)
+    title = str(nb.metadata.get("course", {}).get("title", ""))
+    return RunResult(results, seconds, other, title)
 
 
 def format_table(results: list[CellResult]) -> str:
