@@ -203,10 +203,13 @@ def _value_causes(a: np.ndarray, e: np.ndarray, close: Callable[[np.ndarray, np.
             ratio = a[nz] / e[nz]
             r0 = ratio.flat[0]
             if np.allclose(ratio, r0, rtol=1e-4) and abs(r0 - 1) > 1e-4 and abs(r0) > 1e-12:
-                causes.append(
-                    f"every value is off by the same factor ({_fmt(r0)}): a missing or extra "
-                    "normalisation or scale (a mean vs a sum, 1/n, 1/sqrt(d))?"
-                )
+                if abs(r0 - 2) < 1e-4:
+                    why = "something counted twice (a gradient accumulated twice, a term added twice)?"
+                elif abs(r0 - 0.5) < 1e-4:
+                    why = "half of something missing (one of two contributions, a factor 2 in a derivative)?"
+                else:
+                    why = "a missing or extra normalisation or scale (a mean vs a sum, 1/n, 1/sqrt(d))?"
+                causes.append(f"every value is off by the same factor ({_fmt(r0)}): {why}")
                 return causes
         diff = a - e
         d0 = diff.flat[0]

@@ -239,3 +239,9 @@ def test_assert_no_loops_names_the_loop_and_its_line():
     assert "the `@` operator" in message(checks.assert_no_loops, "ex", uses_at, forbidden=("@",))
     checks.assert_no_loops("ex", uses_at)
     checks.assert_no_loops("ex", lambda x: x + 1)
+
+
+def test_factor_two_suggests_double_counting():
+    e = np.array([1.0, 2.0, 3.0])
+    assert "counted twice" in message(checks.assert_close, "grad", 2 * e, e)
+    assert "half of something missing" in message(checks.assert_close, "grad", e / 2, e)

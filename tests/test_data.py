@@ -17,3 +17,11 @@ def test_digits_as_torch_images():
     s = data.digits(images=True, torch=True)
     assert tuple(s.x_train.shape) == (1438, 1, 8, 8)
     assert str(s.x_train.dtype) == "torch.float32" and str(s.y_train.dtype) == "torch.int64"
+
+
+def test_digits_table_equals_scikit_learns_loader():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    table = data._digits_table()
+    assert np.array_equal(table[:, :-1], bunch.data) and np.array_equal(table[:, -1], bunch.target)
