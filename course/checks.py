@@ -342,10 +342,9 @@ def assert_close(exercise: str, actual: Any, expected: Any, *, rtol: float | Non
         details = []
     finite_err &= bad
     if finite_err.any():
-        details.append(
-            f"max abs error {_fmt(abs_err[finite_err].max())}, max rel error "
-            f"{_fmt(rel_err[finite_err].max())} (rtol={rtol:g}, atol={atol:g})"
-        )
+        rel_part = (f", max rel error {_fmt(rel_err[finite_err & rel_ok].max())}"
+                    if (finite_err & rel_ok).any() else "")  # relative to 0 means nothing
+        details.append(f"max abs error {_fmt(abs_err[finite_err].max())}{rel_part} (rtol={rtol:g}, atol={atol:g})")
     if nan_summary:
         summary = f"{name} {nan_summary}"
         details = nan_details + details

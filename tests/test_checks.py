@@ -245,3 +245,8 @@ def test_factor_two_suggests_double_counting():
     e = np.array([1.0, 2.0, 3.0])
     assert "counted twice" in message(checks.assert_close, "grad", 2 * e, e)
     assert "half of something missing" in message(checks.assert_close, "grad", e / 2, e)
+
+
+def test_no_relative_error_against_zero():
+    msg = message(checks.assert_equal, "ex", np.array([1, 0]), np.array([0, 0]))
+    assert "max abs error 1 (rtol=0, atol=0)" in msg and "rel" not in msg.split("max abs error")[1].split("(")[0]
