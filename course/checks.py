@@ -217,7 +217,8 @@ def _value_causes(a: np.ndarray, e: np.ndarray, close: Callable[[np.ndarray, np.
             causes.append(f"every value is off by the same amount ({_fmt(d0)}): a missing or extra offset?")
             return causes
         if a.ndim >= 1 and close(np.sort(a, axis=None).reshape(e.shape), np.sort(e, axis=None).reshape(e.shape)):
-            causes.append("you have the right values in the wrong places: check the axis you used")
+            causes.append("you have the right values in the wrong places: check the axis you used"
+                          if a.ndim > 1 else "you have the right values in the wrong order")
             return causes
     if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] > 1:
         n = a.shape[-1]
