@@ -60,6 +60,9 @@ setup() {
   echo "run.sh: environment ready in $VENV"
 }
 
+# nbgrader runs `alembic` from PATH when it creates a gradebook: act as an activated venv.
+export PATH="$PWD/$VENV/bin:$PATH"
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in

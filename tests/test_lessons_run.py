@@ -64,17 +64,21 @@ def test_every_graded_test_fails_when_the_exercise_returns_none(lesson):
 
 def test_ordinary_nbgrader_generate_assignment_still_works(tmp_path):
     """An instructor can use nbgrader's own CLI on this course directory."""
+    import os
     import shutil
     import subprocess
     import sys
+    from pathlib import Path
 
     lesson = ALL[0]
     lessons.write_solution_notebook(lesson)
     root = tmp_path / "course"
     shutil.copytree(lessons.ROOT / "solutions" / lesson.slug, root / "solutions" / lesson.slug)
     shutil.copy(lessons.ROOT / "nbgrader_config.py", root)
+    # as in an activated venv: nbgrader runs `alembic` from PATH to create the gradebook
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     r = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", lesson.slug],
-                       cwd=root, capture_output=True, text=True)
+                       cwd=root, capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     released = root / "exercises" / lesson.slug / f"{lesson.slug}.ipynb"
     assert released.is_file()
