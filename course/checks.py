@@ -352,7 +352,9 @@ def assert_close(exercise: str, actual: Any, expected: Any, *, rtol: float | Non
     else:
         with np.errstate(all="ignore"):
             causes = _value_causes(af, ef, close, bad) if af.ndim else []
-        if not causes and finite_err.any() and abs_err[finite_err].max() < 1e-3 * max(1.0, float(np.abs(ef[np.isfinite(ef)]).max(initial=0))):
+        small_rel = not (finite_err & rel_ok).any() or rel_err[finite_err & rel_ok].max() < 1e-3
+        if not causes and finite_err.any() and small_rel and \
+                abs_err[finite_err].max() < 1e-3 * max(1.0, float(np.abs(ef[np.isfinite(ef)]).max(initial=0))):
             causes.append("the errors are tiny: float precision? Compute in the expected dtype, or pass a looser rtol/atol")
         details += [f"likely cause: {c}" for c in causes]
     _fail(exercise, summary, details, hint)

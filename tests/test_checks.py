@@ -250,3 +250,11 @@ def test_factor_two_suggests_double_counting():
 def test_no_relative_error_against_zero():
     msg = message(checks.assert_equal, "ex", np.array([1, 0]), np.array([0, 0]))
     assert "max abs error 1 (rtol=0, atol=0)" in msg and "rel" not in msg.split("max abs error")[1].split("(")[0]
+
+
+def test_tiny_absolute_but_large_relative_errors_are_not_called_precision():
+    e = np.array([0.01, 0.14])
+    msg = message(checks.assert_close, "mlp", e + np.array([1e-3, 0.0]), e)
+    assert "float precision" not in msg
+    msg = message(checks.assert_close, "mlp", e * (1 + 1e-5) + np.array([0, 1e-7]), e)
+    assert "float precision" in msg
