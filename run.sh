@@ -70,7 +70,13 @@ case "$cmd" in
     setup ;;
   lab)
     setup
-    exec $VENV/bin/bootcamp lab "$@" ;;
+    # The local grading service beside JupyterLab, so `bootcamp submit` works offline.
+    mkdir -p .bootcamp
+    $VENV/bin/python -m autograder serve > .bootcamp/serve.log 2>&1 &
+    SERVE_PID=$!
+    trap 'kill $SERVE_PID 2>/dev/null; wait $SERVE_PID 2>/dev/null' EXIT INT TERM
+    echo "run.sh: grading service on http://127.0.0.1:8765 (log: .bootcamp/serve.log; dashboard: /dashboard)"
+    $VENV/bin/bootcamp lab "$@" ;;
   test)
     setup
     export MPLBACKEND=Agg
@@ -78,6 +84,14 @@ case "$cmd" in
     $VENV/bin/ruff check .
     echo "== exercises/ current with solutions/, no leaks"
     $VENV/bin/bootcamp build --check
+    # The service's tests use a real PostgreSQL server and a real browser (Debian's packages);
+    # without root or apt they skip, saying why.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        echo "== installing chromium and postgresql (Debian packages)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null
+      fi
+    fi
     echo "== pytest"
     exec $VENV/bin/python -m pytest "$@" ;;
   lock)

@@ -5,6 +5,10 @@
     bootcamp build --check             fail if exercises/ is stale or leaks a solution
     bootcamp check LESSON [--notebook PATH]   run a notebook headlessly, print a table
     bootcamp lab [--no-browser]        JupyterLab on exercises/
+    bootcamp submit LESSON [--notebook PATH]  send a notebook to the grading service, print the result
+    bootcamp status [ID]               your submissions and their grades
+    bootcamp serve                     the grading service (API, worker, mentor dashboard)
+    bootcamp admin ...                 cohorts, enrolment from CSV, tokens
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -18,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from .client import add_subcommands as add_service_subcommands
 from .lessons import ROOT, LessonError, all_lessons, find_lesson
 
 
@@ -106,12 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_lab)  # any other --Option=value is passed on to jupyter lab
+
+    add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/client.py)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["admin"]:  # everything after `admin` belongs to the service's own parser
+        args = parser.parse_args(["admin"])
+        args.admin_args = argv[1:]
+        extra = []
+    else:
+        args, extra = parser.parse_known_args(argv)
     if extra and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra

@@ -1,0 +1,131 @@
+"""`python -m autograder serve | worker | admin ... | migrate` (`bootcamp serve` and
+`bootcamp admin` run these as a subprocess, so the course package never imports this one)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+# jsonschema (imported by nbformat) imports rfc3987_syntax when it is installed, and that
+# compiles a grammar for 6-8 s on import; notebook validation never checks IRI formats.
+# The service's processes skip it (the course's own CLI pays it on every call: worth a look).
+sys.modules.setdefault("rfc3987_syntax", None)
+
+from .settings import Settings  # noqa: E402
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    from .db import Database
+
+    Database(settings).migrate()
+    print(f"gradebook at {_safe_url(settings.db_url)} is at the newest schema")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from .worker import Worker
+
+    if args.slots:
+        settings.workers = args.slots
+    Worker(settings).run_forever()
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .db import Database
+    from .embedded import ensure_local_accounts, token_file
+
+    if args.port:
+        settings.port = args.port
+    if args.host:
+        settings.host = args.host
+    db = Database(settings)
+    db.migrate()
+    if not args.no_local:
+        ensure_local_accounts(settings, db)
+    app = create_app(settings, db, migrate=False)
+    stop = threading.Event()
+    worker: dict = {}
+
+    def supervise():  # the worker is a separate process: if it dies, start another; leases bring its job back
+        while not stop.is_set():
+            env = dict(_worker_env(settings), BOOTCAMP_SUPERVISOR_PID=str(os.getpid()))
+            proc = subprocess.Popen([sys.executable, "-m", "autograder", "worker"], env=env)
+            worker["proc"] = proc
+            while proc.poll() is None and not stop.is_set():
+                time.sleep(0.5)
+            if not stop.is_set():
+                print(f"autograder: the worker exited ({proc.returncode}); starting another", file=sys.stderr)
+                time.sleep(1.0)
+
+    if args.workers != 0:
+        threading.Thread(target=supervise, daemon=True).start()
+    print(f"grading service on http://{settings.host}:{settings.port}  (dashboard: /dashboard, API: /api/docs)",
+          flush=True)
+    if not args.no_local:
+        print(f"  self-paced learner token: {token_file(settings, 'local')}; "
+              f"dashboard login token: {token_file(settings, 'local-instructor')}", flush=True)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        stop.set()
+        proc = worker.get("proc")
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
+def _worker_env(settings: Settings) -> dict:
+    env = dict(os.environ)
+    env["BOOTCAMP_COURSE_DIR"] = str(settings.course_dir)
+    env["BOOTCAMP_DATA_DIR"] = str(settings.data_path)
+    if settings.database_url:
+        env["BOOTCAMP_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m autograder", description="The bootcamp's grading service.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="the API and dashboard (uvicorn) plus a grading worker")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=1, help="worker processes to supervise (0: none, run them apart)")
+    s.add_argument("--no-local", action="store_true", help="do not create the local learner and instructor")
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("worker", help="a long-lived grading worker")
+    s.add_argument("--slots", type=int, help="notebooks graded at once (default BOOTCAMP_WORKERS)")
+    s.set_defaults(func=cmd_worker)
+    s = sub.add_parser("migrate", help="bring the gradebook's schema up to date (alembic upgrade head)")
+    s.set_defaults(func=cmd_migrate)
+    from .admin import add_parser as add_admin
+
+    add_admin(sub)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = Settings()
+    return args.func(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1286 @@
+"""Run one submission's cells in a sandbox: learner code in one process, tests in another.
+
+Why two processes. A test cell and the learner's code that it tests cannot share a
+process safely: anything the learner's code runs first can replace what the test calls
+(``numpy.testing.assert_allclose = lambda *a: None``), read the test when it arrives, or
+forge the report of its result. So a submission runs as a pair:
+
+* **L, the learner process**, runs the learner's cells, in order, and nothing else. It
+  never receives a test cell (visible or hidden), and its reports are never believed.
+* **T, the test process**, runs the graded test cells with its own, untouched copies of
+  ``course.checks``, numpy and torch. When a test names something the learner defined
+  (``double``, ``x``), T fetches it from L: data comes by value through a decoder that
+  builds only plain values, numpy arrays and torch tensors; functions and other objects
+  become proxies whose calls run in L. Whatever the learner's code patches, it patches
+  in L, where no test runs. Only T reports results to the worker, over a socket L has no
+  handle on.
+
+Both are forked from a **zygote**: a process started once per worker that has already
+imported numpy, torch and ``course.checks``, so a submission pays for a fork (a few
+milliseconds), not for a kernel start and ``import torch`` (seconds).
+
+Isolation, when the worker runs as root (CI, a server): the pair gets a new network
+namespace (no network, not even loopback traffic to the service) and a new mount
+namespace with a private, size-limited tmpfs on /tmp, /var/tmp and /dev/shm, and the
+course's solutions/, the service's data directory and any other listed path hidden under
+empty read-only mounts. L runs as a uid of its own (``sandbox_uid_base + slot``), T as
+another, so L can neither signal nor trace T, the worker or another submission, and can
+write only in its scratch directory. Both have setrlimit limits on CPU time, address
+space, processes, file size and open files, and the worker enforces the notebook's total
+wall-clock time. Without root, the pair gets what an unprivileged user namespace allows
+(network and mount namespaces) when the kernel permits it, and otherwise only limits and
+a scratch directory; ``isolation`` in every result says which.
+
+This module imports only the standard library at module level: the zygote must start
+with nothing of the service in it.
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import io
+import json
+import os
+import pickle
+import resource
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+
+# --------------------------------------------------------------------------- framing
+_LEN = struct.Struct(">I")
+MAX_MESSAGE = 256 * 1024 * 1024
+
+
+class ChannelClosed(Exception):
+    pass
+
+
+class ChannelTimeout(Exception):
+    pass
+
+
+def send_msg(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(_LEN.pack(len(payload)) + payload)
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout()
+            sock.settimeout(remaining)
+        else:
+            sock.settimeout(None)
+        try:
+            chunk = sock.recv(min(n - got, 1 << 20))
+        except TimeoutError as err:
+            raise ChannelTimeout() from err
+        except OSError as err:
+            raise ChannelClosed(str(err)) from err
+        if not chunk:
+            raise ChannelClosed("the other end closed the channel")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def recv_msg(sock: socket.socket, deadline: float | None = None, limit: int = MAX_MESSAGE) -> bytes:
+    (n,) = _LEN.unpack(_recv_exact(sock, 4, deadline))
+    if n > limit:
+        raise ChannelClosed(f"message of {n} bytes is over the limit of {limit}")
+    return _recv_exact(sock, n, deadline)
+
+
+def send_json(sock, obj) -> None:
+    send_msg(sock, json.dumps(obj).encode())
+
+
+def recv_json(sock, deadline=None):
+    return json.loads(recv_msg(sock, deadline))
+
+
+# --------------------------------------------------------------------------- values between L and T
+TAG = "\x00bc"
+_SAFE_NP_KINDS = set("biufcmMSU")
+_TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+                 "complex64", "complex128")
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Builds only what pickle builds without importing anything (plus complex)."""
+
+    def find_class(self, module, name):
+        if module == "builtins" and name == "complex":
+            return complex
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+def safe_loads(data: bytes):
+    return _SafeUnpickler(io.BytesIO(data)).load()
+
+
+def encode(v, refs: dict, depth: int = 0):
+    """Turn a value into plain data: primitives, tagged containers, arrays, or a reference."""
+    if depth > 50:
+        raise ValueError("value nested too deeply to send")
+    t = type(v)
+    if v is None or t in (bool, int, float, complex, str, bytes):
+        return v
+    if t in (list, tuple, set, frozenset):
+        return (TAG, t.__name__, [encode(x, refs, depth + 1) for x in v])
+    if t is dict:
+        return (TAG, "dict", [(encode(k, refs, depth + 1), encode(x, refs, depth + 1)) for k, x in v.items()])
+    if t is slice:
+        return (TAG, "slice", [encode(v.start, refs), encode(v.stop, refs), encode(v.step, refs)])
+    if v is Ellipsis:
+        return (TAG, "ellipsis")
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if t is np.ndarray and v.dtype.kind in _SAFE_NP_KINDS:
+            return (TAG, "nd", v.dtype.str, list(v.shape), np.ascontiguousarray(v).tobytes())
+        if isinstance(v, np.generic) and v.dtype.kind in _SAFE_NP_KINDS:
+            return (TAG, "npg", v.dtype.str, v.tobytes())
+        if isinstance(v, np.dtype) and v.kind in _SAFE_NP_KINDS:
+            return (TAG, "npdtype", v.str)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if t in (torch.Tensor, torch.nn.Parameter) and not v.is_sparse and str(v.dtype).split(".")[-1] in _TORCH_DTYPES:
+            d = v.detach().cpu().contiguous()
+            name = str(d.dtype).split(".")[-1]
+            raw = (d.view(torch.int16) if name == "bfloat16" else d).numpy().tobytes()
+            return (TAG, "pt", name, list(d.shape), raw, bool(v.requires_grad))
+        if t is torch.dtype:
+            return (TAG, "ptdtype", str(v).split(".")[-1])
+        if t is torch.Size:
+            return (TAG, "ptsize", [int(x) for x in v])
+    if isinstance(v, types.ModuleType):
+        return (TAG, "mod", str(getattr(v, "__name__", "")))
+    if t is types.FunctionType:
+        refs[id(v)] = v
+        code = v.__code__
+        return (TAG, "fn", id(v), str(v.__name__), str(code.co_filename), int(code.co_firstlineno))
+    rid = id(v)
+    refs[rid] = v
+    try:
+        tname = str(type(v).__qualname__)
+    except Exception:
+        tname = "object"
+    return (TAG, "ref", rid, tname, bool(callable(v)))
+
+
+class RemoteError(Exception):
+    pass
+
+
+class Remote:
+    """In T: an object that lives in L. Calling it runs the call in L."""
+
+    __slots__ = ("_conn", "_rid", "_tname", "_callable", "_stub")
+
+    def __init__(self, conn, rid, tname, is_callable, stub=None):
+        object.__setattr__(self, "_conn", conn)
+        object.__setattr__(self, "_rid", rid)
+        object.__setattr__(self, "_tname", tname)
+        object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_stub", stub)
+
+    @property
+    def __wrapped__(self):
+        """A never-called function compiled from the learner's cell: inspect.getsource/signature use it."""
+        stub = object.__getattribute__(self, "_stub")
+        if stub is None:
+            raise AttributeError("__wrapped__")
+        return stub
+
+    @property
+    def __code__(self):  # compiled from the submitted source, never run: for tests that inspect it
+        return self.__wrapped__.__code__
+
+    @property
+    def __name__(self):
+        stub = object.__getattribute__(self, "_stub")
+        return stub.__name__ if stub is not None else object.__getattribute__(self, "_tname")
+
+    def __call__(self, *args, **kwargs):
+        return self._conn.request(("call", self._rid, args, kwargs))
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._conn.request(("getattr", self._rid, name))
+
+    def __getitem__(self, key):
+        return self._conn.request(("getitem", self._rid, key))
+
+    def __len__(self):
+        n = self._conn.request(("len", self._rid))
+        if type(n) is not int:
+            raise TypeError("len() of a learner object did not return an int")
+        return n
+
+    def __iter__(self):
+        items = self._conn.request(("list", self._rid))
+        if type(items) is not list:
+            raise TypeError("could not iterate over a learner object")
+        return iter(items)
+
+    def __repr__(self):
+        return f"<learner's {self._tname}>"
+
+
+class _Decoder:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __call__(self, v, depth: int = 0):
+        if depth > 60:
+            raise ValueError("value nested too deeply")
+        t = type(v)
+        if v is None or t in (bool, int, float, complex, str, bytes):
+            return v
+        if t is not tuple or len(v) < 2 or type(v[0]) is not str or v[0] != TAG:
+            raise ValueError(f"unexpected value of type {t.__name__} from the learner process")
+        kind = v[1]
+        if kind in ("list", "tuple", "set", "frozenset"):
+            items = [self(x, depth + 1) for x in _as_list(v[2])]
+            return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
+        if kind == "dict":
+            return {self(k, depth + 1): self(x, depth + 1) for k, x in (_pair(p) for p in _as_list(v[2]))}
+        if kind == "slice":
+            a, b, c = (self(x, depth + 1) for x in _as_list(v[2]))
+            return slice(a, b, c)
+        if kind == "ellipsis":
+            return Ellipsis
+        if kind in ("nd", "npg", "npdtype"):
+            import numpy as np
+
+            dt = np.dtype(_str(v[2]))
+            if dt.kind not in _SAFE_NP_KINDS or dt.hasobject:
+                raise ValueError("refused a numpy dtype")
+            if kind == "npdtype":
+                return dt
+            if kind == "npg":
+                return np.frombuffer(_bytes(v[3]), dtype=dt)[0]
+            shape = tuple(_int(n) for n in _as_list(v[3]))
+            return np.frombuffer(_bytes(v[4]), dtype=dt).reshape(shape).copy()
+        if kind in ("pt", "ptdtype", "ptsize"):
+            import numpy as np
+            import torch
+
+            if kind == "ptsize":
+                return torch.Size([_int(n) for n in _as_list(v[2])])
+            name = _str(v[2])
+            if name not in _TORCH_DTYPES:
+                raise ValueError("refused a torch dtype")
+            dtype = getattr(torch, name)
+            if kind == "ptdtype":
+                return dtype
+            shape = tuple(_int(n) for n in _as_list(v[3]))
+            raw = _bytes(v[4])
+            np_dtype = np.int16 if name == "bfloat16" else torch.empty(0, dtype=dtype).numpy().dtype
+            arr = np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy()
+            out = torch.from_numpy(arr)
+            if name == "bfloat16":
+                out = out.view(torch.bfloat16)
+            if v[5] is True and out.is_floating_point():
+                out.requires_grad_(True)
+            return out
+        if kind == "mod":
+            return _TrustedModuleName(_str(v[2]))
+        if kind == "ref":
+            return Remote(self.conn, _int(v[2]), _str(v[3])[:100], bool(v[4]))
+        if kind == "fn":
+            name = _str(v[3])[:200]
+            return Remote(self.conn, _int(v[2]), "function", True, self.conn.stub(name, _str(v[4]), _int(v[5])))
+        raise ValueError(f"unknown value kind {kind!r}")
+
+
+class _TrustedModuleName(str):
+    """A module the learner process holds; T substitutes its own copy of the module."""
+
+
+def _as_list(x):
+    if type(x) is not list:
+        raise ValueError("malformed value")
+    return x
+
+
+def _pair(p):
+    if type(p) not in (tuple, list) or len(p) != 2:
+        raise ValueError("malformed value")
+    return p
+
+
+def _str(x):
+    if type(x) is not str:
+        raise ValueError("malformed value")
+    return x
+
+
+def _bytes(x):
+    if type(x) is not bytes:
+        raise ValueError("malformed value")
+    return x
+
+
+def _int(x):
+    if type(x) is not int:
+        raise ValueError("malformed value")
+    return x
+
+
+# --------------------------------------------------------------------------- output capture
+class CappedText(io.TextIOBase):
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size, self.truncated = cap, [], 0, False
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        s = str(s)
+        if self.size < self.cap:
+            keep = s[: self.cap - self.size]
+            self.parts.append(keep)
+            self.size += len(keep)
+        if len(s) and self.size >= self.cap:
+            self.truncated = True
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def value(self) -> str:
+        text = "".join(self.parts)
+        return text + ("\n... output truncated ..." if self.truncated else "")
+
+
+def _error_output(err: BaseException, cap: int) -> dict:
+    tb = traceback.format_exception(type(err), err, err.__traceback__)
+    return {"output_type": "error", "ename": type(err).__name__, "evalue": str(err)[:cap],
+            "traceback": [line[:cap] for line in tb[-20:]]}
+
+
+def _run_code(src: str, ns: dict, filename: str, cap: int) -> tuple[list[dict], bool]:
+    """exec ``src`` in ``ns`` with stdout/stderr captured; the value of a last expression is shown."""
+    out, err = CappedText(cap), CappedText(cap)
+    outputs: list[dict] = []
+    old = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    ok = True
+    result = None
+    try:
+        tree = ast.parse(src, filename=filename)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        exec(compile(tree, filename, "exec"), ns)
+        if last is not None:
+            result = eval(compile(last, filename, "eval"), ns)
+    except _PASSTHROUGH:
+        raise
+    except BaseException as e:  # noqa: BLE001 - everything the cell raises is its result
+        ok = False
+        outputs.append(_error_output(e, cap))
+    finally:
+        sys.stdout, sys.stderr = old
+    streams = []
+    if out.size or out.truncated:
+        streams.append({"output_type": "stream", "name": "stdout", "text": out.value()})
+    if err.size or err.truncated:
+        streams.append({"output_type": "stream", "name": "stderr", "text": err.value()})
+    if ok and result is not None:
+        try:
+            text = repr(result)[:cap]
+        except Exception:
+            text = "<unprintable>"
+        streams.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                        "data": {"text/plain": text}})
+    return streams + outputs, ok
+
+
+# --------------------------------------------------------------------------- L: the learner process
+class _IPythonStub:
+    """Enough of get_ipython() for the magics a lesson notebook may contain."""
+
+    def __init__(self, ns):
+        self.user_ns = ns
+
+    def run_line_magic(self, name, line, *a, **k):
+        if name in ("matplotlib", "config", "load_ext", "autoreload", "pip", "conda"):
+            return None
+        print(f"(the grader ignores %{name})")
+
+    def run_cell_magic(self, name, line, cell, *a, **k):
+        if name in ("time", "timeit", "capture"):
+            exec(cell, self.user_ns)
+            return None
+        print(f"(the grader ignores %%{name})")
+
+    def system(self, cmd, *a, **k):
+        print("(shell commands do not run when a notebook is graded)")
+
+    getoutput = system
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+
+def _transform(src: str) -> str:
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(src)
+    except Exception:
+        return src
+
+
+# What the zygote checks after every learner cell. A change is reported to T as a
+# suspected patch; it changes nothing for the grade's correctness (tests do not run in L),
+# but the exercise is scored 0 and the submission flagged, as the course's rules say.
+WATCHED_MODULES = ("course.checks", "numpy", "numpy.testing", "numpy.linalg", "torch.testing",
+                   "torch.nn.functional", "math", "builtins", "unittest")
+
+
+def _fingerprint() -> dict:
+    snap = {}
+    for modname in WATCHED_MODULES:
+        mod = sys.modules.get(modname)
+        if mod is None:
+            continue
+        for name, obj in list(vars(mod).items()):
+            if isinstance(obj, types.ModuleType) or not callable(obj):
+                continue
+            code = getattr(obj, "__code__", None)
+            snap[f"{modname}.{name}"] = (id(obj), id(code) if code is not None else None,
+                                         id(getattr(obj, "__defaults__", None)))
+    for name in ("__import__", "isinstance", "len", "abs", "print", "AssertionError", "Exception"):
+        obj = getattr(__import__("builtins"), name)
+        snap[f"builtins.{name}"] = (id(obj), None, None)
+    return snap
+
+
+def _patches(before: dict) -> list[str]:
+    now = _fingerprint()
+    return sorted(k for k, v in before.items() if now.get(k) != v)
+
+
+def _is_tag(v, kind: str) -> bool:
+    return type(v) is tuple and len(v) >= 2 and type(v[0]) is str and v[0] == TAG and v[1] == kind
+
+
+class _TRef:
+    """In L: a function of the test process (a clock, a callback); calling it asks T to run it."""
+
+    def __init__(self, learner, tid):
+        self._learner, self._tid = learner, tid
+
+    def __call__(self, *args, **kwargs):
+        return self._learner.callback(self._tid, args, kwargs)
+
+    def __repr__(self):
+        return "<a function from the test>"
+
+
+class _Learner:
+    def __init__(self, sock, cap, fingerprint):
+        self.sock, self.cap, self.fingerprint = sock, cap, fingerprint
+        self.ns: dict = {"__name__": "__main__", "__builtins__": __import__("builtins")}
+        stub = _IPythonStub(self.ns)
+        self.ns["get_ipython"] = lambda: stub
+        self.refs: dict = {}
+        self.reported: set[str] = set()
+
+    def recv(self):
+        try:
+            data = recv_msg(self.sock)
+        except ChannelClosed:
+            os._exit(0)
+        try:
+            return pickle.loads(data)
+        except Exception as err:  # a test object this process cannot rebuild (a class defined in a test)
+            return ("unreadable", f"{type(err).__name__}: {err}")
+
+    def send(self, reply):
+        try:
+            send_msg(self.sock, pickle.dumps(reply, protocol=5))
+        except (ChannelClosed, OSError):
+            os._exit(0)
+        except Exception as e:  # an unencodable value: say so instead of dying
+            send_msg(self.sock, pickle.dumps(("raise", "TypeError", f"the grader could not send back a value: {e}",
+                                              ["TypeError"]), protocol=5))
+
+    def serve(self):
+        while True:
+            self.send(self.handle(self.recv()))
+
+    def dec(self, v):
+        if _is_tag(v, "ref"):
+            return self.refs[v[2]]
+        if _is_tag(v, "tref"):
+            return _TRef(self, v[2])
+        if type(v) in (list, tuple):
+            return type(v)(self.dec(x) for x in v)
+        if type(v) is dict:
+            return {self.dec(k): self.dec(x) for k, x in v.items()}
+        return v
+
+    def callback(self, tid, args, kwargs):
+        self.send(("callback", tid, encode(args, self.refs), encode(kwargs, self.refs)))
+        while True:
+            msg = self.recv()
+            if msg[0] == "cbvalue":
+                return self.dec(msg[1])
+            if msg[0] == "cbraise":
+                raise _BUILTIN_EXCEPTIONS.get(msg[1], RuntimeError)(msg[2])
+            self.send(self.handle(msg))  # the callback called back into this process
+
+    def handle(self, msg):
+        op = msg[0]
+        try:
+            if op == "unreadable":
+                raise TypeError(f"the grader could not pass a test's value to your code ({msg[1]})")
+            if op == "exec":
+                _, index, src = msg
+                outputs, ok = _run_code(_transform(src), self.ns, f"<cell {index}>", self.cap)
+                new = [p for p in _patches(self.fingerprint) if p not in self.reported]
+                self.reported.update(new)
+                return ("done", outputs, ok, new)
+            if op == "get":
+                return ("values", {n: encode(self.ns[n], self.refs) for n in msg[1] if n in self.ns})
+            return ("value", encode(self.op(op, msg), self.refs))
+        except BaseException as e:  # noqa: BLE001
+            if isinstance(e, SystemExit):
+                e = RuntimeError("your code called exit()")
+            return ("raise", type(e).__name__, str(e)[:self.cap],
+                    [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"])
+
+    def op(self, op, msg):
+        obj = self.refs[msg[1]]
+        out = CappedText(self.cap)
+        old = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = out  # print() inside an exercise function is not a test result
+        try:
+            if op == "call":
+                return obj(*self.dec(msg[2]), **self.dec(msg[3]))
+            if op == "getattr":
+                return getattr(obj, msg[2])
+            if op == "getitem":
+                return obj[self.dec(msg[2])]
+            if op == "len":
+                return len(obj)
+            if op == "list":
+                return list(obj)
+            raise ValueError(f"unknown operation {op}")
+        finally:
+            sys.stdout, sys.stderr = old
+
+
+def learner_main(sock: socket.socket, cap: int, fingerprint: dict) -> None:
+    _Learner(sock, cap, fingerprint).serve()
+
+
+# --------------------------------------------------------------------------- T: the test process
+_BUILTIN_EXCEPTIONS = {name: obj for name, obj in vars(__import__("builtins")).items()
+                       if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+class LearnerTimeout(BaseException):
+    """The learner process did not answer before the notebook's deadline (not catchable by tests)."""
+
+
+class LearnerCrashed(BaseException):
+    pass
+
+
+_PASSTHROUGH = (LearnerTimeout, LearnerCrashed)
+
+
+class _Conn:
+    """T's side of the channel to L."""
+
+    def __init__(self, sock, deadline, limit):
+        self.sock, self.deadline, self.limit = sock, deadline, limit
+        self.decode = _Decoder(self)
+        self.trefs: dict[int, object] = {}
+        self.sources: dict[str, str] = {}  # "<cell N>" -> the learner's source, as run
+        self._compiled: dict[str, types.CodeType | None] = {}
+
+    def add_source(self, filename: str, src: str) -> None:
+        import linecache
+
+        self.sources[filename] = src
+        linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+
+    def stub(self, name: str, filename: str, lineno: int):
+        """The learner's function, compiled (never run) from the submitted source, for inspect."""
+        candidates = [filename] if filename in self.sources else []
+        candidates += [f for f in reversed(list(self.sources)) if f != filename]
+        for f in candidates:
+            if f not in self._compiled:
+                try:
+                    self._compiled[f] = compile(self.sources[f], f, "exec", dont_inherit=True)
+                except (SyntaxError, ValueError):
+                    self._compiled[f] = None
+            code = self._compiled[f]
+            found = _find_code(code, name, lineno if f == filename else None) if code else None
+            if found is not None:
+                return types.FunctionType(found, {})
+        return None
+
+    def _enc(self, v):
+        if isinstance(v, Remote):
+            return (TAG, "ref", object.__getattribute__(v, "_rid"))
+        if callable(v) and not isinstance(v, type) and _local_callable(v):
+            self.trefs[id(v)] = v
+            return (TAG, "tref", id(v))
+        if type(v) in (list, tuple):
+            return type(v)(self._enc(x) for x in v)
+        if type(v) is dict:
+            return {self._enc(k): self._enc(x) for k, x in v.items()}
+        return v
+
+    def raw(self, msg):
+        try:
+            payload = pickle.dumps(msg, protocol=5)
+        except Exception as err:
+            raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
+        try:
+            send_msg(self.sock, payload)
+            while True:
+                reply = safe_loads(recv_msg(self.sock, self.deadline, self.limit))
+                if type(reply) is not tuple or not reply:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                if reply[0] != "callback":
+                    return reply
+                send_msg(self.sock, pickle.dumps(self._run_callback(reply), protocol=5))
+        except ChannelTimeout as err:
+            raise LearnerTimeout() from err
+        except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
+            raise LearnerCrashed(str(err)) from err
+        except _PASSTHROUGH:
+            raise
+        except Exception as err:
+            raise LearnerCrashed(f"the learner process sent something unreadable ({err})") from err
+
+    def _run_callback(self, reply):
+        """The learner's code called a function the test gave it (a clock, say): run it here."""
+        try:
+            _, tid, args, kwargs = reply
+            fn = self.trefs[tid] if type(tid) is int else None
+            if fn is None:
+                raise KeyError("unknown callback")
+            result = fn(*self.decode(args), **self.decode(kwargs))
+            return ("cbvalue", self._enc(result))
+        except _PASSTHROUGH:
+            raise
+        except Exception as e:
+            return ("cbraise", type(e).__name__ if type(e).__name__ in _BUILTIN_EXCEPTIONS else "RuntimeError",
+                    str(e)[:2000])
+
+    def request(self, msg):
+        if msg[0] == "call":
+            msg = (msg[0], msg[1], self._enc(tuple(msg[2])), self._enc(dict(msg[3])))
+        elif msg[0] == "getitem":
+            msg = (msg[0], msg[1], self._enc(msg[2]))
+        reply = self.raw(msg)
+        if reply[0] == "value":
+            return self.decode(reply[1])
+        if reply[0] == "raise":
+            _, ename, evalue, mro = reply
+            ename, evalue = str(ename)[:100], str(evalue)
+            base = next((_BUILTIN_EXCEPTIONS[n] for n in (mro if type(mro) is list else [])
+                         if type(n) is str and n in _BUILTIN_EXCEPTIONS and n not in ("BaseException",
+                                                                                      "SystemExit",
+                                                                                      "KeyboardInterrupt",
+                                                                                      "GeneratorExit")),
+                        RemoteError)
+            if base.__name__ == ename:
+                raise base(evalue)
+            raise type(ename, (base,), {})(evalue)
+        raise LearnerCrashed("the learner process sent something unreadable")
+
+
+def _local_callable(v) -> bool:
+    """A function of the test's own (a lambda, a closure, a method): it cannot be pickled by name."""
+    if isinstance(v, types.MethodType):
+        return True
+    if isinstance(v, types.FunctionType):
+        return v.__module__ in (None, "__main__") or "<" in v.__qualname__
+    return type(v).__module__ == "__main__"  # an instance of a class the test defined
+
+
+def _find_code(code, name: str, lineno: int | None):
+    found = None
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and (lineno is None or const.co_firstlineno == lineno):
+                found = const  # the last definition wins, as when the cell ran
+            elif lineno is not None:
+                inner = _find_code(const, name, lineno)
+                found = inner or found
+    return found
+
+
+def _names_in(src: str) -> set[str]:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, job: dict) -> None:
+    job = {**job, **json.loads(recv_msg(worker, time.monotonic() + 60))}  # the cells, from the worker
+    cap = int(job["output_bytes"])
+    deadline = time.monotonic() + float(job["wall_seconds"])
+    conn = _Conn(learner, deadline, MAX_MESSAGE)
+    trusted: dict = {"__name__": "__main__", "__builtins__": __import__("builtins")}
+    outputs, ok = _run_code(job.get("trusted_imports", ""), trusted, "<trusted imports>", cap)
+    trusted_names = set(trusted) - {"__name__", "__builtins__"}
+    send_json(worker, {"event": "started", "learner_pid": learner_pid, "tests_pid": os.getpid(),
+                       "trusted_imports_ok": ok})
+    exec_start = time.monotonic()
+    for cell in job["cells"]:
+        index = cell["index"]
+        try:
+            if cell["kind"] == "test" and job.get("mode") == "shared":
+                # The lesson's tests need the learner's own objects (modules, optimisers, autograd
+                # graphs): they run in L, as in nbgrader. L gets the test only now, patches are still
+                # detected (reported after every cell), but L's report of the result is taken as it is.
+                reply = conn.raw(("exec", index, cell["source"]))
+                if reply[0] != "done" or len(reply) != 4:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                patched = [str(p)[:200] for p in reply[3]] if type(reply[3]) is list else []
+                send_json(worker, {"event": "test", "index": index, "outputs": _sanitise_outputs(reply[1], cap),
+                                   "ok": bool(reply[2]), "patched": patched[:50], "in_learner": True})
+            elif cell["kind"] == "code":
+                conn.add_source(f"<cell {index}>", _transform(cell["source"]))
+                reply = conn.raw(("exec", index, cell["source"]))
+                if reply[0] != "done" or len(reply) != 4:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                cell_outputs = _sanitise_outputs(reply[1], cap)
+                patched = [str(p)[:200] for p in reply[3]] if type(reply[3]) is list else []
+                send_json(worker, {"event": "cell", "index": index, "outputs": cell_outputs,
+                                   "ok": bool(reply[2]), "patched": patched[:50]})
+            else:
+                ns = trusted
+                names = _names_in(cell["source"])
+                values = conn.raw(("get", sorted(names)))
+                rebound = []
+                if values[0] == "values" and type(values[1]) is dict:
+                    for name, enc in values[1].items():
+                        if type(name) is not str or name not in names:
+                            continue
+                        value = conn.decode(enc)
+                        if name in trusted_names:
+                            expected = trusted[name]
+                            if isinstance(expected, types.ModuleType) and (
+                                    not isinstance(value, _TrustedModuleName) or value != expected.__name__):
+                                rebound.append(name)
+                            continue  # the test uses T's own object, whatever L holds
+                        if isinstance(value, _TrustedModuleName):
+                            mod = sys.modules.get(str(value))
+                            if mod is None:
+                                continue
+                            value = mod
+                        ns[name] = value
+                cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
+                send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
+                                   "rebound": rebound})
+        except LearnerTimeout:
+            send_json(worker, {"event": "timeout", "index": index})
+            return
+        except LearnerCrashed as err:
+            send_json(worker, {"event": "crashed", "index": index, "reason": _death_reason(learner_pid, str(err))})
+            return
+    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start})
+
+
+def _death_reason(pid: int, fallback: str) -> str:
+    try:
+        for _ in range(20):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.01)
+        else:
+            return fallback
+    except ChildProcessError:
+        return fallback
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGKILL: "it was killed (memory?)",
+               signal.SIGSEGV: "it crashed (segmentation fault)", signal.SIGXFSZ: "it wrote a file over the size limit"}
+        return f"your code's process ended: {why.get(sig, signal.Signals(sig).name)}"
+    if os.WIFEXITED(status):
+        return f"your code's process exited with status {os.WEXITSTATUS(status)} (did it call os._exit?)"
+    return fallback
+
+
+def _sanitise_outputs(outputs, cap: int) -> list[dict]:
+    """L's outputs are the learner's own text: keep only well-formed, capped fields."""
+    clean = []
+    if type(outputs) is not list:
+        return clean
+    for o in outputs[:10]:
+        if type(o) is not dict:
+            continue
+        kind = o.get("output_type")
+        if kind == "stream" and o.get("name") in ("stdout", "stderr") and type(o.get("text")) is str:
+            clean.append({"output_type": "stream", "name": o["name"], "text": o["text"][:cap + 100]})
+        elif kind == "error":
+            tb = o.get("traceback") if type(o.get("traceback")) is list else []
+            clean.append({"output_type": "error", "ename": str(o.get("ename", ""))[:100],
+                          "evalue": str(o.get("evalue", ""))[:cap],
+                          "traceback": [str(x)[:cap] for x in tb[:20]]})
+        elif kind == "execute_result" and type(o.get("data")) is dict:
+            clean.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                          "data": {"text/plain": str(o["data"].get("text/plain", ""))[:cap]}})
+    return clean
+
+
+# --------------------------------------------------------------------------- isolation (Linux)
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 38, 4, 36
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def _check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def _mount(src, target, fstype, flags, data=""):
+    _check(_c().mount(src.encode(), target.encode(), fstype.encode() if fstype else None, ctypes.c_ulong(flags),
+                      data.encode() if data else None), f"mount {target}")
+
+
+def _python_paths() -> list[str]:
+    """Directories the sandbox must read: the interpreter, its stdlib, site-packages, the course."""
+    paths = {sys.base_prefix, sys.prefix, *[p for p in sys.path if p and os.path.isdir(p)]}
+    paths = sorted({os.path.realpath(p) for p in paths})
+    return [p for p in paths if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]
+
+
+def _blocking_ancestor(path: str) -> str | None:
+    """The topmost ancestor that other users cannot enter (e.g. /root, mode 0700)."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        a = "/" + "/".join(parts[:i])
+        try:
+            if not os.stat(a).st_mode & 0o001:
+                return a
+        except OSError:
+            return None
+    return None
+
+
+def _expose_python(paths: list[str]) -> None:
+    """Python installed in root's home (pyenv): hide the home, bind the installation back, read-only."""
+    blocked: dict[str, list[str]] = {}
+    for p in paths:
+        a = _blocking_ancestor(p)
+        if a:
+            blocked.setdefault(a, []).append(p)
+    for ancestor, inside in blocked.items():
+        fds = [(p, os.open(p, os.O_RDONLY | os.O_DIRECTORY)) for p in inside]
+        _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for p, fd in fds:
+            os.makedirs(p, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", p, "", MS_BIND | MS_REC)
+            _mount("none", p, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            os.close(fd)
+
+
+def _isolate(job: dict) -> dict:
+    """Namespaces and mounts for the pair (called in P before it forks L). Returns what it got."""
+    got = {"root": os.geteuid() == 0, "network": False, "mounts": False, "uids": False}
+    libc = _c()
+    if os.geteuid() != 0:
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
+            return got
+        try:
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"0 {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"0 {gid} 1")
+        except OSError:
+            return got
+        got["network"] = True
+    else:
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+        got["network"] = True
+    try:
+        _mount("none", "/", "", MS_REC | MS_PRIVATE)
+        size = int(job["scratch_bytes"])
+        for d in ("/tmp", "/var/tmp", "/dev/shm"):
+            if os.path.isdir(d):
+                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+        for d in job.get("hide", []):
+            if os.path.isdir(d) and not d.startswith("/tmp/"):
+                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")
+            elif os.path.isfile(d):
+                _mount("/dev/null", d, "", MS_BIND)
+        if got["root"]:
+            _expose_python(_python_paths())
+        got["mounts"] = True
+    except OSError:
+        pass
+    return got
+
+
+def _limits(job: dict) -> None:
+    vm = _vm_size()
+    for res, value in ((resource.RLIMIT_CPU, int(job["cpu_seconds"])),
+                       (resource.RLIMIT_AS, vm + int(job["memory_bytes"])),
+                       (resource.RLIMIT_FSIZE, int(job["max_file_bytes"])),
+                       (resource.RLIMIT_NOFILE, 256),
+                       (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+    try:
+        n = int(job["max_processes"])
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+    except (ValueError, OSError):
+        pass
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _drop_to(uid: int, home: str) -> None:
+    if os.geteuid() == 0 and uid:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    _c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    os.environ.clear()
+    os.environ.update({"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+                       "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
+                       "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None:
+        tempfile.tempdir = None
+    os.chdir(home)
+
+
+def _scratch(path: str, uid: int, copy_from: str | None = None) -> str:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if copy_from and os.path.isdir(copy_from):
+        import shutil
+
+        for name in os.listdir(copy_from):
+            src = os.path.join(copy_from, name)
+            if name.endswith(".ipynb") or name.startswith("."):
+                continue
+            dst = os.path.join(path, name)
+            (shutil.copytree if os.path.isdir(src) else shutil.copy2)(src, dst)
+    if os.geteuid() == 0 and uid:
+        for dirpath, _dirnames, filenames in os.walk(path):
+            os.chown(dirpath, uid, uid)
+            for n in filenames:
+                os.chown(os.path.join(dirpath, n), uid, uid)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _close_fds(keep: set[int]) -> None:
+    for fd in range(3, 1024):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _stdio_to_null() -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def pair_main(worker_fd: int, job: dict) -> None:
+    """P: set up the namespaces, fork L, become T. Never returns."""
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        worker = socket.socket(fileno=worker_fd)
+        root = os.geteuid() == 0  # before _isolate: inside a user namespace everyone is "root"
+        files_fd = None
+        if job.get("files_from") and os.path.isdir(job["files_from"]):
+            files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
+        isolation = _isolate(job)
+        base = int(job["uid_base"]) + int(job["slot"])
+        uid_l, uid_t = (base, base + 1000) if root else (0, 0)
+        isolation["uids"] = root
+        tmp = "/tmp" if isolation["mounts"] else job["fallback_scratch"]
+        home_l = _scratch(os.path.join(tmp, "learner"), uid_l,
+                          f"/proc/self/fd/{files_fd}" if files_fd is not None else None)
+        if files_fd is not None:
+            os.close(files_fd)
+        home_t = _scratch(os.path.join(tmp, "tests"), uid_t)
+        a, b = socket.socketpair()
+        fingerprint = _fingerprint()
+        pid = os.fork()
+        if pid == 0:  # L
+            try:
+                worker.close()
+                a.close()
+                _close_fds({b.fileno()})
+                _stdio_to_null()
+                _drop_to(uid_l, home_l)
+                _limits(job)
+                _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                learner_main(b, int(job["output_bytes"]), fingerprint)
+            finally:
+                os._exit(0)
+        b.close()
+        _close_fds({a.fileno(), worker.fileno()})
+        _stdio_to_null()
+        _drop_to(uid_t, home_t)
+        _limits({**job, "max_processes": 4})
+        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        send_json(worker, {"event": "isolation", **isolation})
+        tests_main(worker, a, pid, job)
+    except BaseException as err:  # noqa: BLE001
+        try:
+            send_json(socket.socket(fileno=worker_fd), {"event": "error", "reason": f"{type(err).__name__}: {err}"})
+        except Exception:
+            pass
+    finally:
+        os._exit(0)
+
+
+# --------------------------------------------------------------------------- the zygote
+def zygote_main(fd: int) -> None:
+    """Import the heavy modules once, then fork a pair for each request on ``fd``."""
+    ctl = socket.socket(fileno=fd)
+    cfg = json.loads(recv_msg(ctl))
+    sys.path[:0] = [p for p in cfg.get("sys_path", []) if p not in sys.path]
+    warm_start = time.monotonic()
+    failed = []
+    for name in ["tempfile", "IPython.core.inputtransformer2"] + [m for m in cfg.get("warm_imports", []) if m]:
+        try:
+            __import__(name)
+        except Exception as err:
+            failed.append(f"{name}: {err}")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
+    _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
+    send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
+                    "pid": os.getpid()})
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 1)
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        job = json.loads(msg)
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            ctl.close()
+            pair_main(fds[0], job)
+        os.close(fds[0])
+        ctl.sendall(_LEN.pack(pid))
+
+
+# --------------------------------------------------------------------------- the worker's side
+@dataclass
+class RunOutcome:
+    cells: dict[int, dict] = field(default_factory=dict)  # index -> {"outputs", "ok", ...}
+    status: str = "done"  # done | timeout | crashed | error
+    index: int | None = None  # the cell that timed out or crashed
+    reason: str = ""
+    seconds: float = 0.0  # wall time of the cells themselves
+    isolation: dict = field(default_factory=dict)
+    patched: list[tuple[int, list[str]]] = field(default_factory=list)
+    rebound: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+class Zygote:
+    """The worker's pre-warmed forker. Thread-safe; restarts itself if it dies."""
+
+    def __init__(self, warm_imports: list[str], sys_path: list[str] | None = None):
+        self.warm_imports = warm_imports
+        self.sys_path = sys_path or []
+        self.lock = threading.Lock()
+        self.proc = None
+        self.ctl: socket.socket | None = None
+        self.warm_seconds = 0.0
+
+    def start(self) -> None:
+        import subprocess
+
+        ours, theirs = socket.socketpair()
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HOME": "/nonexistent"}
+        # The zygote's environment is what every sandbox inherits: nothing of the service's
+        # (database URL, secret key) may be in it.
+        code = ("import sys; from autograder.sandbox import zygote_main; zygote_main(int(sys.argv[1]))")
+        pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = pkg_parent
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                                     env=env, cwd="/", stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.ctl = ours
+        send_json(ours, {"warm_imports": self.warm_imports, "sys_path": self.sys_path})
+        ready = recv_json(ours, time.monotonic() + 300)
+        self.warm_seconds = ready["seconds"]
+        self.warm_failed = ready["failed"]
+
+    def stop(self) -> None:
+        if self.ctl:
+            self.ctl.close()
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+        self.ctl = self.proc = None
+
+    def spawn(self, job: dict) -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair()
+        with self.lock:
+            for attempt in range(2):
+                if self.proc is None or self.proc.poll() is not None:
+                    self.stop()
+                    self.start()
+                try:
+                    socket.send_fds(self.ctl, [json.dumps(job).encode()], [theirs.fileno()])
+                    (pid,) = _LEN.unpack(_recv_exact(self.ctl, 4, time.monotonic() + 30))
+                    break
+                except (OSError, ChannelClosed, ChannelTimeout):
+                    if attempt:
+                        raise
+                    self.stop()
+        theirs.close()
+        return pid, ours
+
+    def run(self, job: dict, cells: list[dict], wall_seconds: float) -> RunOutcome:
+        job = {**job, "wall_seconds": wall_seconds}
+        trusted = {"trusted_imports": job.pop("trusted_imports", ""), "cells": cells}
+        pid, sock = self.spawn(job)  # the zygote sees limits and paths only, never a cell
+        try:
+            send_msg(sock, json.dumps(trusted).encode())  # to T, over the channel only it holds
+        except OSError:
+            pass
+        out = RunOutcome()
+        start = time.monotonic()
+        hard_deadline = start + wall_seconds + 5.0
+        learner_pid = None
+        last_index = None
+        try:
+            while True:
+                try:
+                    ev = json.loads(recv_msg(sock, hard_deadline, 64 * 1024 * 1024))
+                except ChannelTimeout:
+                    out.status, out.index = "timeout", _next_index(cells, last_index)
+                    break
+                except ChannelClosed:
+                    out.status, out.index = "error", _next_index(cells, last_index)
+                    out.reason = "the sandbox ended without a result"
+                    break
+                kind = ev.get("event")
+                if kind == "isolation":
+                    out.isolation = {k: v for k, v in ev.items() if k != "event"}
+                elif kind == "started":
+                    learner_pid = ev.get("learner_pid")
+                    out.isolation["trusted_imports_ok"] = ev.get("trusted_imports_ok")
+                elif kind in ("cell", "test"):
+                    last_index = ev["index"]
+                    out.cells[ev["index"]] = ev
+                    if ev.get("patched"):
+                        out.patched.append((ev["index"], ev["patched"]))
+                    if ev.get("rebound"):
+                        out.rebound.append((ev["index"], ev["rebound"]))
+                elif kind == "done":
+                    out.seconds = float(ev.get("seconds", 0.0))
+                    break
+                elif kind in ("timeout", "crashed", "error"):
+                    out.status = kind
+                    out.index = ev.get("index")
+                    out.reason = str(ev.get("reason", ""))
+                    break
+        finally:
+            sock.close()
+            self.kill(pid, learner_pid, job)
+        if not out.seconds:
+            out.seconds = time.monotonic() - start
+        return out
+
+    @staticmethod
+    def kill(pid: int, learner_pid: int | None, job: dict) -> None:
+        for target in (pid, learner_pid):
+            if target:
+                try:
+                    os.killpg(target, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+        if os.geteuid() == 0:  # a slot's uids belong to this submission only: end all their processes
+            base = int(job["uid_base"]) + int(job["slot"])
+            kill_uids({base, base + 1000})
+
+
+def kill_uids(uids: set[int]) -> int:
+    n = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid in uids:
+                os.kill(int(entry), signal.SIGKILL)
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def _next_index(cells: list[dict], last: int | None) -> int | None:
+    if last is None:
+        return cells[0]["index"] if cells else None
+    later = [c["index"] for c in cells if c["index"] > last]
+    return later[0] if later else last

@@ -1,0 +1,135 @@
+"""The mentor dashboard in a real headless browser (Debian's chromium, driven by Playwright).
+
+Skipped, with the reason, where chromium or Playwright is missing: `apt-get install -y chromium`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from autograder.worker import wait_idle
+
+from .conftest import SLUG
+from .test_service import live  # noqa: F401  (fixture)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def webhook():
+    """A chat tool's incoming webhook, on loopback: records what it is sent."""
+    received = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()
+
+
+def login(page, base, token):
+    page.goto(base + "/dashboard")
+    assert "/login" in page.url
+    page.fill("#token", token)
+    page.click("#login")
+
+
+def test_dashboard_pages_in_a_browser(service, worker, live, browser, sub, webhook, tmp_path):  # noqa: F811
+    from autograder.models import User, utcnow
+
+    hook_url, received = webhook
+    service.settings.nudge_webhook_url = hook_url
+    wrong = sub().solve(norm="def norm(x):\n    return (x ** 2).sum()").bytes()
+    for _ in range(3):
+        assert service.submit("lea", wrong).status_code == 201
+    tampered = sub().solve(norm="def norm(x):\n    return 0.0").set("double_test", "pass").bytes()
+    assert service.submit("lea", tampered).status_code == 201
+    assert wait_idle(service.db, 60)
+    with service.db.session() as s:  # leo enrolled 10 days ago and never submitted: silent
+        leo = s.query(User).filter_by(username="leo").one()
+        leo.created_at = utcnow() - timedelta(days=10)
+        alpha = leo.cohorts[0].id
+
+    page = browser.new_page()
+    page.goto(live + "/dashboard")
+    page.fill("#token", "bc_not_a_token")
+    page.click("#login")
+    assert "not valid" in page.inner_text("#error")
+    page.fill("#token", service.tokens["mo"])
+    page.click("#login")
+    assert page.url.endswith(f"/cohorts/{alpha}")  # mo mentors one cohort: straight to it
+
+    grid = page.inner_text("#grid")
+    assert SLUG in grid and "lea" in grid and "4 attempts" in grid and "2/5" in grid
+    stuck = page.inner_text("#stuck")
+    assert "lea" in stuck and "norm" in stuck and "4 failures" in stuck
+    assert "leo" in page.inner_text("#silent")
+    ex = page.inner_text("#exercises")
+    assert "norm" in ex and "100%" in ex and "[norm]" in ex
+    page.screenshot(path=str(tmp_path / "cohort.png"), full_page=True)
+
+    # nudge the stuck learner through the webhook
+    page.locator("#stuck button").first.click()
+    page.wait_for_url("**/nudge")
+    assert "@lea" in page.inner_text("#nudge-text")
+    assert "Sent" in page.inner_text("#nudge-result")
+    assert received and received[0]["text"].startswith("@lea Hi Lea") and "norm" in received[0]["text"]
+
+    # a learner's timeline, then one submission's feedback: no hidden test in it
+    page.goto(live + f"/cohorts/{alpha}")
+    page.click("#grid a:text-is('lea')")
+    page.wait_for_url("**/learners/*")
+    rows = page.locator("#timeline tr")
+    assert rows.count() == 5  # header + 4 attempts
+    assert "tampered_test_cell" in page.inner_text("#timeline")
+    page.locator("#timeline a").last.click()
+    page.wait_for_url("**/submissions/*")
+    results = page.inner_text("#results")
+    assert "[norm]" in results and "SECRET" not in page.content()
+
+    # CSV export in nbgrader's gradebook columns
+    resp = page.request.get(live + f"/cohorts/{alpha}/export.csv")
+    table = list(csv.DictReader(io.StringIO(resp.text())))
+    assert list(table[0]) == ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                              "raw_score", "late_submission_penalty", "score", "max_score"]
+    assert [(r["student_id"], r["score"], r["max_score"]) for r in table] == [("lea", "2", "5")]
+
+    # another cohort's mentor sees nothing of alpha; a learner sees only their own page
+    other = browser.new_page()
+    login(other, live, service.tokens["mia"])
+    assert ">lea<" not in other.content() and ">lia<" in other.content()
+    r = other.request.get(live + f"/cohorts/{alpha}")
+    assert r.status == 404
+    learner = browser.new_page()
+    login(learner, live, service.tokens["lea"])
+    assert "/learners/" in learner.url and "Timeline" in learner.content()
+    assert learner.request.get(live + f"/cohorts/{alpha}").status == 403
+    assert learner.request.get(live + f"/cohorts/{alpha}/export.csv").status == 403

@@ -1,0 +1,322 @@
+"""Grading one notebook: nbgrader's semantics, and every hostile case as a test.
+
+Each test grades a submission built from the released notebook with the session's warm
+grader (learner code in its sandbox process, tests in the trusted test process)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from .conftest import SLUG, needs_root, outputs_text, result
+
+
+def grade(grader, sub):
+    return grader.grade_bytes(SLUG, sub.bytes())
+
+
+def test_correct_submission_scores_full_marks_without_flags(grader, sub):
+    r = grade(grader, sub().solve())
+    assert (r.status, r.score, r.max_score) == ("graded", 5.0, 5.0)
+    assert [x.status for x in r.results] == ["pass", "pass"]
+    assert r.flags == []
+
+
+def test_untouched_stubs_are_todo(grader, sub):
+    r = grade(grader, sub())
+    assert r.score == 0
+    assert {x.status for x in r.results} == {"todo"}
+    assert result(r, "double").message == "not implemented yet"
+
+
+def test_hidden_test_failure_scores_zero_and_message_hides_the_test(grader, sub):
+    # passes the visible test (non-negative inputs) but not the hidden one
+    r = grade(grader, sub().solve(double="def double(x):\n    return abs(2 * x)"))
+    d = result(r, "double")
+    assert (d.points, d.status) == (0, "fail")
+    assert "SECRET" not in d.message and "np.array([-3, 7])" not in d.message
+    assert "SECRET" not in outputs_text(r).replace(r.notebook.cells[0].source, "")  # only learner cells' outputs
+
+
+def test_wrong_answer_message_says_what_is_wrong(grader, sub):
+    r = grade(grader, sub().solve(norm="def norm(x):\n    return (x ** 2).sum()"))
+    n = result(r, "norm")
+    assert n.status == "fail" and n.message.startswith("[norm]")
+    assert result(r, "double").status == "pass"
+
+
+def test_warnings_on_stderr_do_not_zero_a_correct_answer(grader, sub):
+    r = grade(grader, sub().solve(double='''
+        import sys, warnings
+        warnings.warn("a deprecation warning, as torch prints")
+        print("noise on stderr", file=sys.stderr)
+        def double(x):
+            warnings.warn("a warning inside the exercise")
+            print("more noise", file=sys.stderr)
+            return 2 * x
+    ''').after("double_test", 'import sys; print("a warning after the test", file=sys.stderr)'))
+    assert r.score == 5.0, r.results
+    assert "noise on stderr" in outputs_text(r)
+
+
+def test_infinite_loop_after_correct_code_times_out_with_no_marks(grader, sub, monkeypatch):
+    monkeypatch.setattr(grader.settings, "wall_seconds", 3.0)
+    r = grade(grader, sub().solve(double="def double(x):\n    return 2 * x\nwhile True:\n    pass"))
+    assert r.status == "timed_out"
+    assert r.score == 0
+    assert "did not finish within" in r.message
+    assert all(x.status == "timed out" for x in r.results)
+
+
+def test_infinite_loop_inside_the_exercise_function_times_out(grader, sub, monkeypatch):
+    monkeypatch.setattr(grader.settings, "wall_seconds", 3.0)
+    r = grade(grader, sub().solve(norm="def norm(x):\n    while True:\n        pass"))
+    assert r.status == "timed_out" and r.score == 0
+
+
+def test_deleted_test_cell_scores_zero_for_that_exercise(grader, sub):
+    r = grade(grader, sub().solve().delete("norm_test"))
+    assert result(r, "norm").status == "deleted" and result(r, "norm").points == 0
+    assert result(r, "double").points == 2
+    assert ("deleted_test_cell" in [k for k, _ in r.flags])
+
+
+def test_tampered_test_cell_is_flagged_and_the_real_test_runs(grader, sub):
+    s = sub().solve(norm="def norm(x):\n    return 0.0").set("norm_test", "pass  # nothing to see here")
+    r = grade(grader, s)
+    assert any(k == "tampered_test_cell" and "norm_test" in d for k, d in r.flags)
+    assert result(r, "norm").points == 0 and result(r, "norm").status == "fail"
+    # changing the points of a test cell is tampering too
+    s = sub().solve()
+    s.nb.cells[s.index("double_test")].metadata["nbgrader"]["points"] = 100
+    r = grade(grader, s)
+    assert r.max_score == 5 and any(k == "tampered_test_cell" for k, _ in r.flags)
+
+
+def test_patched_assertion_helpers_are_detected_scored_zero_and_flagged(grader, sub):
+    s = sub().solve(double="def double(x):\n    return x", norm="def norm(x):\n    return -1").after("norm", '''
+        import numpy.testing
+        from course import checks as c
+        numpy.testing.assert_allclose = lambda *a, **k: None
+        c.assert_close = lambda *a, **k: None
+        c.assert_equal = lambda *a, **k: None
+    ''')
+    r = grade(grader, s)
+    assert r.score == 0
+    assert result(r, "norm").status == "patched"
+    assert any(k == "patched_helper" and "assert_close" in d for k, d in r.flags)
+
+
+def test_patching_from_inside_an_exercise_or_by_rebinding_changes_nothing(grader, sub):
+    # Patching at call time happens in the learner's process; the tests run in another.
+    r = grade(grader, sub().solve(norm='''
+        def norm(x):
+            import numpy.testing
+            from course import checks
+            checks.assert_close.__code__ = (lambda *a, **k: None).__code__
+            numpy.testing.assert_allclose = lambda *a, **k: None
+            return -1.0
+    '''))
+    assert result(r, "norm").points == 0 and result(r, "double").points == 2
+    # Rebinding the name the tests use is detected too
+    r = grade(grader, sub().solve(double="def double(x):\n    return x").after(
+        "double", "import types\nchecks = types.SimpleNamespace(assert_equal=lambda *a: None, assert_close=lambda *a: None)"))
+    assert result(r, "double").points == 0
+    assert any(k == "patched_helper" and "checks" in d for k, d in r.flags)
+
+
+def test_forged_results_from_the_learner_process_are_not_believed(grader, sub):
+    # A learner cell that writes fake "passed" messages on every socket it can find.
+    s = sub().solve(double="def double(x):\n    return x").after("double", '''
+        import os, pickle, struct, json
+        fake = json.dumps({"event": "test", "index": 4, "outputs": [], "ok": True}).encode()
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack(">I", len(fake)) + fake)
+            except OSError:
+                pass
+    ''')
+    r = grade(grader, s)
+    assert result(r, "double").points == 0
+
+
+@needs_root
+def test_the_sandbox_cannot_read_hidden_tests_gradebook_or_solutions(grader, sub, course_root):
+    g = grader.settings
+    targets = [course_root / "solutions" / SLUG / f"{SLUG}.py", g.data_path / "gradebook.db",
+               g.data_path, course_root / "solutions", "/proc/1/environ"]
+    code = "found = {}\n" + "".join(
+        f"try:\n    import os\n    p = {str(t)!r}\n    found[p] = os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(200)\n"
+        f"except Exception as e:\n    found[p] = type(e).__name__\n" for t in targets) + "print(found)"
+    r = grade(grader, sub().solve().after("double", code))
+    text = outputs_text(r)
+    assert "SECRET" not in text and "BEGIN HIDDEN" not in text
+    for t in targets:
+        assert f"{str(t)!r}: [" not in text or f"{str(t)!r}: []" in text, text  # no listing of anything
+        assert f"{str(t)!r}: b'" not in text, text
+    assert r.score == 5  # the probing itself costs nothing
+    r = grade(grader, sub().solve().after("double", "import os\nprint(sorted(os.listdir('/root')) if os.path.isdir('/root') else [])"))
+    assert set(eval(outputs_text(r).strip().splitlines()[0])) <= {".pyenv"}  # root's home: only a Python installed there
+    assert r.isolation["mounts"] and r.isolation["uids"] and r.isolation["network"]
+
+
+@needs_root
+def test_writes_outside_scratch_fail_or_stay_in_the_sandbox(grader, sub, course_root):
+    tag = uuid.uuid4().hex
+    paths = [f"/tmp/escape-{tag}", os.path.expanduser(f"~/escape-{tag}"), str(course_root.parent / f"escape-{tag}"),
+             str(course_root / "exercises" / f"escape-{tag}"), f"/var/tmp/escape-{tag}", f"/dev/shm/escape-{tag}"]
+    code = "import os\nwrote = []\n" + "".join(
+        f"try:\n    open({p!r}, 'w').write('x')\n    wrote.append({p!r})\nexcept OSError as e:\n    pass\n" for p in paths
+    ) + "open('scratch-file', 'w').write('ok')\nprint('cwd', os.getcwd(), 'home', os.environ['HOME'], 'tmp', os.environ['TMPDIR'])"
+    r = grade(grader, sub().solve().after("double", code))
+    for p in paths:
+        assert not os.path.exists(p), p
+    assert "cwd /tmp/learner home /tmp/learner tmp /tmp/learner" in outputs_text(r)
+    assert r.score == 5
+
+
+@needs_root
+def test_the_notebook_cannot_kill_the_worker_or_the_tests(grader, sub):
+    me, zygote = os.getpid(), grader.zygote.proc.pid
+    code = f'''
+        import os, signal
+        for pid in ({me}, {zygote}, os.getppid(), 1):
+            for sig in (signal.SIGKILL, signal.SIGTERM):
+                try:
+                    os.kill(pid, sig)
+                    print("killed", pid)
+                except OSError as e:
+                    print("refused", pid, type(e).__name__)
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and os.stat("/proc/" + pid).st_uid != os.getuid():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                    print("killed", pid)
+                except OSError:
+                    pass
+    '''
+    r = grade(grader, sub().solve().after("double", code))
+    assert "killed" not in outputs_text(r)
+    assert r.score == 5 and r.status == "graded"
+    assert grader.zygote.proc.poll() is None
+
+
+@needs_root
+def test_no_network_from_the_sandbox(grader, sub):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        r = grade(grader, sub().solve().after("double", f'''
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2)
+                print("CONNECTED")
+            except OSError as e:
+                print("no network:", type(e).__name__)
+        '''))
+    finally:
+        server.close()
+    assert "no network" in outputs_text(r) and "CONNECTED" not in outputs_text(r)
+
+
+def test_limits_memory_file_size_and_output(grader, sub):
+    r = grade(grader, sub().solve().after("double", '''
+        try:
+            big = bytearray(64 * 1024 ** 3)
+            print("ALLOCATED")
+        except MemoryError:
+            print("memory refused")
+        try:
+            with open("big.bin", "wb") as f:
+                f.write(b"x" * (200 * 1024 ** 2))
+            print("WROTE")
+        except OSError as e:
+            print("file refused", e.errno)
+        print("y" * 10_000_000)
+    '''))
+    text = outputs_text(r)
+    assert "memory refused" in text and "ALLOCATED" not in text
+    assert "file refused" in text and "WROTE" not in text
+    assert len(text) < 200_000 and "truncated" in text
+    assert r.score == 5
+
+
+def test_a_learner_process_that_dies_gives_a_clear_result(grader, sub):
+    r = grade(grader, sub().solve().after("double_test", "import os\nos._exit(3)"))
+    assert result(r, "double").points == 2
+    n = result(r, "norm")
+    assert n.status == "not run" and "exited with status 3" in n.message
+
+
+def test_lesson_files_are_in_scratch_and_magics_do_not_break_grading(grader, sub):
+    r = grade(grader, sub().solve().after("double", "%matplotlib inline\nprint(open('data.txt').read())\n!ls /"))
+    assert "a data file shipped with the lesson" in outputs_text(r)
+    assert r.score == 5
+
+
+def test_torch_is_warm_and_tensors_cross_between_the_processes(torch_grader, sub):
+    # with torch imported once by the worker, `import torch` in a submission costs nothing
+    # (a cold import takes longer than this lesson's whole 8 s budget on CI's machine)
+    assert "torch" in torch_grader.settings.warm_imports
+    r = grade(torch_grader, sub().solve(double='''
+        import torch
+        def double(x):
+            return torch.as_tensor(x).mul(2).numpy()
+        def norm(x):
+            return torch.linalg.vector_norm(torch.as_tensor(x))   # a 0-d tensor, compared in the test process
+    '''))
+    assert r.score == 5, r.results
+
+
+
+def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeypatch):
+    """Lesson 0.1's hidden tests read an exercise's source (inspect) and hand it a fake clock."""
+    import autograder.grading as grading
+
+    spec = grader.catalogue.spec(SLUG)
+    extra = ('import inspect\nassert "for " not in inspect.getsource(double), "no loops please"\n'
+             'calls = []\nclass Clock:\n    def __call__(self):\n        calls.append(1)\n        return 1.0\n'
+             'assert double(Clock()()) == 2.0 and calls == [1]\n'
+             'assert double(lambda: 3) is not None\n')
+    monkeypatch.setitem(spec.tests, "double_test", spec.tests["double_test"] + "\n" + extra)
+    monkeypatch.setattr(grading, "build_spec", lambda *a: spec)
+    r = grade(grader, sub().solve(double="def double(x):\n    return x() * 2 if callable(x) else 2 * x"))
+    assert result(r, "double").points == 2, result(r, "double").message
+    r = grade(grader, sub().solve(double="def double(x):\n    out = 0\n    for _ in range(2):\n        out = out + x\n    return out"))
+    assert result(r, "double").message.startswith("AssertionError: no loops please")
+
+
+def test_a_lesson_whose_tests_need_the_learners_objects_is_graded_in_the_learners_process(grader, course_root):
+    """auto mode: the stateful lesson's own solution fails with its tests in a separate process
+    (isinstance on a learner class), so its tests run in the learner's process, where a
+    patched helper is still detected and scores 0."""
+    import json
+
+    import nbformat
+
+    from autograder.grading import solved_notebook
+    from course.lessons import Lesson
+
+    from .conftest import STATEFUL
+
+    lesson = Lesson(STATEFUL, course_root)
+    spec = grader.catalogue.spec(STATEFUL)
+    good = solved_notebook(lesson, spec.release)
+    r = grader.grade_bytes(STATEFUL, json.dumps(good).encode())
+    assert spec.mode == "shared" and r.isolation["tests"] == "learner process"
+    assert r.score == 1 and r.flags == []
+    wrong = nbformat.from_dict(json.loads(json.dumps(good)))
+    i = next(i for i, c in enumerate(wrong.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "counter")
+    wrong.cells[i].source = wrong.cells[i].source.replace("self.n += 1", "self.n = 1")
+    r = grader.grade_bytes(STATEFUL, json.dumps(wrong).encode())
+    assert r.score == 0 and r.results[0].message == "[counter] after two inc(), n should be 2"  # the check's words,
+    assert "SECRET" not in r.results[0].message and "checks.assert_true(" not in r.results[0].message  # not its code
+    patched = nbformat.from_dict(json.loads(json.dumps(wrong)))
+    patched.cells.insert(i + 1, nbformat.v4.new_code_cell("from course import checks\nchecks.assert_true = lambda *a, **k: None"))
+    r = grader.grade_bytes(STATEFUL, json.dumps(patched).encode())
+    assert r.score == 0 and r.results[0].status == "patched"
+    assert any(k == "patched_helper" for k, _ in r.flags)
+    assert grader.catalogue.spec(SLUG).mode == "split"  # the functional lesson keeps its separate test process
