@@ -9,6 +9,8 @@
     bootcamp status [ID]               your submissions and their grades
     bootcamp serve                     the grading service (API, worker, mentor dashboard)
     bootcamp admin ...                 cohorts, enrolment from CSV, tokens
+    bootcamp models                    the course's models: size, metrics, the lesson that uses each
+    bootcamp reproduce MODEL           retrain a shipped checkpoint from scratch and compare its metrics
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from .client import add_subcommands as add_service_subcommands
 from .lessons import ROOT, LessonError, all_lessons, find_lesson
+from .models.cli import add_subcommands as add_model_subcommands
 
 
 def _lessons_from(names: list[str]):
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_lab)  # any other --Option=value is passed on to jupyter lab
 
     add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/client.py)
+    add_model_subcommands(sub)  # models, reproduce MODEL (course/models/)
     return p
 
 

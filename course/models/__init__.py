@@ -1,0 +1,29 @@
+"""The course's own small models: definitions, training, shipped checkpoints, TransformerLens.
+
+- :mod:`course.models.gpt`: a GPT-2-style byte-level language model (one file, one config).
+- :mod:`course.models.train`: the training script that made every shipped checkpoint
+  (``python -m course.models.train NAME``).
+- :mod:`course.models.registry`: each model's config, checkpoint, lesson, metrics, tolerances.
+- :mod:`course.models.tlens`: the one module where the course meets TransformerLens.
+- :mod:`course.models.cli`: ``bootcamp models`` and ``bootcamp reproduce MODEL``.
+
+Importing this package is cheap (no torch): the submodules import torch when used.
+"""
+
+from __future__ import annotations
+
+
+def load(name: str, dtype=None):
+    """The shipped model ``name`` (e.g. ``"stdlib-gpt"``) in eval mode. No network."""
+    from .registry import load as _load
+
+    return _load(name, dtype=dtype)
+
+
+def names() -> list[str]:
+    from .registry import names as _names
+
+    return _names()
+
+
+__all__ = ["load", "names"]

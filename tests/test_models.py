@@ -1,0 +1,176 @@
+"""course.models: shipped checkpoints, the registry, the corpus, reproduction, the TransformerLens bridge."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from course import data  # noqa: E402
+from course.models import cli, registry  # noqa: E402
+from course.models.gpt import GPT, GPTConfig, decode, encode  # noqa: E402
+from course.models.train import TrainConfig, eval_windows, evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    c = data.stdlib_corpus()
+    print(c.describe())  # -rA shows which corpus a run used
+    return c
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_import_course_models_is_light():
+    code = "import sys, course.models, course.models.registry, course.models.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", "importing course.models must not import torch"
+
+
+def test_corpus_hash_and_split(corpus, tmp_path):
+    assert len(corpus.train) > 1_000_000 and len(corpus.val) > 50_000
+    assert corpus.sha256 == data.corpus_sha256(corpus.train, corpus.val)
+    assert data.stdlib_corpus().sha256 == corpus.sha256, "the corpus must be the same on every call"
+    assert not set(data.STDLIB_TRAIN_FILES) & set(data.STDLIB_VALIDATION_FILES), "validation files are held out"
+    assert corpus.tokens("val", torch=True).dtype == torch.int64
+    # A different stdlib (another Python version) gives a different hash, and says so.
+    (tmp_path / "abc.py").write_text("x = 1\r\n")
+    (tmp_path / "heapq.py").write_text("y = 2\n")
+    other = data.stdlib_corpus(tmp_path)
+    assert other.train == b"x = 1\n" and other.val == b"y = 2\n"
+    assert not other.matches_reference and "NOT the reference" in other.describe()
+    assert "argparse.py" in other.missing and "abc.py" not in other.missing
+    assert other.sha256 == data.corpus_sha256(b"x = 1\n", b"y = 2\n") != corpus.sha256
+
+
+def test_registry_matches_files():
+    assert registry.names() == ["stdlib-gpt"]
+    for spec in registry.all_models():
+        assert spec.path.is_file(), f"{spec.name}: checkpoint {spec.path} missing"
+        assert 0 < spec.size_bytes() <= registry.SIZE_BUDGET_BYTES, f"{spec.name}: over the size budget"
+        side = spec.sidecar()
+        for key in ("name", "lesson", "seed", "command", "torch", "corpus", "metrics", "curve", "model_config"):
+            assert key in side, f"{spec.name}: sidecar lacks {key!r}"
+        assert side["name"] == spec.name and side["lesson"] == spec.lesson
+        assert side["model_config"] == spec.config.to_dict(), "sidecar config differs from the registry's"
+        assert side["train_config"]["steps"] == spec.train.steps and side["seed"] == spec.train.seed
+        assert side["command"] == f"python -m course.models.train {spec.name}"
+        assert set(spec.tolerances) <= set(side["metrics"]) and set(spec.tolerances_other_corpus) <= set(side["metrics"])
+        assert len(side["corpus"]["sha256"]) == 64
+        state = torch.load(spec.path, map_location="cpu", weights_only=True)
+        assert all(v.dtype == torch.float16 for v in state.values())
+        expected = {k: v.shape for k, v in GPT(spec.config).state_dict().items()}
+        assert {k: v.shape for k, v in state.items()} == expected
+
+
+def test_checkpoint_loads_offline_and_matches_its_metrics(no_network, corpus):
+    spec = registry.get("stdlib-gpt")
+    model = registry.load("stdlib-gpt")
+    assert not model.training and model.wte.weight.dtype == torch.float32
+    side = spec.sidecar()
+    if corpus.sha256 != side["corpus"]["sha256"]:
+        pytest.skip(f"a different corpus ({corpus.describe()}): the shipped metrics do not apply")
+    windows = eval_windows(corpus.tokens("val", torch=True), spec.config.n_ctx, spec.train.eval_windows)
+    got = evaluate(model, windows)
+    assert got["loss"] == pytest.approx(side["metrics"]["val_loss"], abs=1e-3)
+    assert got["accuracy"] == pytest.approx(side["metrics"]["val_accuracy"], abs=1e-3)
+    assert side["metrics"]["val_loss"] < 1.8, "the shipped model should write plausible Python"
+
+
+def test_encode_decode_roundtrip():
+    text = "def f(x):\n    return x  # é"
+    assert decode(encode(text)) == text
+    assert encode("A").tolist() == [65]
+
+
+def test_model_is_causal():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_ctx=16, d_model=32, n_layers=1, n_heads=2, d_mlp=64)).eval()
+    a = torch.randint(0, 256, (1, 12))
+    b = a.clone()
+    b[0, 8:] = (b[0, 8:] + 1) % 256
+    with torch.no_grad():
+        assert torch.allclose(model(a)[0, :8], model(b)[0, :8])
+    with pytest.raises(ValueError, match="n_ctx"):
+        model(torch.zeros(1, 17, dtype=torch.long))
+
+
+def _tiny_spec():
+    return replace(
+        registry.get("stdlib-gpt"),
+        name="tiny-test",
+        config=GPTConfig(n_ctx=16, d_model=16, n_layers=1, n_heads=2, d_mlp=32),
+        train=TrainConfig(steps=6, batch_size=4, warmup=2, eval_every=3, eval_windows=8, log_every=2),
+        checkpoint="tiny_test.pt",
+    )
+
+
+def test_reproduce_on_a_tiny_config(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(registry, "CHECKPOINT_DIR", tmp_path)
+    spec = _tiny_spec()
+    from course.models.train import run_spec
+
+    shipped = run_spec(spec, progress=False)  # "ship" it into tmp_path
+    assert spec.path.is_file() and spec.sidecar()["metrics"] == shipped["metrics"]
+    assert cli.reproduce_spec(spec, progress=False) == 0
+    out = capsys.readouterr().out
+    assert "reproduced within tolerance" in out and "shipped" in out and "retrained" in out
+    # Same machine, same seed, one thread: bit-identical, not just within tolerance.
+    for line in out.splitlines():
+        if line.startswith(("val_loss", "train_loss", "val_accuracy")):
+            assert line.split()[3] == "0.0000", line
+    # A shipped metric outside the tolerance makes reproduce fail.
+    side = spec.sidecar()
+    side["metrics"]["val_loss"] += 1.0
+    spec.sidecar_path.write_text(json.dumps(side))
+    assert cli.reproduce_spec(spec, progress=False) == 1
+    assert "OUTSIDE" in capsys.readouterr().out
+
+
+def test_compare_rows():
+    rows, ok = cli.compare({"a": 1.0, "b": 2.0}, {"a": 1.02, "b": 2.5}, {"a": 0.03, "b": 0.1})
+    assert not ok and [r[-1] for r in rows] == [True, False]
+    rows, ok = cli.compare({"a": 1.0}, {}, {"a": 0.1})
+    assert not ok and "-" in cli.format_rows(rows)
+
+
+def test_cli_models_lists_every_model(capsys):
+    parser = argparse.ArgumentParser(prog="bootcamp")
+    cli.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["models"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "stdlib-gpt" in out and "lesson 2.2" in out and "val_loss" in out and "MB" in out
+    args = parser.parse_args(["reproduce", "no-such-model"])
+    assert args.func(args) == 2
+
+
+def test_bridge_logits_equal_the_course_model(no_network):
+    from course.models import tlens
+
+    model = registry.load("stdlib-gpt")
+    bridge = tlens.to_bridge(model)
+    tokens = encode("def main(argv):\n    parser = argparse.ArgumentParser()\n")[None]
+    with torch.no_grad():
+        ours, theirs = model(tokens), bridge(tokens)
+    assert theirs.shape == ours.shape
+    assert torch.allclose(theirs, ours, atol=1e-4), f"max |diff| {(theirs - ours).abs().max():.2e}"
+    _, cache = bridge.run_with_cache(tokens)
+    assert cache["blocks.0.attn.hook_pattern"].shape == (1, 4, tokens.shape[1], tokens.shape[1])
