@@ -937,11 +937,20 @@ def _isolate(job: dict) -> dict:
     try:
         _mount("none", "/", "", MS_REC | MS_PRIVATE)
         size = int(job["scratch_bytes"])
-        for d in ("/tmp", "/var/tmp", "/dev/shm"):
-            if os.path.isdir(d):
-                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+        scratch_roots = [d for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)]
+        # A checkout (and its .venv) under /tmp must stay readable once /tmp is private:
+        # hold those directories open, then bind them back read-only over the new tmpfs.
+        keep = [(p, os.open(p, os.O_RDONLY | os.O_DIRECTORY)) for p in _python_paths()
+                if any(os.path.realpath(p).startswith(os.path.realpath(d) + "/") for d in scratch_roots)]
+        for d in scratch_roots:
+            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+        for p, fd in keep:
+            os.makedirs(p, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", p, "", MS_BIND | MS_REC)
+            _mount("none", p, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC)
+            os.close(fd)
         for d in job.get("hide", []):
-            if os.path.isdir(d) and not d.startswith("/tmp/"):
+            if os.path.isdir(d):
                 _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=0555")
             elif os.path.isfile(d):
                 _mount("/dev/null", d, "", MS_BIND)
