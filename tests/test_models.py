@@ -61,23 +61,32 @@ def test_corpus_hash_and_split(corpus, tmp_path):
 
 
 def test_registry_matches_files():
-    assert registry.names() == ["stdlib-gpt"]
+    """Every family's shipped models: checkpoint present, within budget, sidecar consistent."""
+    assert "stdlib-gpt" in registry.names() and len(set(registry.names())) == len(registry.names())
     for spec in registry.all_models():
+        assert spec.module in registry.family_modules(), f"{spec.name}: no family module"
         assert spec.path.is_file(), f"{spec.name}: checkpoint {spec.path} missing"
         assert 0 < spec.size_bytes() <= registry.SIZE_BUDGET_BYTES, f"{spec.name}: over the size budget"
         side = spec.sidecar()
-        for key in ("name", "lesson", "seed", "command", "torch", "corpus", "metrics", "curve", "model_config"):
+        for key in ("name", "lesson", "seed", "command", "torch", "metrics", "model_config", "seconds"):
             assert key in side, f"{spec.name}: sidecar lacks {key!r}"
         assert side["name"] == spec.name and side["lesson"] == spec.lesson
-        assert side["model_config"] == spec.config.to_dict(), "sidecar config differs from the registry's"
-        assert side["train_config"]["steps"] == spec.train.steps and side["seed"] == spec.train.seed
         assert side["command"] == f"python -m course.models.train {spec.name}"
         assert set(spec.tolerances) <= set(side["metrics"]) and set(spec.tolerances_other_corpus) <= set(side["metrics"])
-        assert len(side["corpus"]["sha256"]) == 64
-        state = torch.load(spec.path, map_location="cpu", weights_only=True)
-        assert all(v.dtype == torch.float16 for v in state.values())
-        expected = {k: v.shape for k, v in GPT(spec.config).state_dict().items()}
-        assert {k: v.shape for k, v in state.items()} == expected
+        model = registry.load(spec.name)  # every shipped model loads offline, in eval mode
+        assert not model.training
+
+
+def test_gpt_family_checkpoint_matches_its_config():
+    spec = registry.get("stdlib-gpt")
+    side = spec.sidecar()
+    assert side["model_config"] == spec.config.to_dict(), "sidecar config differs from the registry's"
+    assert side["train_config"]["steps"] == spec.train.steps and side["seed"] == spec.train.seed
+    assert len(side["corpus"]["sha256"]) == 64
+    state = torch.load(spec.path, map_location="cpu", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in state.values())
+    expected = {k: v.shape for k, v in GPT(spec.config).state_dict().items()}
+    assert {k: v.shape for k, v in state.items()} == expected
 
 
 def test_checkpoint_loads_offline_and_matches_its_metrics(no_network, corpus):
@@ -174,3 +183,17 @@ def test_bridge_logits_equal_the_course_model(no_network):
     assert torch.allclose(theirs, ours, atol=1e-4), f"max |diff| {(theirs - ours).abs().max():.2e}"
     _, cache = bridge.run_with_cache(tokens)
     assert cache["blocks.0.attn.hook_pattern"].shape == (1, 4, tokens.shape[1], tokens.shape[1])
+
+
+def test_toy_model_shapes_and_determinism():
+    from course.models import toy
+
+    cfg = toy.ToyConfig(n_features=5, n_hidden=2, n_instances=3, feature_probability=(1.0, 0.1, 0.01))
+    a = toy.train_toy(cfg, steps=20, batch_size=64, progress=False)
+    b = toy.train_toy(cfg, steps=20, batch_size=64, progress=False)
+    assert torch.equal(a.W, b.W), "same seed, same weights"
+    x = a.batch(7)
+    assert x.shape == (7, 3, 5) and a(x).shape == (7, 3, 5) and a.hidden(x).shape == (7, 3, 2)
+    assert toy.represented(a).shape == (3, 5)
+    with pytest.raises(ValueError, match="levels"):
+        toy.ToyConfig(n_instances=2, feature_probability=(1.0,)).probabilities()

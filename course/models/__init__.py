@@ -1,6 +1,9 @@
 """The course's own small models: definitions, training, shipped checkpoints, TransformerLens.
 
 - :mod:`course.models.gpt`: a GPT-2-style byte-level language model (one file, one config).
+- :mod:`course.models.toy`: the toy model of superposition (lessons 4.2, 4.3).
+- A family module (any module here with `specs()`, see `registry.family_modules`) defines,
+  trains and loads its shipped models; adding a family is adding a file.
 - :mod:`course.models.train`: the training script that made every shipped checkpoint
   (``python -m course.models.train NAME``).
 - :mod:`course.models.registry`: each model's config, checkpoint, lesson, metrics, tolerances.

@@ -29,6 +29,7 @@ class ModelSpec:
     tolerances: dict[str, float] = field(default_factory=dict)
     # looser tolerances when the corpus hash differs from the shipped one (another Python)
     tolerances_other_corpus: dict[str, float] = field(default_factory=dict)
+    module: str = ""  # the family module under course.models (filled in by the registry)
 
     @property
     def path(self) -> Path:
@@ -46,25 +47,53 @@ class ModelSpec:
         return self.path.stat().st_size if self.path.is_file() else 0
 
 
+# Modules of this package that are not model families.
+_NOT_FAMILIES = {"registry", "cli", "tlens", "__init__", "__main__"}
+
+
+def family_modules() -> list[str]:
+    """Every module of course.models that defines ``specs()``: one family of models each.
+
+    A family module is the one place its models are defined, trained and loaded; it provides
+
+    - ``specs() -> list[ModelSpec]``: its shipped models;
+    - ``run_spec(spec, out_dir=None, steps=None, progress=True) -> dict``: train ``spec`` from
+      scratch, save the checkpoint and its JSON sidecar (with ``metrics``, ``seconds``,
+      ``seed``, ``torch``, ``command``; ``corpus`` where a corpus can differ between
+      machines), return the sidecar;
+    - ``load_model(spec, dtype=None)``: the shipped checkpoint as an eval-mode module.
+
+    Adding a family is adding a file: nothing here lists them.
+    """
+    import pkgutil
+
+    from . import __path__ as package_path
+
+    return sorted(m.name for m in pkgutil.iter_modules(package_path) if m.name not in _NOT_FAMILIES)
+
+
 def _specs() -> dict[str, ModelSpec]:
     # Imported here, not at module import, so `import course.models` stays free of torch.
-    from .gpt import GPTConfig
-    from .train import TrainConfig
+    import importlib
+    from dataclasses import replace
 
-    specs = [
-        ModelSpec(
-            name="stdlib-gpt",
-            family="gpt",
-            config=GPTConfig(d_vocab=256, n_ctx=128, d_model=128, n_layers=2, n_heads=4, d_mlp=512),
-            train=TrainConfig(steps=2000, batch_size=16, lr=3e-3, seed=0),
-            checkpoint="stdlib_gpt.pt",
-            lesson="2.2",
-            description="byte-level GPT (2 layers, d_model 128) trained on Python's standard-library source",
-            tolerances={"val_loss": 0.03, "val_accuracy": 0.01, "train_loss": 0.05},
-            tolerances_other_corpus={"val_loss": 0.10, "val_accuracy": 0.03, "train_loss": 0.15},
-        ),
-    ]
-    return {s.name: s for s in specs}
+    specs = {}
+    for name in family_modules():
+        module = importlib.import_module(f"{__package__}.{name}")
+        if not hasattr(module, "specs"):
+            continue
+        for spec in module.specs():
+            if spec.name in specs:
+                raise ValueError(f"two models called {spec.name!r} ({specs[spec.name].module} and {name})")
+            specs[spec.name] = replace(spec, module=name)
+    return specs
+
+
+def family(spec: ModelSpec):
+    """The module that trains and loads ``spec``."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{spec.module or 'train'}")
 
 
 _CACHE: dict[str, ModelSpec] = {}
@@ -89,18 +118,7 @@ def get(name: str) -> ModelSpec:
 
 def load(name: str, dtype=None):
     """The shipped model ``name``, in eval mode, as float32 (or ``dtype``). No network."""
-    import torch
-
     spec = get(name)
     if not spec.path.is_file():
         raise FileNotFoundError(f"{spec.path} is missing: run `python -m course.models.train {name}`")
-    if spec.family != "gpt":
-        raise ValueError(f"unknown model family {spec.family!r}")
-    from .gpt import GPT
-
-    model = GPT(spec.config)
-    state = torch.load(spec.path, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.to(dtype or torch.float32) for k, v in state.items()})
-    if dtype is not None:
-        model.to(dtype)
-    return model.eval()
+    return family(spec).load_model(spec, dtype=dtype)

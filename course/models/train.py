@@ -210,9 +210,10 @@ def run(name: str, out_dir: Path | None = None, steps: int | None = None, progre
     ``out_dir`` defaults to the shipped checkpoints folder; ``steps`` overrides the
     registry's step count (for a quick look, never for a shipped checkpoint).
     """
-    from .registry import get
+    from .registry import family, get
 
-    return run_spec(get(name), out_dir, steps, progress)
+    spec = get(name)
+    return family(spec).run_spec(spec, out_dir, steps, progress)
 
 
 def run_spec(spec, out_dir: Path | None = None, steps: int | None = None, progress: bool = True) -> dict:
@@ -228,6 +229,35 @@ def run_spec(spec, out_dir: Path | None = None, steps: int | None = None, progre
     save_checkpoint(model, record, path, extra={"name": spec.name, "lesson": spec.lesson, "seed": tc.seed,
                                                 "command": argv})
     return json.loads(path.with_suffix(".json").read_text())
+
+
+def specs() -> list:
+    """The GPT family's shipped models (see :func:`course.models.registry.family_modules`)."""
+    from .registry import ModelSpec
+
+    return [
+        ModelSpec(
+            name="stdlib-gpt",
+            family="gpt",
+            config=GPTConfig(d_vocab=256, n_ctx=128, d_model=128, n_layers=2, n_heads=4, d_mlp=512),
+            train=TrainConfig(steps=2000, batch_size=16, lr=3e-3, seed=0),
+            checkpoint="stdlib_gpt.pt",
+            lesson="2.2",
+            description="byte-level GPT (2 layers, d_model 128) trained on Python's standard-library source",
+            tolerances={"val_loss": 0.03, "val_accuracy": 0.01, "train_loss": 0.05},
+            tolerances_other_corpus={"val_loss": 0.10, "val_accuracy": 0.03, "train_loss": 0.15},
+        ),
+    ]
+
+
+def load_model(spec, dtype=None) -> GPT:
+    """The shipped checkpoint of ``spec`` as a float32 (or ``dtype``) GPT in eval mode."""
+    model = GPT(spec.config)
+    state = torch.load(spec.path, map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.to(dtype or torch.float32) for k, v in state.items()})
+    if dtype is not None:
+        model.to(dtype)
+    return model.eval()
 
 
 def main(argv: list[str] | None = None) -> int:
