@@ -385,7 +385,11 @@ def grade(nb, resources, settings: Settings) -> GradeReport:
                                                       "(assertion helpers or imports): it scores 0"))
             continue
         graded = nbformat.from_dict(dict(cell))
-        graded.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        # Warnings on stderr do not zero a correct answer; and no partial credit from a value the
+        # cell displays (nbgrader reads a number there as points, and the value can come from the
+        # learner's code, e.g. the exception returned by checks.assert_raises): pass or fail only.
+        graded.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                          and o.get("output_type") != "execute_result"]
         points, _ = nbutils.determine_grade(graded, log)
         status, message = _message(cell.outputs, spec, settings.message_chars)
         points = float(points or 0.0)

@@ -165,6 +165,9 @@ def encode(v, refs: dict, depth: int = 0):
             return (TAG, "ptsize", [int(x) for x in v])
     if isinstance(v, types.ModuleType):
         return (TAG, "mod", str(getattr(v, "__name__", "")))
+    sym = _library_symbol(v)
+    if sym is not None:
+        return (TAG, "sym", *sym)
     if t is types.FunctionType:
         refs[id(v)] = v
         code = v.__code__
@@ -176,6 +179,31 @@ def encode(v, refs: dict, depth: int = 0):
     except Exception:
         tname = "object"
     return (TAG, "ref", rid, tname, bool(callable(v)))
+
+
+# Libraries whose functions and classes cross the channel by name: T resolves its own copy,
+# so `isinstance(x, torch.Tensor)` and "is this torch.arange?" work on the test's side.
+SYMBOL_LIBRARIES = ("torch", "numpy", "einops", "math", "builtins", "functools", "itertools", "collections",
+                    "random", "operator")
+
+
+def _library_symbol(v) -> tuple[str, str] | None:
+    """(module, name) when ``v`` is exactly ``module.name`` of a library T also has, else None."""
+    if not callable(v):
+        return None
+    try:
+        module, name = v.__module__, v.__name__
+    except Exception:
+        return None
+    if type(module) is not str or type(name) is not str or module.split(".")[0] not in SYMBOL_LIBRARIES:
+        return None
+    mod = sys.modules.get(module)
+    try:
+        if mod is None or getattr(mod, name, None) is not v:
+            return None
+    except Exception:
+        return None
+    return module, name
 
 
 class RemoteError(Exception):
@@ -205,6 +233,27 @@ class Remote:
     @property
     def __code__(self):  # compiled from the submitted source, never run: for tests that inspect it
         return self.__wrapped__.__code__
+
+    @property
+    def __globals__(self):
+        """The learner's functions, classes and modules by name (no data), for rule checks."""
+        if not object.__getattribute__(self, "_callable"):
+            raise AttributeError("__globals__")
+        names = object.__getattribute__(self, "_conn").request(("globals", 0))
+        if type(names) is not dict:
+            return {}
+        out = {}
+        for k, x in names.items():
+            if isinstance(x, _TrustedModuleName):
+                x = sys.modules.get(str(x)) if str(x).split(".")[0] in SYMBOL_LIBRARIES else None
+                if x is None:
+                    continue
+            out[k] = x
+        return out
+
+    @property
+    def __closure__(self):  # the stub is compiled at top level: no closure (rule checks look for one)
+        return self.__wrapped__.__closure__
 
     @property
     def __name__(self):
@@ -297,6 +346,12 @@ class _Decoder:
             return out
         if kind == "mod":
             return _TrustedModuleName(_str(v[2]))
+        if kind == "sym":
+            module, name = _str(v[2]), _str(v[3])
+            mod = sys.modules.get(module) if module.split(".")[0] in SYMBOL_LIBRARIES else None
+            if mod is None or not hasattr(mod, name):
+                raise ValueError(f"unknown library symbol {module}.{name}")
+            return getattr(mod, name)
         if kind == "ref":
             return Remote(self.conn, _int(v[2]), _str(v[3])[:100], bool(v[4]))
         if kind == "fn":
@@ -558,6 +613,9 @@ class _Learner:
                 return ("done", outputs, ok, new)
             if op == "get":
                 return ("values", {n: encode(self.ns[n], self.refs) for n in msg[1] if n in self.ns})
+            if op == "globals":
+                return ("value", encode({n: v for n, v in self.ns.items() if type(n) is str and not n.startswith("_")
+                                         and (callable(v) or isinstance(v, types.ModuleType))}, self.refs))
             return ("value", encode(self.op(op, msg), self.refs))
         except BaseException as e:  # noqa: BLE001
             if isinstance(e, SystemExit):

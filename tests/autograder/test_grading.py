@@ -320,3 +320,46 @@ def test_a_lesson_whose_tests_need_the_learners_objects_is_graded_in_the_learner
     assert r.score == 0 and r.results[0].status == "patched"
     assert any(k == "patched_helper" for k, _ in r.flags)
     assert grader.catalogue.spec(SLUG).mode == "split"  # the functional lesson keeps its separate test process
+
+
+def test_library_functions_and_classes_cross_by_name_learner_lookalikes_do_not():
+    """T resolves torch/numpy symbols to its own objects (isinstance, rule checks); never a learner's."""
+    import numpy as np
+    import torch
+
+    from autograder.sandbox import _Decoder, encode
+
+    decode = _Decoder(conn=None)
+    for obj in (torch.arange, torch.Tensor, torch.nn.Linear, np.add, np.arange, len):
+        assert decode(encode(obj, {})) is obj, obj
+
+    def arange(*a):  # a learner's function that claims to be torch.arange
+        return 0
+
+    arange.__module__ = "torch"
+    refs = {}
+    assert encode(arange, refs)[1] == "fn" and id(arange) in refs
+
+
+def test_the_tensor_puzzles_lesson_grades_its_tests_in_a_separate_process(tmp_path):
+    """0.2's rule checks read the learner's function and its globals across the process boundary."""
+    from autograder.grading import Grader, solved_notebook
+    from autograder.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", wall_seconds=240, cpu_seconds=480)
+    g = Grader(settings)
+    g.start()
+    try:
+        spec = g.catalogue.spec("0.2-einops")
+        assert g.mode_for(spec) == "split", "0.2's solution should score full marks with tests in T"
+        nb = solved_notebook(spec.lesson, spec.release)
+        for cell in nb.cells:  # solve `eye` with the built-in: the rule check must see it from T
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "eye":
+                cell.source = "def eye(n):\n    return torch.eye(n, dtype=torch.long)"
+        import json
+
+        report = g._grade(spec, json.dumps(nb).encode(), 0, "split")
+        eye = next(r for r in report.results if r.exercise == "eye")
+        assert not eye.passed and "torch.eye" in eye.message, eye.message
+    finally:
+        g.stop()
