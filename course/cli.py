@@ -11,6 +11,11 @@
     bootcamp admin ...                 cohorts, enrolment from CSV, tokens
     bootcamp models                    the course's models: size, metrics, the lesson that uses each
     bootcamp reproduce MODEL           retrain a shipped checkpoint from scratch and compare its metrics
+    bootcamp map [LESSON]              the course map with your status; one lesson's objectives and papers
+    bootcamp placement MODULE          grade a module's placement quiz: what to skip, start with, go back to
+    bootcamp progress                  exercises passed per lesson, last attempt, the next lesson
+    bootcamp update [--from DIR]       take course updates, keeping your answers (backup first)
+    bootcamp hint LESSON [EXERCISE]    an exercise's hint, counted in your progress (never in your grade)
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -25,6 +30,7 @@ import time
 from pathlib import Path
 
 from .client import add_subcommands as add_service_subcommands
+from .learner import add_subcommands as add_learner_subcommands
 from .lessons import ROOT, LessonError, all_lessons, find_lesson
 from .models.cli import add_subcommands as add_model_subcommands
 
@@ -74,6 +80,10 @@ def cmd_check(args) -> int:
     for err in run.errors_outside_tests[:5]:
         print(f"note: an error outside the tests, {err}")
     print(f"ran in {run.seconds:.1f} s")
+    # issue 9: keep the result for `bootcamp progress` when no grading service runs
+    from .progress import record_check
+
+    record_check(lesson, run, path)
     return 0 if all(r.passed for r in run.results) else 1
 
 
@@ -117,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/client.py)
     add_model_subcommands(sub)  # models, reproduce MODEL (course/models/)
+    add_learner_subcommands(sub)  # map, placement, progress, update, hint (course/learner.py)
     return p
 
 

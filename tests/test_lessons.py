@@ -139,3 +139,13 @@ def test_cli_check_on_a_notebook_that_is_not_a_lesson(tmp_path):
 def test_cli_check_unknown_lesson():
     r = bootcamp("check", "7.7")
     assert r.returncode == 2 and "no lesson called '7.7'" in r.stderr
+
+
+def test_every_lesson_ends_with_its_progress_summary():
+    """Issue 9: the last cell of every lesson shows the learner's progress on that lesson."""
+    for lesson in lessons.all_lessons():
+        source = lesson.source.read_text()
+        tail = source[source.rfind("# %%"):]
+        assert f'lesson_summary("{lesson.id}")' in tail, (
+            f"{lesson.source}: end the lesson with a cell calling lesson_summary({lesson.id!r}) "
+            "(see solutions/0.1-numpy/0.1-numpy.py)")

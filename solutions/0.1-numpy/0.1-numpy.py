@@ -1330,3 +1330,13 @@ plt.show()
 #
 # **Next:** lesson 0.2 replaces most of the index bookkeeping of this lesson with
 # `einops` and `einsum`, where the axes have names.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 0.1`), else from `bootcamp check 0.1` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("0.1")

@@ -1121,3 +1121,13 @@ check_puzzle("scatter_add", scatter_add, scatter_add_reference, scatter_inputs(4
 # `O(n)` `cumsum`), but they are exact, and every reshape you meet from here on is one of them.
 #
 # **Next:** 0.3, PyTorch fundamentals: autograd, `nn.Module` and a training loop.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 0.2`), else from `bootcamp check 0.2` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("0.2")

@@ -1842,3 +1842,13 @@ plt.show()
 # **Next:** lesson 1.1 builds autograd itself, lesson 1.2 the optimisers behind
 # `torch.optim`, and lesson 1.4 the infrastructure (checkpoints, determinism, NaN hunts)
 # around the loop you just wrote.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 0.3`), else from `bootcamp check 0.3` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("0.3")

@@ -1558,3 +1558,13 @@ checks.assert_true("train_mlp", not np.allclose(_params["W2"].data, _init["W2"].
 # - `gradcheck.numerical_gradients` on the MLP's loss takes two forward passes per
 #   parameter. Time it on the full-size MLP and you have the argument for backpropagation
 #   in one number.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 1.1`), else from `bootcamp check 1.1` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("1.1")

@@ -1427,3 +1427,13 @@ plt.show()
 #
 # **Next:** lesson 1.3 builds convolutional networks and ResNets, trained with the
 # optimisers you just wrote.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 1.2`), else from `bootcamp check 1.2` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("1.2")

@@ -1594,3 +1594,13 @@ plt.show()
 #
 # **Next:** lesson 1.4 makes training runs trustworthy: seeding, checkpoints that resume
 # exactly, early stopping and a hunt for NaNs.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 1.3`), else from `bootcamp check 1.3` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("1.3")

@@ -1601,3 +1601,13 @@ print("\n".join(f"lr {r['config']['lr']:<6} hidden {r['config']['hidden']:<4} te
 #   the file.
 #
 # Next: 2.1 builds a GPT from scratch, and 2.2 trains it with exactly this infrastructure.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 1.4`), else from `bootcamp check 1.4` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("1.4")

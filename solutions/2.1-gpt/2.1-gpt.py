@@ -1094,3 +1094,13 @@ plt.show()
 #   low-variance rows) often names it.
 #
 # Next, lesson 2.2 trains this model on the standard library and samples from it.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 2.1`), else from `bootcamp check 2.1` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("2.1")

@@ -1052,3 +1052,13 @@ else:
 #
 # Next, Module 3 opens this same model with TransformerLens:
 # `course.models.tlens.load_bridge("stdlib-gpt")`.
+
+# %% [markdown]
+# ## Your progress on this lesson
+# The same table as `bootcamp progress`, for this lesson: results from the grading service
+# (`bootcamp submit 2.2`), else from `bootcamp check 2.2` and this notebook as last saved.
+
+# %%
+from course.progress import lesson_summary
+
+lesson_summary("2.2")
