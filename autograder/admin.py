@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import accounts
+from . import accounts, admin_extra
 from .accounts import AdminError
 from .db import Database
 from .models import Role
@@ -46,6 +46,7 @@ def add_parser(sub) -> None:
     t.add_argument("username")
     t.add_argument("--label", default="")
     t.add_argument("--id", type=int)
+    admin_extra.add_parsers(asub)  # digest, projects (issue 10)
     a.set_defaults(func=run)
 
 
@@ -54,6 +55,8 @@ def run(args, settings) -> int:
     db.migrate()
     try:
         with db.session() as s:
+            if args.admin_command in admin_extra.COMMANDS:
+                return admin_extra.run(args, s, settings)
             return _run(args, s)
     except AdminError as err:
         print(f"admin: {err}", file=sys.stderr)

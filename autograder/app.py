@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
 
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    from . import extensions  # projects, transcripts, digest (issue 10)
+
+    extensions.install(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -201,3 +201,6 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     submission: Mapped[Submission] = relationship(back_populates="flags")
+
+
+from . import projects_models  # noqa: E402,F401  (proposals, claims, milestones, peer opt-ins: same Base)

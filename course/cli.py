@@ -16,6 +16,9 @@
     bootcamp progress                  exercises passed per lesson, last attempt, the next lesson
     bootcamp update [--from DIR]       take course updates, keeping your answers (backup first)
     bootcamp hint LESSON [EXERCISE]    an exercise's hint, counted in your progress (never in your grade)
+    bootcamp transcript [--out FILE] [--html FILE]   your signed transcript (and the service's public key)
+    bootcamp verify FILE [--public-key FILE]         check a transcript offline (exit 1 if invalid)
+    bootcamp proposals | claim ID | peers            project proposals, claiming one, peer matching
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -33,6 +36,8 @@ from .client import add_subcommands as add_service_subcommands
 from .learner import add_subcommands as add_learner_subcommands
 from .lessons import ROOT, LessonError, all_lessons, find_lesson
 from .models.cli import add_subcommands as add_model_subcommands
+from .proposals import add_subcommands as add_proposal_subcommands
+from .transcript import add_subcommands as add_transcript_subcommands
 
 
 def _lessons_from(names: list[str]):
@@ -128,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/client.py)
     add_model_subcommands(sub)  # models, reproduce MODEL (course/models/)
     add_learner_subcommands(sub)  # map, placement, progress, update, hint (course/learner.py)
+    add_transcript_subcommands(sub)  # transcript, verify (course/transcript.py)
+    add_proposal_subcommands(sub)  # proposals, claim, peers (course/proposals.py)
     return p
 
 
