@@ -227,7 +227,10 @@ def _value_causes(a: np.ndarray, e: np.ndarray, close: Callable[[np.ndarray, np.
         if bad_2d.any() and not (bad_2d & ~upper).any():
             causes.append("only values above the diagonal differ: did you forget the causal mask?")
         elif bad_2d.any() and not (bad_2d & upper).any():
-            causes.append("only values on or below the diagonal differ: is the mask applied on the wrong side?")
+            # Above the diagonal everything matches, so the mask itself is right: the values it
+            # lets through are not (a scale, the softmax axis, the scores themselves).
+            causes.append("values above the diagonal match (the mask looks right); those on or below it differ: "
+                          "check the scores before the mask (scale, which axis)")
     return causes
 
 

@@ -258,3 +258,20 @@ def test_tiny_absolute_but_large_relative_errors_are_not_called_precision():
     assert "float precision" not in msg
     msg = message(checks.assert_close, "mlp", e * (1 + 1e-5) + np.array([0, 1e-7]), e)
     assert "float precision" in msg
+
+
+def test_correctly_masked_patterns_that_differ_in_scale_do_not_blame_the_mask():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    s = rng.normal(size=(2, 3, 5, 5))
+    upper = np.triu(np.ones((5, 5), dtype=bool), k=1)
+
+    def pattern(x):
+        x = np.where(upper, -np.inf, x)
+        x = np.exp(x - x.max(-1, keepdims=True))
+        return x / x.sum(-1, keepdims=True)
+
+    with pytest.raises(checks.CheckFailure) as info:
+        checks.assert_close("attn", pattern(s * 4), pattern(s))
+    assert "mask looks right" in str(info.value) and "wrong side" not in str(info.value)
