@@ -19,6 +19,7 @@
     bootcamp transcript [--out FILE] [--html FILE]   your signed transcript (and the service's public key)
     bootcamp verify FILE [--public-key FILE]         check a transcript offline (exit 1 if invalid)
     bootcamp proposals | claim ID | peers            project proposals, claiming one, peer matching
+    bootcamp new-project LESSON NAME   a standalone research project from a replication's model and checkpoint
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -36,6 +37,7 @@ from .client import add_subcommands as add_service_subcommands
 from .learner import add_subcommands as add_learner_subcommands
 from .lessons import ROOT, LessonError, all_lessons, find_lesson
 from .models.cli import add_subcommands as add_model_subcommands
+from .newproject import add_subcommands as add_project_subcommands
 from .proposals import add_subcommands as add_proposal_subcommands
 from .transcript import add_subcommands as add_transcript_subcommands
 
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_subcommands(sub)  # models, reproduce MODEL (course/models/)
     add_learner_subcommands(sub)  # map, placement, progress, update, hint (course/learner.py)
     add_transcript_subcommands(sub)  # transcript, verify (course/transcript.py)
+    add_project_subcommands(sub)  # new-project LESSON NAME (course/newproject.py)
     add_proposal_subcommands(sub)  # proposals, claim, peers (course/proposals.py)
     return p
 

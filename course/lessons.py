@@ -209,6 +209,8 @@ def _normalise(nb, path: Path) -> None:
                     f"{where} ({gid}) needs exercise={{\"difficulty\": 1-5, \"importance\": 1-5, \"minutes\": N}}"
                 )
             exercises.add(gid)
+        if solution and grade and cell.cell_type == "markdown":
+            exercises.add(gid)  # nbgrader's "manually graded answer": its own exercise, graded by a mentor
         full = {
             "grade": grade,
             "solution": solution,
