@@ -62,12 +62,13 @@ def compare(shipped: dict, new: dict, tolerances: dict[str, float]) -> tuple[lis
 
 
 def format_rows(rows: list[tuple]) -> str:
-    lines = [f"{'metric':<14}{'shipped':>10}{'retrained':>11}{'|diff|':>9}{'tolerance':>11}  result"]
+    w = max([14] + [len(r[0]) + 2 for r in rows])
+    lines = [f"{'metric':<{w}}{'shipped':>10}{'retrained':>11}{'|diff|':>9}{'tolerance':>11}  result"]
     for metric, a, b, diff, tol, ok in rows:
         fa = "-" if a is None else f"{a:.4f}"
         fb = "-" if b is None else f"{b:.4f}"
         fd = "-" if diff is None else f"{diff:.4f}"
-        lines.append(f"{metric:<14}{fa:>10}{fb:>11}{fd:>9}{tol:>11.4f}  {'ok' if ok else 'OUTSIDE'}")
+        lines.append(f"{metric:<{w}}{fa:>10}{fb:>11}{fd:>9}{tol:>11.4f}  {'ok' if ok else 'OUTSIDE'}")
     return "\n".join(lines)
 
 

@@ -95,7 +95,75 @@ def to_bridge(model):
 
 
 def load_bridge(name: str):
-    """The shipped checkpoint ``name`` (e.g. ``"stdlib-gpt"``) as a ``TransformerBridge``. No network."""
-    from .registry import load
+    """The shipped checkpoint ``name`` (``"stdlib-gpt"``, ``"induction-2l"``) as a ``TransformerBridge``. No network."""
+    from .registry import get, load
 
-    return to_bridge(load(name))
+    model = load(name)
+    if get(name).module == "attn_only":
+        return attn_only_bridge(model)
+    return to_bridge(model)
+
+
+# --------------------------------------------------------------------------- attention-only models (lesson 3.2)
+def attn_only_bridge_config(cfg):
+    """A ``TransformerBridgeConfig`` for a :class:`course.models.attn_only.AttnOnlyConfig`."""
+    from transformer_lens.config import TransformerBridgeConfig
+
+    return TransformerBridgeConfig(
+        d_model=cfg.d_model,
+        d_head=cfg.d_head,
+        n_layers=cfg.n_layers,
+        n_ctx=cfg.n_ctx,
+        n_heads=cfg.n_heads,
+        d_vocab=cfg.d_vocab,
+        attn_only=True,  # no MLPs
+        normalization_type=None,  # no LayerNorm: the default would be "LN", even with attn_only
+        attention_dir="causal",
+        positional_embedding_type="standard",
+        tokenizer_prepends_bos=False,  # our token tensors carry their own BOS
+        init_weights=False,  # every weight is overwritten below
+        seed=0,
+    )
+
+
+def attn_only_state_dict(model) -> dict:
+    """course attention-only model -> TransformerBridge state dict (float32).
+
+    Ours stores one matrix per head, ``W_Q[h]`` of shape (d_model, d_head), used as ``x @ W_Q[h]``;
+    the bridge's native model has ``nn.Linear`` layers whose weight is (n_heads * d_head, d_model),
+    used as ``x @ weight.T``, heads side by side. Biases (ours has none) are zero.
+    """
+    import torch
+
+    cfg = model.cfg
+    H, D, Dh = cfg.n_heads, cfg.d_model, cfg.d_head
+    out = {
+        "embed.weight": model.W_E.detach().float(),
+        "pos_embed.weight": model.W_pos.detach().float(),
+        "unembed.weight": model.W_U.detach().float().T,
+        "unembed.bias": torch.zeros(cfg.d_vocab),
+    }
+    for i, block in enumerate(model.blocks):
+        for ours, theirs in (("W_Q", "q"), ("W_K", "k"), ("W_V", "v")):
+            w = getattr(block, ours).detach().float()  # (H, D, Dh)
+            out[f"blocks.{i}.attn.{theirs}.weight"] = w.permute(0, 2, 1).reshape(H * Dh, D)
+            out[f"blocks.{i}.attn.{theirs}.bias"] = torch.zeros(H * Dh)
+        out[f"blocks.{i}.attn.o.weight"] = block.W_O.detach().float().reshape(H * Dh, D).T
+        out[f"blocks.{i}.attn.o.bias"] = torch.zeros(D)
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def attn_only_bridge(model):
+    """A ``TransformerBridge`` computing the same logits as ``model`` (a course attention-only model).
+
+    Float32, CPU, eval mode; the bridge owns copies of the weights. Its cache has the usual
+    hook names (``blocks.1.attn.hook_pattern``, ``blocks.0.attn.hook_z``, ...) and its
+    ``W_Q``/``W_K``/``W_V``/``W_O`` (n_layers, n_heads, ...) equal ``model.blocks[l].W_Q`` etc.
+    """
+    from transformer_lens.model_bridge import TransformerBridge
+
+    bridge = TransformerBridge.boot_native(attn_only_bridge_config(model.cfg), model_name="course-attn-only")
+    result = bridge.load_state_dict(attn_only_state_dict(model), strict=True)
+    if result.missing_keys or result.unexpected_keys:  # strict=True raises first; belt and braces
+        raise RuntimeError(f"weights did not map onto the bridge: {result}")
+    return bridge.eval()

@@ -269,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sidecar = run(args.name, args.out, args.steps, progress=not args.no_progress)
     print(json.dumps(sidecar["metrics"]), f"in {sidecar['seconds']} s")
-    print(sidecar["sample"])
+    if sidecar.get("sample"):
+        print(sidecar["sample"])
     return 0
 
 
