@@ -83,6 +83,13 @@ class LessonSpec:
     release_dir: Path
     mtime: float
     mode: str | None = None  # "split" or "shared", once calibrated (Grader.mode_for)
+    solution_seconds: float | None = None  # the lesson's own solution, run in the sandbox at calibration
+
+    def wall_limit(self, settings: Settings) -> float:
+        """The notebook's wall-clock limit: a slow lesson gets the time its own solution needs."""
+        if self.solution_seconds is None:
+            return settings.wall_seconds
+        return max(settings.wall_seconds, min(settings.max_wall_seconds, settings.wall_factor * self.solution_seconds))
 
     @property
     def max_score(self) -> float:
@@ -256,13 +263,13 @@ class SandboxExecute(NbGraderPreprocessor):
             cells.append({"index": i, "kind": "test" if test else "code", "source": cell.source})
         job = {
             "slot": b["slot"], "uid_base": settings.sandbox_uid_base,
-            "cpu_seconds": settings.cpu_seconds, "memory_bytes": settings.memory_bytes,
+            "cpu_seconds": max(settings.cpu_seconds, int(2 * b["wall_seconds"])), "memory_bytes": settings.memory_bytes,
             "max_processes": settings.max_processes, "max_file_bytes": settings.max_file_bytes,
             "scratch_bytes": settings.scratch_bytes, "output_bytes": settings.output_bytes,
             "trusted_imports": spec.trusted_imports, "files_from": str(spec.release_dir), "mode": b["mode"],
             "hide": hidden_paths(settings), "fallback_scratch": str(b["fallback_scratch"]),
         }
-        outcome: RunOutcome = b["zygote"].run(job, cells, settings.wall_seconds)
+        outcome: RunOutcome = b["zygote"].run(job, cells, b["wall_seconds"])
         for i, ev in outcome.cells.items():
             nb.cells[i].outputs = [nbformat.from_dict(o) for o in ev.get("outputs", [])]
             nb.cells[i].execution_count = i
@@ -358,6 +365,7 @@ def grade(nb, resources, settings: Settings) -> GradeReport:
 
     results = []
     timed_out = outcome.status == "timeout"
+    wall = round(b["wall_seconds"], 1)
     for pos, gid in enumerate(spec.order):
         maxp = spec.points[gid]
         ex = exercise_of(gid)
@@ -373,7 +381,7 @@ def grade(nb, resources, settings: Settings) -> GradeReport:
         ran = i in outcome.cells
         if timed_out:
             results.append(res(0.0, False, "timed out",
-                               f"the notebook did not finish within {settings.wall_seconds:g} s (stopped in cell "
+                               f"the notebook did not finish within {wall:g} s (stopped in cell "
                                f"{(outcome.index or 0) + 1}; an infinite loop?): nothing scores"))
             continue
         if not ran:
@@ -399,7 +407,7 @@ def grade(nb, resources, settings: Settings) -> GradeReport:
 
     score = sum(r.points for r in results)
     if timed_out:
-        status, message = "timed_out", (f"timed out: the notebook did not finish within {settings.wall_seconds:g} s "
+        status, message = "timed_out", (f"timed out: the notebook did not finish within {wall:g} s "
                                          f"(stopped in cell {(outcome.index or 0) + 1})")
     elif outcome.status in ("crashed", "error"):
         status, message = "graded", f"the notebook stopped in cell {(outcome.index or 0) + 1}: {outcome.reason}"
@@ -450,7 +458,9 @@ class Grader:
         with self._calibrating:
             if spec.mode is None:
                 raw = json.dumps(solved_notebook(spec.lesson, spec.release)).encode()
-                report = self._grade(spec, raw, slot, "split")
+                report = self._grade(spec, raw, slot, "split", wall=self.settings.max_wall_seconds)
+                if report.status == "graded" and report.execution_seconds:
+                    spec.solution_seconds = report.execution_seconds
                 spec.mode = "split" if report.score == report.max_score and report.status == "graded" else "shared"
                 if spec.mode == "shared":
                     failed = [f"{r.exercise} ({r.message.splitlines()[0][:80] if r.message else r.status})"
@@ -463,7 +473,7 @@ class Grader:
         spec = self.catalogue.spec(lesson)
         return self._grade(spec, raw, slot, self.mode_for(spec, slot))
 
-    def _grade(self, spec: LessonSpec, raw: bytes, slot: int, mode: str) -> GradeReport:
+    def _grade(self, spec: LessonSpec, raw: bytes, slot: int, mode: str, wall: float | None = None) -> GradeReport:
         start = time.perf_counter()
         nb = validate_notebook(json.loads(raw))
         fallback = self.scratch / f"slot-{slot}"
@@ -471,6 +481,7 @@ class Grader:
         resources.update({
             "nbgrader": {"notebook": spec.lesson.slug, "assignment": spec.lesson.slug, "db_url": None},
             "bootcamp": {"spec": spec, "settings": self.settings, "zygote": self.zygote, "slot": slot, "mode": mode,
+                         "wall_seconds": wall or spec.wall_limit(self.settings),
                          "release_gradebook": _ReleaseGradebook(spec.release), "fallback_scratch": fallback},
         })
         changes = resources["bootcamp"].setdefault("changes", [])

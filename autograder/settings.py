@@ -43,8 +43,13 @@ class Settings(BaseSettings):
     grading_mode: str = "auto"
 
     # the sandbox (per submission)
-    wall_seconds: float = 60.0  # the whole notebook, not per cell
-    cpu_seconds: int = 120
+    # The whole notebook's wall time, not per cell: at least wall_seconds, and wall_factor times
+    # the lesson's own solution run (measured once per worker when it first grades the lesson),
+    # at most max_wall_seconds (the course's budget for a solution is 5 minutes on 2 cores).
+    wall_seconds: float = 60.0
+    wall_factor: float = 3.0
+    max_wall_seconds: float = 600.0
+    cpu_seconds: int = 120  # at least; raised to 2 x the notebook's wall limit for slow lessons
     memory_bytes: int = 4 * 1024**3  # address space above what the warm worker already maps
     max_processes: int = 64
     max_file_bytes: int = 64 * 1024**2

@@ -363,3 +363,23 @@ def test_the_tensor_puzzles_lesson_grades_its_tests_in_a_separate_process(tmp_pa
         assert not eye.passed and "torch.eye" in eye.message, eye.message
     finally:
         g.stop()
+
+
+def test_a_slow_lessons_wall_limit_follows_its_own_solution(grader):
+    """A lesson whose solution takes 50 s must not time out at a 60 s default meant for fast ones."""
+    from autograder.settings import Settings
+
+    spec = grader.catalogue.spec(SLUG)
+    s = Settings(wall_seconds=60, wall_factor=3, max_wall_seconds=600)
+    saved = spec.solution_seconds
+    try:
+        spec.solution_seconds = None
+        assert spec.wall_limit(s) == 60
+        spec.solution_seconds = 5.0
+        assert spec.wall_limit(s) == 60
+        spec.solution_seconds = 50.0
+        assert spec.wall_limit(s) == 150
+        spec.solution_seconds = 400.0
+        assert spec.wall_limit(s) == 600
+    finally:
+        spec.solution_seconds = saved
