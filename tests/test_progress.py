@@ -240,7 +240,7 @@ def test_hint_without_exercise_lists_them(env, capsys):
 
 
 def test_hint_of_a_planned_lesson_is_bad_input(env, capsys):
-    assert main(["hint", "4.3", "sae"]) == 2
+    assert main(["hint", "4.4", "probe"]) == 2
     assert "planned" in capsys.readouterr().err
 
 
