@@ -82,7 +82,8 @@ class LessonSpec:
     hidden_lines: set[str]
     release_dir: Path
     mtime: float
-    mode: str | None = None  # "split" or "shared", once calibrated (Grader.mode_for)
+    mode: str | None = None  # "split", "mixed" or "shared", once calibrated (Grader.mode_for)
+    shared_tests: frozenset[str] = frozenset()  # mode "mixed": the test cells that run in the learner's process
     solution_seconds: float | None = None  # the lesson's own solution, run in the sandbox at calibration
 
     def wall_limit(self, settings: Settings) -> float:
@@ -260,7 +261,8 @@ class SandboxExecute(NbGraderPreprocessor):
                 continue
             nbg = cell.metadata.get("nbgrader", {})
             test = bool(nbg.get("grade")) and not nbg.get("solution") and nbg.get("grade_id") in spec.tests
-            cells.append({"index": i, "kind": "test" if test else "code", "source": cell.source})
+            cells.append({"index": i, "kind": "test" if test else "code", "source": cell.source,
+                          "in_learner": test and b["mode"] == "mixed" and nbg.get("grade_id") in b["shared"]})
         job = {
             "slot": b["slot"], "uid_base": settings.sandbox_uid_base,
             "cpu_seconds": max(settings.cpu_seconds, int(2 * b["wall_seconds"])), "memory_bytes": settings.memory_bytes,
@@ -452,7 +454,15 @@ class Grader:
         self.zygote.stop()
 
     def mode_for(self, spec: LessonSpec, slot: int = 0) -> str:
-        """Split when the lesson's own solution gets full marks with tests in a separate process."""
+        """Where each test of a lesson runs, measured on the lesson's own solution.
+
+        "split": every test runs in the separate test process. "mixed": the tests that the
+        solution fails only because they need the learner's objects in the test (autograd
+        through a learner's module, in-place changes to the test's own objects) run in the
+        learner's process, and only those (``spec.shared_tests``); the choice is the lesson's,
+        made once per worker, never the learner's. "shared": every test runs in the learner's
+        process (when even the mixed run does not give the solution full marks).
+        """
         if self.settings.grading_mode in ("split", "shared"):
             return self.settings.grading_mode
         with self._calibrating:
@@ -461,19 +471,34 @@ class Grader:
                 report = self._grade(spec, raw, slot, "split", wall=self.settings.max_wall_seconds)
                 if report.status == "graded" and report.execution_seconds:
                     spec.solution_seconds = report.execution_seconds
-                spec.mode = "split" if report.score == report.max_score and report.status == "graded" else "shared"
-                if spec.mode == "shared":
-                    failed = [f"{r.exercise} ({r.message.splitlines()[0][:80] if r.message else r.status})"
-                              for r in report.results if not r.passed]
-                    log.warning("lesson %s: tests run in the learner's process; in a separate one the solution "
-                                "fails %s", spec.lesson.slug, "; ".join(failed[:5]))
+                full = report.status == "graded" and report.score == report.max_score
+                failed = [r for r in report.results if not r.passed]
+                if full:
+                    spec.mode = "split"
+                elif report.status == "graded":
+                    shared = frozenset(r.grade_id for r in failed)
+                    again = self._grade(spec, raw, slot, "mixed", wall=self.settings.max_wall_seconds, shared=shared)
+                    if again.status == "graded" and again.score == again.max_score:
+                        spec.mode, spec.shared_tests = "mixed", shared
+                    else:
+                        spec.mode = "shared"
+                else:
+                    spec.mode = "shared"
+                if spec.mode != "split":
+                    log.warning("lesson %s: %s test(s) run in the learner's process (%s); in a separate one the "
+                                "solution fails %s", spec.lesson.slug,
+                                len(spec.shared_tests) if spec.mode == "mixed" else "all", spec.mode,
+                                "; ".join(f"{r.exercise} ({r.message.splitlines()[0][:80] if r.message else r.status})"
+                                          for r in failed[:5]))
             return spec.mode
 
     def grade_bytes(self, lesson: str, raw: bytes, slot: int = 0) -> GradeReport:
         spec = self.catalogue.spec(lesson)
-        return self._grade(spec, raw, slot, self.mode_for(spec, slot))
+        mode = self.mode_for(spec, slot)
+        return self._grade(spec, raw, slot, mode, shared=spec.shared_tests)
 
-    def _grade(self, spec: LessonSpec, raw: bytes, slot: int, mode: str, wall: float | None = None) -> GradeReport:
+    def _grade(self, spec: LessonSpec, raw: bytes, slot: int, mode: str, wall: float | None = None,
+               shared: frozenset[str] = frozenset()) -> GradeReport:
         start = time.perf_counter()
         nb = validate_notebook(json.loads(raw))
         fallback = self.scratch / f"slot-{slot}"
@@ -481,6 +506,7 @@ class Grader:
         resources.update({
             "nbgrader": {"notebook": spec.lesson.slug, "assignment": spec.lesson.slug, "db_url": None},
             "bootcamp": {"spec": spec, "settings": self.settings, "zygote": self.zygote, "slot": slot, "mode": mode,
+                         "shared": shared if mode == "mixed" else frozenset(),
                          "wall_seconds": wall or spec.wall_limit(self.settings),
                          "release_gradebook": _ReleaseGradebook(spec.release), "fallback_scratch": fallback},
         })
@@ -496,7 +522,13 @@ class Grader:
         if ("(notebook)", "nbgrader metadata") in changes:
             report.flags.append(("tampered_metadata", "the notebook's nbgrader metadata did not validate"))
         report.grading_seconds = time.perf_counter() - start
-        report.isolation["tests"] = "separate process" if mode == "split" else "learner process"
+        if mode == "mixed":
+            in_learner = [r.exercise for r in report.results if r.grade_id in shared]
+            report.isolation["tests"] = (f"separate process, except {len(in_learner)} of {len(report.results)} "
+                                         f"in the learner process ({', '.join(in_learner)})")
+            report.isolation["tests_in_learner_process"] = sorted(shared)
+        else:
+            report.isolation["tests"] = "separate process" if mode == "split" else "learner process"
         return report
 
 

@@ -23,7 +23,7 @@ Isolation, when the worker runs as root (CI, a server): the pair gets a new netw
 namespace (no network, not even loopback traffic to the service) and a new mount
 namespace with a private, size-limited tmpfs on /tmp, /var/tmp and /dev/shm, and the
 course's solutions/, the service's data directory and any other listed path hidden under
-empty read-only mounts. L runs as a uid of its own (``sandbox_uid_base + slot``), T as
+empty read-only mounts. L runs as a uid of its own (``sandbox_uid_base + i``, leased machine-wide: UidLease), T as
 another, so L can neither signal nor trace T, the worker or another submission, and can
 write only in its scratch directory. Both have setrlimit limits on CPU time, address
 space, processes, file size and open files, and the worker enforces the notebook's total
@@ -286,6 +286,73 @@ class Remote:
     def __repr__(self):
         return f"<learner's {self._tname}>"
 
+    def __reduce_ex__(self, protocol):
+        raise TypeError(f"a learner's {object.__getattribute__(self, '_tname')} cannot be copied into the test")
+
+    def __setattr__(self, name, value):
+        self._conn.request(("setattr", self._rid, name, value))
+
+    def __setitem__(self, key, value):
+        self._conn.request(("setitem", self._rid, key, value))
+
+    def __contains__(self, item):
+        return bool(self._conn.request(("binop", self._rid, "contains", item)) is True)
+
+    def __bool__(self):
+        return self._conn.request(("bool", self._rid)) is True
+
+    def __float__(self):
+        x = self._conn.request(("float", self._rid))
+        if type(x) is not float:
+            raise TypeError("float() of a learner object did not return a float")
+        return x
+
+    def __instancecheck__(self, obj):
+        """``isinstance(x, LearnersClass)``: asked in L, where both live."""
+        if not isinstance(obj, Remote):
+            return False  # an object of the test's own is never an instance of a learner's class
+        return self._conn.request(("isinstance", object.__getattribute__(obj, "_rid"), self._rid)) is True
+
+    def __subclasscheck__(self, cls):
+        if not isinstance(cls, Remote):
+            return False
+        return self._conn.request(("issubclass", object.__getattribute__(cls, "_rid"), self._rid)) is True
+
+    @property
+    def __class__(self):
+        """The nearest library class of the learner's object (``nn.Module`` for a learner's module),
+        so that ``isinstance(model, nn.Module)`` in a test sees what the learner built."""
+        try:
+            cls = object.__getattribute__(self, "_conn").request(("classof", object.__getattribute__(self, "_rid")))
+        except Exception:
+            return Remote
+        return cls if isinstance(cls, type) else Remote
+
+
+def _binop(name: str, reflected: bool = False):
+    def method(self, other):
+        return self._conn.request(("rbinop" if reflected else "binop", self._rid, name, other))
+    method.__name__ = f"__{'r' if reflected else ''}{name}__"
+    return method
+
+
+def _unop(name: str):
+    def method(self):
+        return self._conn.request(("unop", self._rid, name))
+    method.__name__ = f"__{name}__"
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"):
+    setattr(Remote, f"__{_name}__", _binop(_name))
+    setattr(Remote, f"__r{_name}__", _binop(_name, reflected=True))
+for _name in ("lt", "le", "gt", "ge"):
+    setattr(Remote, f"__{_name}__", _binop(_name))
+for _name in ("neg", "pos", "abs"):
+    setattr(Remote, f"__{_name}__", _unop(_name))
+_BINOPS = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lt", "le", "gt", "ge", "contains"}
+_UNOPS = {"neg", "pos", "abs"}
+
 
 class _Decoder:
     def __init__(self, conn):
@@ -543,8 +610,13 @@ class _TRef:
     def __call__(self, *args, **kwargs):
         return self._learner.callback(self._tid, args, kwargs)
 
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._learner.callback(self._tid, (), {}, attr=name)
+
     def __repr__(self):
-        return "<a function from the test>"
+        return "<an object from the test>"
 
 
 class _Learner:
@@ -590,8 +662,11 @@ class _Learner:
             return {self.dec(k): self.dec(x) for k, x in v.items()}
         return v
 
-    def callback(self, tid, args, kwargs):
-        self.send(("callback", tid, encode(args, self.refs), encode(kwargs, self.refs)))
+    def callback(self, tid, args, kwargs, attr=None):
+        if attr is not None:
+            self.send(("tgetattr", tid, str(attr)))
+        else:
+            self.send(("callback", tid, encode(args, self.refs), encode(kwargs, self.refs)))
         while True:
             msg = self.recv()
             if msg[0] == "cbvalue":
@@ -639,6 +714,34 @@ class _Learner:
                 return len(obj)
             if op == "list":
                 return list(obj)
+            if op == "setattr":
+                setattr(obj, str(msg[2]), self.dec(msg[3]))
+                return None
+            if op == "setitem":
+                obj[self.dec(msg[2])] = self.dec(msg[3])
+                return None
+            if op in ("binop", "rbinop") and msg[2] in _BINOPS:
+                import operator
+
+                other = self.dec(msg[3])
+                fn = getattr(operator, msg[2])
+                return fn(other, obj) if op == "rbinop" else fn(obj, other)
+            if op == "unop" and msg[2] in _UNOPS:
+                import operator
+
+                return getattr(operator, msg[2])(obj)
+            if op == "bool":
+                return bool(obj)
+            if op == "float":
+                return float(obj)
+            if op in ("isinstance", "issubclass"):
+                cls = self.refs[msg[2]]
+                return (isinstance if op == "isinstance" else issubclass)(obj, cls) is True
+            if op == "classof":
+                for c in type(obj).__mro__:
+                    if _library_symbol(c) is not None:
+                        return c
+                return None
             raise ValueError(f"unknown operation {op}")
         finally:
             sys.stdout, sys.stderr = old
@@ -693,13 +796,15 @@ class _Conn:
             code = self._compiled[f]
             found = _find_code(code, name, lineno if f == filename else None) if code else None
             if found is not None:
-                return types.FunctionType(found, {})
+                return types.FunctionType(found, {}, None, None, tuple(types.CellType() for _ in found.co_freevars))
         return None
 
     def _enc(self, v):
         if isinstance(v, Remote):
             return (TAG, "ref", object.__getattribute__(v, "_rid"))
-        if callable(v) and not isinstance(v, type) and _local_callable(v):
+        if isinstance(v, types.GeneratorType):  # model.parameters(): what L iterates over, as a list
+            v = list(v)
+        if not isinstance(v, type) and _local_callable(v):
             self.trefs[id(v)] = v
             return (TAG, "tref", id(v))
         if type(v) in (list, tuple):
@@ -719,7 +824,7 @@ class _Conn:
                 reply = safe_loads(recv_msg(self.sock, self.deadline, self.limit))
                 if type(reply) is not tuple or not reply:
                     raise LearnerCrashed("the learner process sent something unreadable")
-                if reply[0] != "callback":
+                if reply[0] not in ("callback", "tgetattr"):
                     return reply
                 send_msg(self.sock, pickle.dumps(self._run_callback(reply), protocol=5))
         except ChannelTimeout as err:
@@ -734,6 +839,12 @@ class _Conn:
     def _run_callback(self, reply):
         """The learner's code called a function the test gave it (a clock, say): run it here."""
         try:
+            if reply[0] == "tgetattr":
+                _, tid, name = reply
+                obj = self.trefs[tid] if type(tid) is int else None
+                if obj is None or type(name) is not str or name.startswith("__"):
+                    raise AttributeError("unknown attribute of a test's object")
+                return ("cbvalue", self._enc(getattr(obj, name)))
             _, tid, args, kwargs = reply
             fn = self.trefs[tid] if type(tid) is int else None
             if fn is None:
@@ -751,6 +862,10 @@ class _Conn:
             msg = (msg[0], msg[1], self._enc(tuple(msg[2])), self._enc(dict(msg[3])))
         elif msg[0] == "getitem":
             msg = (msg[0], msg[1], self._enc(msg[2]))
+        elif msg[0] == "setitem":
+            msg = (msg[0], msg[1], self._enc(msg[2]), self._enc(msg[3]))
+        elif msg[0] in ("setattr", "binop", "rbinop"):
+            msg = (msg[0], msg[1], msg[2], self._enc(msg[3]))
         reply = self.raw(msg)
         if reply[0] == "value":
             return self.decode(reply[1])
@@ -775,7 +890,7 @@ def _local_callable(v) -> bool:
         return True
     if isinstance(v, types.FunctionType):
         return v.__module__ in (None, "__main__") or "<" in v.__qualname__
-    return type(v).__module__ == "__main__"  # an instance of a class the test defined
+    return type(v).__module__ == "__main__"  # an instance of a class the test defined (callable or not)
 
 
 def _find_code(code, name: str, lineno: int | None):
@@ -812,10 +927,13 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     for cell in job["cells"]:
         index = cell["index"]
         try:
-            if cell["kind"] == "test" and job.get("mode") == "shared":
-                # The lesson's tests need the learner's own objects (modules, optimisers, autograd
-                # graphs): they run in L, as in nbgrader. L gets the test only now, patches are still
-                # detected (reported after every cell), but L's report of the result is taken as it is.
+            if cell["kind"] == "test" and (job.get("mode") == "shared" or cell.get("in_learner")):
+                # This test needs the learner's own objects in ways a proxy cannot give (autograd
+                # through a learner's module, in-place changes to the test's objects): it runs in L,
+                # as in nbgrader. Which tests do is measured per lesson on its own solution (mode
+                # "mixed"); every other test still runs here. L gets the test only now, patches are
+                # still detected (reported after every cell), but L's report of the result is taken
+                # as it is.
                 reply = conn.raw(("exec", index, cell["source"]))
                 if reply[0] != "done" or len(reply) != 4:
                     raise LearnerCrashed("the learner process sent something unreadable")
@@ -1065,6 +1183,22 @@ def _drop_to(uid: int, home: str) -> None:
     os.chdir(home)
 
 
+def _share_tempdirs(path: str) -> None:
+    """In T: a test's temporary directory (``tempfile.mkdtemp``, ``TemporaryDirectory``) is one
+    the learner's code can write into, as when both ran in one kernel (save_checkpoint(tmp/...))."""
+    import tempfile
+
+    tempfile.tempdir = path
+    make = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        d = make(*args, **kwargs)
+        os.chmod(d, 0o777)
+        return d
+
+    tempfile.mkdtemp = mkdtemp
+
+
 def _scratch(path: str, uid: int, copy_from: str | None = None) -> str:
     os.makedirs(path, mode=0o700, exist_ok=True)
     if copy_from and os.path.isdir(copy_from):
@@ -1114,7 +1248,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
         if job.get("files_from") and os.path.isdir(job["files_from"]):
             files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
         isolation = _isolate(job)
-        base = int(job["uid_base"]) + int(job["slot"])
+        base = int(job["uid_base"]) + int(job["uid_index"])
         uid_l, uid_t = (base, base + 1000) if root else (0, 0)
         isolation["uids"] = root
         tmp = "/tmp" if isolation["mounts"] else job["fallback_scratch"]
@@ -1123,6 +1257,8 @@ def pair_main(worker_fd: int, job: dict) -> None:
         if files_fd is not None:
             os.close(files_fd)
         home_t = _scratch(os.path.join(tmp, "tests"), uid_t)
+        exchange = _scratch(os.path.join(tmp, "exchange"), uid_t)
+        os.chmod(exchange, 0o711)  # L may enter the directories a test makes for it, not list or add to this one
         a, b = socket.socketpair()
         fingerprint = _fingerprint()
         pid = os.fork()
@@ -1133,6 +1269,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
                 _close_fds({b.fileno()})
                 _stdio_to_null()
                 _drop_to(uid_l, home_l)
+                os.umask(0)  # what it writes into a test's directory, the test can read and clean up
                 _limits(job)
                 _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
                 learner_main(b, int(job["output_bytes"]), fingerprint)
@@ -1142,6 +1279,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
         _close_fds({a.fileno(), worker.fileno()})
         _stdio_to_null()
         _drop_to(uid_t, home_t)
+        _share_tempdirs(exchange)
         _limits({**job, "max_processes": 4})
         _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         send_json(worker, {"event": "isolation", **isolation})
@@ -1264,6 +1402,10 @@ class Zygote:
         return pid, ours
 
     def run(self, job: dict, cells: list[dict], wall_seconds: float) -> RunOutcome:
+        with UidLease(int(job["uid_base"])) as index:
+            return self._run({**job, "uid_index": index}, cells, wall_seconds)
+
+    def _run(self, job: dict, cells: list[dict], wall_seconds: float) -> RunOutcome:
         job = {**job, "wall_seconds": wall_seconds}
         trusted = {"trusted_imports": job.pop("trusted_imports", ""), "cells": cells}
         pid, sock = self.spawn(job)  # the zygote sees limits and paths only, never a cell
@@ -1328,8 +1470,46 @@ class Zygote:
                 except OSError:
                     pass
         if os.geteuid() == 0:  # a slot's uids belong to this submission only: end all their processes
-            base = int(job["uid_base"]) + int(job["slot"])
+            base = int(job["uid_base"]) + int(job["uid_index"])
             kill_uids({base, base + 1000})
+
+
+class UidLease:
+    """A pair of sandbox uids (base+i for L, base+i+1000 for T) that no other run on this machine
+    holds: an flock on ``/tmp/.bootcamp-sandbox-uids/<uid>`` for as long as the run lasts.
+
+    After a run the worker kills every process of its uids; two workers (or two graders in one
+    process) that picked uids by their own slot number alone would kill each other's sandboxes
+    (seen as "the sandbox ended without a result" whenever two graded at once)."""
+
+    DIR = "/tmp/.bootcamp-sandbox-uids"
+    SIZE = 1000
+
+    def __init__(self, base: int):
+        self.base, self.fd, self.index = base, None, 0
+
+    def __enter__(self) -> int:
+        if os.geteuid() != 0:
+            return 0  # without root every process runs as the worker's own uid: nothing is killed by uid
+        import fcntl
+
+        os.makedirs(self.DIR, mode=0o700, exist_ok=True)
+        while True:
+            for i in range(self.SIZE):
+                fd = os.open(os.path.join(self.DIR, str(self.base + i)), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    continue
+                self.fd, self.index = fd, i
+                return i
+            time.sleep(0.05)  # all taken (a thousand sandboxes at once): wait for one
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock, after the run's processes were killed
+            self.fd = None
 
 
 def kill_uids(uids: set[int]) -> int:

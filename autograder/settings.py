@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     scratch_bytes: int = 256 * 1024**2
     output_bytes: int = 64 * 1024  # stdout+stderr kept per cell
     message_chars: int = 400  # one exercise's feedback message
-    sandbox_uid_base: int = 61000  # when the worker is root: learner code runs as base+slot
+    sandbox_uid_base: int = 61000  # when the worker is root: learner code runs as base+i, tests as base+i+1000 (i leased)
 
     # dashboard
     secret_key: str | None = None  # signs login cookies; default: generated into data_dir

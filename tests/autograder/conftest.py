@@ -97,6 +97,18 @@ checks.assert_true("counter", isinstance(c, Counter) and c.n == 1, f"after one i
 c.inc()
 checks.assert_true("counter", c.n == 2, "after two inc(), n should be 2")  # SECRET-COUNTER
 ### END HIDDEN TESTS
+
+# %% nbgrader={"solution": true, "grade_id": "fill"} exercise={"difficulty": 1, "importance": 1, "minutes": 1}
+def fill(items, n):
+    """Append 0, 1, ..., n-1 to the list `items`, in place."""
+    ### BEGIN SOLUTION
+    items.extend(range(n))
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "fill_test", "points": 1}
+items = [9]
+fill(items, 2)
+checks.assert_true("fill", items == [9, 0, 1], f"after fill(items, 2) on [9], items is {items}")  # SECRET-FILL
 '''
 FAST_WARM = "numpy,course.checks"  # the grading tests do not need torch warm; one test checks it is
 

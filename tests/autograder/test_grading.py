@@ -277,6 +277,7 @@ def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeyp
     import autograder.grading as grading
 
     spec = grader.catalogue.spec(SLUG)
+    assert grader.mode_for(spec) == "split"  # measured on the lesson's own tests, before this test adds to them
     extra = ('import inspect\nassert "for " not in inspect.getsource(double), "no loops please"\n'
              'calls = []\nclass Clock:\n    def __call__(self):\n        calls.append(1)\n        return 1.0\n'
              'assert double(Clock()()) == 2.0 and calls == [1]\n'
@@ -289,10 +290,59 @@ def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeyp
     assert result(r, "double").message.startswith("AssertionError: no loops please")
 
 
-def test_a_lesson_whose_tests_need_the_learners_objects_is_graded_in_the_learners_process(grader, course_root):
-    """auto mode: the stateful lesson's own solution fails with its tests in a separate process
-    (isinstance on a learner class), so its tests run in the learner's process, where a
-    patched helper is still detected and scores 0."""
+def test_learner_objects_cross_with_operators_attributes_and_a_tests_temp_dir(grader, sub, monkeypatch):
+    """In the separate test process a learner's object answers operators, attribute writes and
+    isinstance; a test's own object answers the learner's attribute reads; a file the learner's
+    code writes into the test's temporary directory is there for the test to read."""
+    import autograder.grading as grading
+
+    spec = grader.catalogue.spec(SLUG)
+    assert grader.mode_for(spec) == "split"
+    extra = """
+v = V(2) + V(3)
+assert isinstance(v, V) and not isinstance(3, V) and v.x == 5, "add"
+assert (1 + V(2)).x == 3 and (-V(4)).x == -4 and V(1) < V(2), "reflected and unary operators"
+v.x = 7
+assert v.x == 7, "attribute write"
+class Box:
+    size = 4
+assert twice_size(Box()) == 8, "a test's object"
+import os, tempfile
+with tempfile.TemporaryDirectory() as d:
+    write(os.path.join(d, "out.txt"), "hi")
+    assert open(os.path.join(d, "out.txt")).read() == "hi", "temp dir"
+"""
+    monkeypatch.setitem(spec.tests, "double_test", spec.tests["double_test"] + "\n" + extra)
+    monkeypatch.setattr(grading, "build_spec", lambda *a: spec)
+    r = grade(grader, sub().solve(double='''
+        class V:
+            def __init__(self, x):
+                self.x = x
+            def __add__(self, o):
+                return V(self.x + (o.x if isinstance(o, V) else o))
+            __radd__ = __add__
+            def __neg__(self):
+                return V(-self.x)
+            def __lt__(self, o):
+                return self.x < o.x
+        def twice_size(b):
+            return 2 * b.size
+        def write(path, text):
+            with open(path, "w") as f:
+                f.write(text)
+        def double(x):
+            return 2 * x
+    '''))
+    assert result(r, "double").points == 2, result(r, "double").message
+    assert r.isolation["tests"] == "separate process"
+
+
+def test_only_the_tests_that_need_the_learners_objects_run_in_the_learners_process(grader, course_root):
+    """auto mode: graded with every test in a separate process, the lesson's own solution fails
+    only fill (an in-place change to the test's own list cannot cross between processes). So
+    fill's test alone runs in the learner's process (mode "mixed"), where a patched helper is
+    still detected, and counter's test (a learner class: calls, attributes, isinstance) keeps its
+    separate process, where nothing the learner's code forges changes the verdict."""
     import json
 
     import nbformat
@@ -302,24 +352,53 @@ def test_a_lesson_whose_tests_need_the_learners_objects_is_graded_in_the_learner
 
     from .conftest import STATEFUL
 
+    def cell_of(nb, gid):
+        return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+    def copy(nb):
+        return nbformat.from_dict(json.loads(json.dumps(nb)))
+
     lesson = Lesson(STATEFUL, course_root)
     spec = grader.catalogue.spec(STATEFUL)
     good = solved_notebook(lesson, spec.release)
     r = grader.grade_bytes(STATEFUL, json.dumps(good).encode())
-    assert spec.mode == "shared" and r.isolation["tests"] == "learner process"
-    assert r.score == 1 and r.flags == []
-    wrong = nbformat.from_dict(json.loads(json.dumps(good)))
-    i = next(i for i, c in enumerate(wrong.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "counter")
+    assert (spec.mode, spec.shared_tests) == ("mixed", frozenset({"fill_test"})), (spec.mode, spec.shared_tests)
+    assert (r.score, r.flags) == (2, [])
+    assert r.isolation["tests_in_learner_process"] == ["fill_test"]
+    assert r.isolation["tests"] == "separate process, except 1 of 2 in the learner process (fill)"
+
+    wrong = copy(good)
+    i = cell_of(wrong, "counter")
     wrong.cells[i].source = wrong.cells[i].source.replace("self.n += 1", "self.n = 1")
+    j = cell_of(wrong, "fill")
+    wrong.cells[j].source = wrong.cells[j].source.replace("items.extend(range(n))", "items = list(range(n))")
     r = grader.grade_bytes(STATEFUL, json.dumps(wrong).encode())
-    assert r.score == 0 and r.results[0].message == "[counter] after two inc(), n should be 2"  # the check's words,
-    assert "SECRET" not in r.results[0].message and "checks.assert_true(" not in r.results[0].message  # not its code
-    patched = nbformat.from_dict(json.loads(json.dumps(wrong)))
-    patched.cells.insert(i + 1, nbformat.v4.new_code_cell("from course import checks\nchecks.assert_true = lambda *a, **k: None"))
+    counter, fill = r.results
+    assert counter.points == 0 and counter.message == "[counter] after two inc(), n should be 2"  # the check's words,
+    assert "SECRET" not in counter.message and "checks.assert_true(" not in counter.message  # not its code
+    assert fill.points == 0 and fill.message == "[fill] after fill(items, 2) on [9], items is [9]"
+
+    patched = copy(wrong)
+    patched.cells.insert(i + 1, nbformat.v4.new_code_cell(
+        "from course import checks\nchecks.assert_true = lambda *a, **k: None"))
     r = grader.grade_bytes(STATEFUL, json.dumps(patched).encode())
-    assert r.score == 0 and r.results[0].status == "patched"
+    assert r.score == 0 and [x.status for x in r.results] == ["patched", "patched"]
     assert any(k == "patched_helper" for k, _ in r.flags)
-    assert grader.catalogue.spec(SLUG).mode == "split"  # the functional lesson keeps its separate test process
+
+    # A learner whose code rewrites the learner process's own grading machinery (so that its
+    # reports say "passed" and "nothing patched"): the test that runs in the separate process
+    # still fails the wrong counter.
+    forged = copy(wrong)
+    forged.cells.insert(i + 1, nbformat.v4.new_code_cell(
+        "import sys\n"
+        "for m in list(sys.modules.values()):\n"
+        "    if hasattr(m, '_run_code') and hasattr(m, '_patches'):\n"
+        "        run = m._run_code\n"
+        "        m._run_code = lambda src, ns, fn, cap, run=run: (run(src, ns, fn, cap)[0], True)\n"
+        "        m._patches = lambda before: []\n"))
+    r = grader.grade_bytes(STATEFUL, json.dumps(forged).encode())
+    assert r.results[0].points == 0 and r.results[0].message == "[counter] after two inc(), n should be 2"
+    assert grader.catalogue.spec(SLUG).mode == "split"  # the functional lesson keeps every test in a separate process
 
 
 def test_library_functions_and_classes_cross_by_name_learner_lookalikes_do_not():
@@ -383,3 +462,27 @@ def test_a_slow_lessons_wall_limit_follows_its_own_solution(grader):
         assert spec.wall_limit(s) == 600
     finally:
         spec.solution_seconds = saved
+
+
+@needs_root
+def test_two_graders_on_one_machine_never_end_each_others_sandboxes(grader, course_root, tmp_path, sub):
+    """After each run a worker kills every process of that run's sandbox uids. Each run leases its
+    uids machine-wide, so a second worker's clean-up never ends this worker's sandbox (with uids
+    picked by slot number alone, two workers grading at once lost notebooks as "the sandbox ended
+    without a result")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.grading import Grader
+
+    from .conftest import make_settings
+
+    other = Grader(make_settings(course_root, tmp_path))
+    other.start()
+    try:
+        raw = sub().solve().bytes()
+        with ThreadPoolExecutor(6) as pool:
+            runs = [pool.submit(g.grade_bytes, SLUG, raw, slot) for slot in range(3) for g in (grader, other)]
+            reports = [f.result() for f in runs]
+    finally:
+        other.stop()
+    assert [(r.status, r.score) for r in reports] == [("graded", 5.0)] * 6, [r.message for r in reports]
