@@ -477,11 +477,19 @@ class Grader:
                     spec.mode = "split"
                 elif report.status == "graded":
                     shared = frozenset(r.grade_id for r in failed)
-                    again = self._grade(spec, raw, slot, "mixed", wall=self.settings.max_wall_seconds, shared=shared)
-                    if again.status == "graded" and again.score == again.max_score:
-                        spec.mode, spec.shared_tests = "mixed", shared
-                    else:
-                        spec.mode = "shared"
+                    spec.mode = "shared"
+                    for _ in range(3):  # a test that failed only after another one moved: move it too
+                        again = self._grade(spec, raw, slot, "mixed", wall=self.settings.max_wall_seconds,
+                                            shared=shared)
+                        if again.status != "graded":
+                            break
+                        if again.score == again.max_score:
+                            spec.mode, spec.shared_tests = "mixed", shared
+                            break
+                        more = frozenset(r.grade_id for r in again.results if not r.passed) - shared
+                        if not more:
+                            break
+                        shared |= more
                 else:
                     spec.mode = "shared"
                 if spec.mode != "split":

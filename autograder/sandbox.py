@@ -804,7 +804,7 @@ class _Conn:
             return (TAG, "ref", object.__getattribute__(v, "_rid"))
         if isinstance(v, types.GeneratorType):  # model.parameters(): what L iterates over, as a list
             v = list(v)
-        if not isinstance(v, type) and _local_callable(v):
+        if _local_callable(v):
             self.trefs[id(v)] = v
             return (TAG, "tref", id(v))
         if type(v) in (list, tuple):
@@ -826,7 +826,13 @@ class _Conn:
                     raise LearnerCrashed("the learner process sent something unreadable")
                 if reply[0] not in ("callback", "tgetattr"):
                     return reply
-                send_msg(self.sock, pickle.dumps(self._run_callback(reply), protocol=5))
+                answer = self._run_callback(reply)
+                try:
+                    payload = pickle.dumps(answer, protocol=5)
+                except Exception as err:  # a test's value the learner's process could not rebuild
+                    payload = pickle.dumps(("cbraise", "TypeError",
+                                            f"the grader cannot pass this value to the learner's code ({err})"))
+                send_msg(self.sock, payload)
         except ChannelTimeout as err:
             raise LearnerTimeout() from err
         except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
@@ -888,6 +894,8 @@ def _local_callable(v) -> bool:
     """A function of the test's own (a lambda, a closure, a method): it cannot be pickled by name."""
     if isinstance(v, types.MethodType):
         return True
+    if isinstance(v, type):
+        return v.__module__ == "__main__"  # a class the test defined: L calls it back here
     if isinstance(v, types.FunctionType):
         return v.__module__ in (None, "__main__") or "<" in v.__qualname__
     return type(v).__module__ == "__main__"  # an instance of a class the test defined (callable or not)
@@ -913,6 +921,50 @@ def _names_in(src: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
+_DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _top_level_definitions(src: str) -> dict[str, str]:
+    """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, _DEFINITION_NODES):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [(a.asname or a.name).split(".")[0] for a in node.names]
+            else:
+                names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        else:
+            continue
+        segment = ast.get_source_segment(src, node)
+        for name in names:
+            if segment:
+                out[name] = segment
+    return out
+
+
+def _definitions_for(src: str, definitions: dict[str, str]) -> str:
+    """The definitions (from earlier tests) that ``src`` needs, with what they need in turn, in order."""
+    wanted, todo, order = set(), list(_names_in(src)), list(definitions)
+    while todo:
+        name = todo.pop()
+        if name in definitions and name not in wanted:
+            wanted.add(name)
+            todo.extend(_names_in(definitions[name]))
+    seen, parts = set(), []
+    for name in order:
+        if name in wanted and definitions[name] not in seen:
+            seen.add(definitions[name])
+            parts.append(definitions[name])
+    return "\n".join(parts)
+
+
 def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, job: dict) -> None:
     job = {**job, **json.loads(recv_msg(worker, time.monotonic() + 60))}  # the cells, from the worker
     cap = int(job["output_bytes"])
@@ -924,9 +976,18 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     send_json(worker, {"event": "started", "learner_pid": learner_pid, "tests_pid": os.getpid(),
                        "trusted_imports_ok": ok})
     exec_start = time.monotonic()
+    definitions: dict[str, str] = {}  # name -> the source that defined it, in tests run here
     for cell in job["cells"]:
         index = cell["index"]
         try:
+            if cell["kind"] == "test" and cell.get("in_learner") and job.get("mode") == "mixed":
+                # The helpers this test uses that earlier tests defined here (functions, classes,
+                # imports, names): their definitions only, never an earlier test's assertions.
+                prelude = _definitions_for(cell["source"], definitions)
+                if prelude:
+                    reply = conn.raw(("exec", index, prelude))
+                    if reply[0] != "done" or len(reply) != 4:
+                        raise LearnerCrashed("the learner process sent something unreadable")
             if cell["kind"] == "test" and (job.get("mode") == "shared" or cell.get("in_learner")):
                 # This test needs the learner's own objects in ways a proxy cannot give (autograd
                 # through a learner's module, in-place changes to the test's objects): it runs in L,
@@ -972,6 +1033,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                             value = mod
                         ns[name] = value
                 cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
+                definitions.update(_top_level_definitions(cell["source"]))
                 send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
                                    "rebound": rebound})
         except LearnerTimeout:

@@ -90,6 +90,10 @@ class Counter:
         ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "counter_test", "points": 1}
+def expect(exercise, ok, message):  # a helper that a later test uses too
+    checks.assert_true(exercise, ok, message)
+
+
 c = Counter()
 c.inc()
 checks.assert_true("counter", isinstance(c, Counter) and c.n == 1, f"after one inc(), n is {c.n}")
@@ -108,7 +112,7 @@ def fill(items, n):
 # %% nbgrader={"grade": true, "grade_id": "fill_test", "points": 1}
 items = [9]
 fill(items, 2)
-checks.assert_true("fill", items == [9, 0, 1], f"after fill(items, 2) on [9], items is {items}")  # SECRET-FILL
+expect("fill", items == [9, 0, 1], f"after fill(items, 2) on [9], items is {items}")  # SECRET-FILL
 '''
 FAST_WARM = "numpy,course.checks"  # the grading tests do not need torch warm; one test checks it is
 

@@ -342,7 +342,9 @@ def test_only_the_tests_that_need_the_learners_objects_run_in_the_learners_proce
     only fill (an in-place change to the test's own list cannot cross between processes). So
     fill's test alone runs in the learner's process (mode "mixed"), where a patched helper is
     still detected, and counter's test (a learner class: calls, attributes, isinstance) keeps its
-    separate process, where nothing the learner's code forges changes the verdict."""
+    separate process, where nothing the learner's code forges changes the verdict. fill's test
+    uses a helper that counter's test defined: the helper's definition goes with it, not counter's
+    assertions."""
     import json
 
     import nbformat
