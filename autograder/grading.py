@@ -466,7 +466,7 @@ class Grader:
         if self.settings.grading_mode in ("split", "shared"):
             return self.settings.grading_mode
         with self._calibrating:
-            if spec.mode is None:
+            if spec.mode is None and not self._load_calibration(spec):
                 raw = json.dumps(solved_notebook(spec.lesson, spec.release)).encode()
                 report = self._grade(spec, raw, slot, "split", wall=self.settings.max_wall_seconds)
                 if report.status == "graded" and report.execution_seconds:
@@ -492,6 +492,7 @@ class Grader:
                         shared |= more
                 else:
                     spec.mode = "shared"
+                self._save_calibration(spec)
                 if spec.mode != "split":
                     log.warning("lesson %s: %s test(s) run in the learner's process (%s); in a separate one the "
                                 "solution fails %s", spec.lesson.slug,
@@ -499,6 +500,56 @@ class Grader:
                                 "; ".join(f"{r.exercise} ({r.message.splitlines()[0][:80] if r.message else r.status})"
                                           for r in failed[:5]))
             return spec.mode
+
+    # Calibration runs the solution up to four times: its result is kept in the data directory
+    # (out of the sandbox's sight), keyed by the lesson and the grading code, so workers that
+    # start later on this machine do not make the first learner of each lesson wait for it.
+    def _calibration_key(self, spec: LessonSpec) -> str:
+        import hashlib
+
+        from . import sandbox
+
+        h = hashlib.sha256()
+        for part in (spec.lesson.source.read_bytes(), json.dumps(spec.release, sort_keys=True).encode(),
+                     Path(sandbox.__file__).read_bytes(), Path(__file__).read_bytes()):
+            h.update(hashlib.sha256(part).digest())
+        return h.hexdigest()
+
+    def _load_calibration(self, spec: LessonSpec) -> bool:
+        try:
+            data = json.loads((self.settings.data_path / "calibration.json").read_text())[spec.lesson.slug]
+            if data["key"] != self._calibration_key(spec) or data["mode"] not in ("split", "mixed", "shared"):
+                return False
+            seconds = data.get("solution_seconds")
+            spec.solution_seconds = float(seconds) if seconds is not None else None
+            spec.shared_tests = frozenset(str(g) for g in data.get("shared_tests", []))
+            spec.mode = data["mode"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return True
+
+    def _save_calibration(self, spec: LessonSpec) -> None:
+        import fcntl
+        import os
+
+        path = self.settings.data_path / "calibration.json"
+        try:
+            with open(path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    data = json.loads(path.read_text())
+                    if type(data) is not dict:
+                        data = {}
+                except (OSError, ValueError):
+                    data = {}
+                data[spec.lesson.slug] = {"key": self._calibration_key(spec), "mode": spec.mode,
+                                          "shared_tests": sorted(spec.shared_tests),
+                                          "solution_seconds": spec.solution_seconds}
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(data, indent=1))
+                os.replace(tmp, path)
+        except OSError as err:
+            log.warning("could not keep the calibration of %s: %s", spec.lesson.slug, err)
 
     def grade_bytes(self, lesson: str, raw: bytes, slot: int = 0) -> GradeReport:
         spec = self.catalogue.spec(lesson)

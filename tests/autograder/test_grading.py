@@ -400,7 +400,7 @@ def test_only_the_tests_that_need_the_learners_objects_run_in_the_learners_proce
         "        m._patches = lambda before: []\n"))
     r = grader.grade_bytes(STATEFUL, json.dumps(forged).encode())
     assert r.results[0].points == 0 and r.results[0].message == "[counter] after two inc(), n should be 2"
-    assert grader.catalogue.spec(SLUG).mode == "split"  # the functional lesson keeps every test in a separate process
+    assert grader.mode_for(grader.catalogue.spec(SLUG)) == "split"  # the functional lesson keeps every test apart
 
 
 def test_library_functions_and_classes_cross_by_name_learner_lookalikes_do_not():
@@ -488,3 +488,35 @@ def test_two_graders_on_one_machine_never_end_each_others_sandboxes(grader, cour
     finally:
         other.stop()
     assert [(r.status, r.score) for r in reports] == [("graded", 5.0)] * 6, [r.message for r in reports]
+
+
+def test_a_lessons_calibration_is_kept_for_the_next_worker(grader):
+    """Where each test runs and how long the solution takes are measured once per lesson and
+    kept in the data directory: a worker started later grades without re-running the solution,
+    and a changed lesson is measured again."""
+    import nbformat
+
+    from autograder.grading import Grader
+
+    from .conftest import STATEFUL
+
+    spec = grader.catalogue.spec(STATEFUL)
+    assert grader.mode_for(spec) == "mixed"
+    later = Grader(grader.settings, zygote=grader.zygote)
+
+    def no_solution_runs(*a, **k):
+        raise AssertionError("the later worker re-ran the lesson's solution")
+
+    later._grade = no_solution_runs
+    again = later.catalogue.spec(STATEFUL)
+    assert again is not spec and again.mode is None
+    assert later.mode_for(again) == "mixed"
+    assert (again.shared_tests, again.solution_seconds) == (spec.shared_tests, spec.solution_seconds)
+    again.mode = None
+    again.release = nbformat.from_dict({**again.release, "metadata": {**again.release["metadata"], "changed": True}})
+    try:
+        later.mode_for(again)
+    except AssertionError as err:
+        assert "re-ran" in str(err)
+    else:
+        raise AssertionError("a changed lesson kept its old calibration")
