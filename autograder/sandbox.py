@@ -601,6 +601,198 @@ def _is_tag(v, kind: str) -> bool:
     return type(v) is tuple and len(v) >= 2 and type(v[0]) is str and v[0] == TAG and v[1] == kind
 
 
+# --------------------------------------------------------------------------- state both processes share
+# In one kernel, a test and the learner's code share the random generators and the test's
+# tensors: ``sgd_step(model.parameters(), lr)`` changes the test's parameters in place, and
+# ``torch.manual_seed(0)`` in a test decides what the learner's ``nn.Linear`` draws. Split
+# over two processes, every message carries what changed since the other side last saw it:
+# the generators' states, and the contents and gradients of the test's tensors that were
+# passed to L (sent by identity: the same tensor twice is one tensor in L).
+_SYNC_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+                "complex64", "complex128")
+
+
+def _rng_state():
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+    import random
+
+    t = bytes(torch.get_rng_state().numpy().tobytes()) if torch is not None else None
+    n = None
+    if np is not None:
+        name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+        n = (str(name), bytes(np.asarray(keys, dtype=np.uint32).tobytes()), int(pos), int(has_gauss), float(cached))
+    version, internal, gauss = random.getstate()
+    return (t, n, (int(version), tuple(int(x) for x in internal), gauss if gauss is None else float(gauss)))
+
+
+def _set_rng_state(state) -> None:
+    """Apply the other side's generator states (checked: they may come from learner code)."""
+    torch, np = sys.modules.get("torch"), sys.modules.get("numpy")
+    import random
+
+    t, n, r = state
+    if torch is not None and type(t) is bytes and len(t) == torch.get_rng_state().numel():
+        torch.set_rng_state(torch.frombuffer(bytearray(t), dtype=torch.uint8))
+    if np is not None and type(n) is tuple and len(n) == 5 and type(n[1]) is bytes and len(n[1]) == 624 * 4:
+        np.random.set_state((str(n[0]), np.frombuffer(n[1], dtype=np.uint32).copy(), int(n[2]), int(n[3]),
+                             float(n[4])))
+    if type(r) is tuple and len(r) == 3 and type(r[1]) is tuple and len(r[1]) == 625 and \
+            all(type(x) is int for x in r[1]) and (r[2] is None or type(r[2]) is float):
+        random.setstate((int(r[0]), r[1], r[2]))
+
+
+def _plain(t):
+    return t.detach().to("cpu").contiguous()
+
+
+def _tensor_payload(t):
+    d = _plain(t)
+    g = t.grad
+    grad = None if g is None else (str(g.dtype).split(".")[-1], list(g.shape), _plain(g).numpy().tobytes())
+    return (str(d.dtype).split(".")[-1], list(d.shape), d.numpy().tobytes(), bool(t.requires_grad),
+            type(t).__name__ == "Parameter", grad)
+
+
+def _tensor_build(dtype: str, shape, raw):
+    import numpy as np
+    import torch
+
+    if type(dtype) is not str or dtype not in _SYNC_DTYPES or type(raw) is not bytes:
+        raise ValueError("refused a tensor")
+    shape = tuple(_int(n) for n in _as_list(shape))
+    np_dtype = torch.empty(0, dtype=getattr(torch, dtype)).numpy().dtype
+    return torch.from_numpy(np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy())
+
+
+def _snapshot(t):
+    g = t.grad
+    return (_plain(t).clone(), None if g is None else _plain(g).clone(), bool(t.requires_grad))
+
+
+def _same(t, snap) -> bool:
+    import torch
+
+    data, grad, rg = snap
+    g = t.grad
+    d = _plain(t)
+    if bool(t.requires_grad) != rg or d.shape != data.shape or d.dtype != data.dtype or not torch.equal(d, data):
+        return False
+    if g is None or grad is None:
+        return g is None and grad is None
+    g = _plain(g)
+    return g.shape == grad.shape and g.dtype == grad.dtype and torch.equal(g, grad)
+
+
+def _apply_payload(t, payload) -> None:
+    """Make ``t`` (this side's tensor) hold what the other side's copy holds now, in place."""
+    import torch
+
+    dtype, shape, raw, _rg, _param, grad = payload
+    new = _tensor_build(dtype, shape, raw)
+    with torch.no_grad():
+        if new.shape == t.shape and new.dtype == t.dtype:
+            t.copy_(new)
+        else:
+            t.data = new
+    if grad is None:
+        t.grad = None
+    elif t.requires_grad:
+        t.grad = _tensor_build(*grad)
+
+
+def _syncable(obj) -> bool:
+    torch = sys.modules.get("torch")
+    return (torch is not None and type(obj) in (torch.Tensor, torch.nn.Parameter) and obj.device.type == "cpu"
+            and obj.layout == torch.strided and str(obj.dtype).split(".")[-1] in _SYNC_DTYPES)
+
+
+class _Sync:
+    """One side's view of the shared state: what the other side was last told or told us."""
+
+    def __init__(self):
+        self.rng = None
+        self.tensors: dict[int, object] = {}  # tid -> this side's tensor
+        self.snaps: dict[int, tuple] = {}
+
+    def outgoing(self, only_known: bool) -> dict | None:
+        out = {}
+        rng = _rng_state()
+        if rng != self.rng:
+            out["rng"], self.rng = rng, rng
+        if only_known:
+            changed = {}
+            for tid, t in self.tensors.items():
+                if not _same(t, self.snaps[tid]):
+                    changed[tid] = _tensor_payload(t)
+                    self.snaps[tid] = _snapshot(t)
+            if changed:
+                out["tensors"] = changed
+        return out or None
+
+    def incoming(self, sync) -> None:
+        if type(sync) is not dict:
+            return
+        if "rng" in sync and type(sync["rng"]) is tuple and len(sync["rng"]) == 3:
+            _set_rng_state(sync["rng"])
+            self.rng = _rng_state()
+        tensors = sync.get("tensors")
+        if type(tensors) is dict:
+            for tid, payload in tensors.items():
+                t = self.tensors.get(tid) if type(tid) is int else None
+                if t is None or type(payload) is not tuple or len(payload) != 6:
+                    continue
+                _apply_payload(t, payload)
+                self.snaps[tid] = _snapshot(t)
+
+
+class _TPickler(pickle.Pickler):
+    """T's messages to L: the test's tensors go by identity, with their contents when changed."""
+
+    def __init__(self, f, sync: _Sync):
+        super().__init__(f, protocol=5)
+        self.sync = sync
+
+    def persistent_id(self, obj):
+        if not _syncable(obj):
+            return None
+        tid = id(obj)
+        known = tid in self.sync.tensors
+        self.sync.tensors[tid] = obj  # kept alive for the run: ids stay unique
+        if known and _same(obj, self.sync.snaps[tid]):
+            return ("bc-tensor", tid, None)
+        self.sync.snaps[tid] = _snapshot(obj)
+        return ("bc-tensor", tid, _tensor_payload(obj))
+
+
+def _t_dumps(obj, sync: _Sync) -> bytes:
+    buf = io.BytesIO()
+    _TPickler(buf, sync).dump(obj)
+    return buf.getvalue()
+
+
+class _LUnpickler(pickle.Unpickler):
+    def __init__(self, f, sync: _Sync):
+        super().__init__(f)
+        self.sync = sync
+
+    def persistent_load(self, pid):
+        import torch
+
+        _, tid, payload = pid
+        t = self.sync.tensors.get(tid)
+        if payload is not None:
+            if t is None:
+                dtype, shape, raw, rg, param, grad = payload
+                t = _tensor_build(dtype, shape, raw)
+                t = torch.nn.Parameter(t, requires_grad=rg) if param else t.requires_grad_(rg and t.is_floating_point())
+                self.sync.tensors[tid] = t
+            _apply_payload(t, payload)
+            self.sync.snaps[tid] = _snapshot(t)
+        elif t is None:
+            raise ValueError("a tensor the test never sent")
+        return t
+
+
 class _TRef:
     """In L: a function of the test process (a clock, a callback); calling it asks T to run it."""
 
@@ -627,6 +819,7 @@ class _Learner:
         self.ns["get_ipython"] = lambda: stub
         self.refs: dict = {}
         self.reported: set[str] = set()
+        self.sync = _Sync()
 
     def recv(self):
         try:
@@ -634,18 +827,24 @@ class _Learner:
         except ChannelClosed:
             os._exit(0)
         try:
-            return pickle.loads(data)
+            msg, sync = _LUnpickler(io.BytesIO(data), self.sync).load()
+            self.sync.incoming(sync)
+            return msg
         except Exception as err:  # a test object this process cannot rebuild (a class defined in a test)
             return ("unreadable", f"{type(err).__name__}: {err}")
 
     def send(self, reply):
         try:
-            send_msg(self.sock, pickle.dumps(reply, protocol=5))
+            sync = self.sync.outgoing(only_known=True)
+        except Exception:
+            sync = None
+        try:
+            send_msg(self.sock, pickle.dumps(("env", reply, sync), protocol=5))
         except (ChannelClosed, OSError):
             os._exit(0)
         except Exception as e:  # an unencodable value: say so instead of dying
-            send_msg(self.sock, pickle.dumps(("raise", "TypeError", f"the grader could not send back a value: {e}",
-                                              ["TypeError"]), protocol=5))
+            send_msg(self.sock, pickle.dumps(("env", ("raise", "TypeError", f"the grader could not send back a value: "
+                                                      f"{e}", ["TypeError"]), None), protocol=5))
 
     def serve(self):
         while True:
@@ -775,6 +974,7 @@ class _Conn:
         self.decode = _Decoder(self)
         self.trefs: dict[int, object] = {}
         self.sources: dict[str, str] = {}  # "<cell N>" -> the learner's source, as run
+        self.sync = _Sync()
         self._compiled: dict[str, types.CodeType | None] = {}
 
     def add_source(self, filename: str, src: str) -> None:
@@ -813,25 +1013,35 @@ class _Conn:
             return {self._enc(k): self._enc(x) for k, x in v.items()}
         return v
 
+    def _pack(self, msg) -> bytes:
+        return _t_dumps((msg, self.sync.outgoing(only_known=True)), self.sync)
+
+    def _unpack(self, data: bytes):
+        env = safe_loads(data)
+        if type(env) is not tuple or len(env) != 3 or env[0] != "env":
+            raise LearnerCrashed("the learner process sent something unreadable")
+        self.sync.incoming(env[2])
+        return env[1]
+
     def raw(self, msg):
         try:
-            payload = pickle.dumps(msg, protocol=5)
+            payload = self._pack(msg)
         except Exception as err:
             raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
         try:
             send_msg(self.sock, payload)
             while True:
-                reply = safe_loads(recv_msg(self.sock, self.deadline, self.limit))
+                reply = self._unpack(recv_msg(self.sock, self.deadline, self.limit))
                 if type(reply) is not tuple or not reply:
                     raise LearnerCrashed("the learner process sent something unreadable")
                 if reply[0] not in ("callback", "tgetattr"):
                     return reply
                 answer = self._run_callback(reply)
                 try:
-                    payload = pickle.dumps(answer, protocol=5)
+                    payload = self._pack(answer)
                 except Exception as err:  # a test's value the learner's process could not rebuild
-                    payload = pickle.dumps(("cbraise", "TypeError",
-                                            f"the grader cannot pass this value to the learner's code ({err})"))
+                    payload = self._pack(("cbraise", "TypeError",
+                                          f"the grader cannot pass this value to the learner's code ({err})"))
                 send_msg(self.sock, payload)
         except ChannelTimeout as err:
             raise LearnerTimeout() from err

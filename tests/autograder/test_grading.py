@@ -520,3 +520,53 @@ def test_a_lessons_calibration_is_kept_for_the_next_worker(grader):
         assert "re-ran" in str(err)
     else:
         raise AssertionError("a changed lesson kept its old calibration")
+
+
+def test_random_generators_and_a_tests_tensors_are_shared_as_in_one_kernel(torch_grader, sub, monkeypatch):
+    """With the tests in their own process, a seed set by a test still decides what the learner's
+    code draws (and the reverse), and a learner's in-place update of the test's parameters and
+    gradients is seen by the test, as when both ran in one kernel."""
+    import autograder.grading as grading
+
+    spec = torch_grader.catalogue.spec(SLUG)
+    assert torch_grader.mode_for(spec) == "split"
+    extra = """
+import random
+import torch
+torch.manual_seed(5)
+drawn = draw()
+torch.manual_seed(5)
+assert torch.equal(drawn, torch.rand(3)), "a test's seed decides the learner's draw"
+assert torch.equal(torch.rand(2), draw()[:2]) is False, "the learner's draw moves the test's generator on"
+np.random.seed(1)
+random.seed(2)
+assert draw_np() == (np.random.RandomState(1).rand(), random.Random(2).random()), "numpy and random too"
+p = torch.nn.Parameter(torch.ones(2))
+p.grad = torch.full((2,), 0.5)
+step([p], 0.1)
+assert torch.allclose(p.detach(), torch.full((2,), 0.95)), f"in-place update seen by the test: {p}"
+p.grad = torch.full((2,), 1.0)
+step([p], 0.1)
+assert torch.allclose(p.detach(), torch.full((2,), 0.85)), f"a new gradient reaches the learner: {p}"
+clear([p])
+assert p.grad is None, "gradients cleared by the learner"
+"""
+    monkeypatch.setitem(spec.tests, "double_test", spec.tests["double_test"] + "\n" + extra)
+    monkeypatch.setattr(grading, "build_spec", lambda *a: spec)
+    r = grade(torch_grader, sub().solve(double='''
+        import random
+        import torch
+        def draw():
+            return torch.rand(3)
+        def draw_np():
+            return (np.random.rand(), random.random())
+        def step(params, lr):
+            for q in params:
+                q.data.add_(q.grad, alpha=-lr)   # .data: no version bump, still seen
+        def clear(params):
+            for q in params:
+                q.grad = None
+        def double(x):
+            return 2 * x
+    '''))
+    assert result(r, "double").points == 2, result(r, "double").message
