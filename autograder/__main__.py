@@ -44,6 +44,13 @@ def cmd_worker(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_celery_worker(args, settings: Settings) -> int:
+    from .taskqueue import run_worker
+
+    run_worker(settings, args.concurrency or settings.workers)
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
@@ -116,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("worker", help="a long-lived grading worker")
     s.add_argument("--slots", type=int, help="notebooks graded at once (default BOOTCAMP_WORKERS)")
     s.set_defaults(func=cmd_worker)
+    s = sub.add_parser("celery-worker", help="a grading worker fed by Celery (BOOTCAMP_TASK_QUEUE=celery)")
+    s.add_argument("--concurrency", type=int, help="notebooks graded at once (default BOOTCAMP_WORKERS)")
+    s.set_defaults(func=cmd_celery_worker)
     s = sub.add_parser("migrate", help="bring the gradebook's schema up to date (alembic upgrade head)")
     s.set_defaults(func=cmd_migrate)
     from .admin import add_parser as add_admin

@@ -16,6 +16,7 @@ Another learner's submission answers 404, exactly like one that does not exist.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -26,6 +27,8 @@ from . import jobs
 from .accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
 from .grading import SubmissionError, parse_notebook
 from .models import Cohort, Role, Submission, User
+
+log = logging.getLogger("autograder.api")
 
 router = APIRouter(prefix="/api")
 
@@ -125,8 +128,10 @@ async def submit(request: Request, lesson: Annotated[str, Query(max_length=120)]
     raw = await _read_body(request, settings.max_upload_bytes)
     from starlette.concurrency import run_in_threadpool
 
-    found, sub_id = await run_in_threadpool(_store, request.app.state, lesson, raw, user_id)
-    # committed: only now is it acknowledged
+    found, sub_id, job_id = await run_in_threadpool(_store, request.app.state, lesson, raw, user_id)
+    # committed: only now is it acknowledged (and, with a task queue, published)
+    if settings.task_queue == "celery":
+        await run_in_threadpool(_publish, settings, job_id)
     return {"id": sub_id, "status": "queued", "lesson": found.slug, "url": f"/api/submissions/{sub_id}"}
 
 
@@ -145,9 +150,20 @@ def _store(state, lesson: str, raw: bytes, user_id: int):
     with state.db.session() as s:
         sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=hashlib.sha256(raw).hexdigest())
         s.add(sub)
-        jobs.enqueue(s, sub, settings.max_attempts)
+        job = jobs.enqueue(s, sub, settings.max_attempts)
         s.flush()
-        return found, sub.id
+        return found, sub.id, job.id
+
+
+def _publish(settings, job_id: int) -> None:
+    """Hand the stored job to Celery. If the broker is down the job stays queued in the
+    gradebook, and a Celery worker publishes it again when it starts."""
+    from .taskqueue import app_for, publish
+
+    try:
+        publish(app_for(settings), job_id)
+    except Exception as err:  # noqa: BLE001
+        log.warning("job %s stored but not published to the task queue: %s", job_id, err)
 
 
 @router.get("/submissions")

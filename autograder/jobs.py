@@ -1,10 +1,10 @@
 """The grading queue, kept in the gradebook: enqueue, claim with a lease, finish, retry.
 
-The interface is four functions on a job id, so that a distributed task queue can drive
-workers on other machines later without a redesign: a Celery/RQ/Dramatiq task body is
-``grade_job(db, grader, job_id, owner)`` and the broker replaces ``claim_next``; the
-lease, the attempt count and the "failed with the reason" rule stay here, in the
-database, where every API process and the dashboard can see them.
+The interface is a few functions on a job id, so that a distributed task queue can drive
+workers on other machines: autograder/taskqueue.py does it with Celery, whose task body
+claims the job its message names (``claim``) and grades it; the lease, the attempt count
+and the "failed with the reason" rule stay here, in the database, where every API process
+and the dashboard can see them, whichever way the job reached its worker.
 
 Claiming is an optimistic conditional UPDATE (``... WHERE id = ? AND state = 'queued'``
 or the lease has expired), which works the same on SQLite and PostgreSQL and lets any
@@ -77,22 +77,40 @@ def _mark_failed(s, job: GradingJob, reason: str) -> None:
 def claim_next(db: Database, owner: str, lease_seconds: float) -> int | None:
     """Claim the oldest claimable job for ``owner``; return its id or None."""
     fail_exhausted(db)
+    with db.session() as s:
+        candidates = s.scalars(select(GradingJob.id).where(_claimable(utcnow())).order_by(GradingJob.id)
+                               .limit(5)).all()
+    for job_id in candidates:
+        if claim(db, job_id, owner, lease_seconds):
+            return job_id
+    return None
+
+
+def claim(db: Database, job_id: int, owner: str, lease_seconds: float) -> bool:
+    """Claim this job for ``owner`` if it is claimable (a task queue's message names the job).
+
+    A conditional UPDATE: of two workers handed the same job (a redelivered message, or a
+    queue worker and the database poll), exactly one gets it; the other is told False."""
     now = utcnow()
     with db.session() as s:
-        candidates = s.scalars(select(GradingJob.id).where(_claimable(now)).order_by(GradingJob.id).limit(5)).all()
-        for job_id in candidates:
-            res = s.execute(
-                update(GradingJob)
-                .where(GradingJob.id == job_id, _claimable(now))
-                .values(state=JobState.running, lease_owner=owner, attempts=GradingJob.attempts + 1,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if res.rowcount == 1:
-                job = s.get(GradingJob, job_id)
-                job.submission.status = SubmissionStatus.grading
-                return job_id
-    return None
+        res = s.execute(
+            update(GradingJob)
+            .where(GradingJob.id == job_id, _claimable(now))
+            .values(state=JobState.running, lease_owner=owner, attempts=GradingJob.attempts + 1,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            return False
+        job = s.get(GradingJob, job_id)
+        job.submission.status = SubmissionStatus.grading
+        return True
+
+
+def claimable_ids(db: Database) -> list[int]:
+    """Jobs waiting for a worker (queued, or leased by a worker that stopped renewing)."""
+    with db.session() as s:
+        return list(s.scalars(select(GradingJob.id).where(_claimable(utcnow())).order_by(GradingJob.id)).all())
 
 
 def heartbeat(db: Database, job_id: int, owner: str, lease_seconds: float) -> bool:

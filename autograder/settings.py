@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_attempts: int = 3  # a job whose worker dies this many times is failed with the reason
     lease_seconds: float = 30.0  # a running job whose lease is not renewed for this long is retried
     poll_seconds: float = 0.2  # how often an idle worker looks for queued jobs
+    # "database": workers poll the gradebook for jobs. "celery": the API also publishes each job
+    # on a Celery broker and `python -m autograder celery-worker` processes take them (taskqueue.py)
+    task_queue: str = "database"
+    broker_url: str = ""  # Celery's broker; empty: the gradebook's own database (kombu's sqla transport)
     warm_imports: str = "numpy,torch,course.checks"  # imported once per worker, before any fork
     # where test cells run: "split" (a separate test process the learner's code cannot touch),
     # "shared" (the learner's process, as nbgrader does), or "auto": split, unless the lesson's
