@@ -664,23 +664,43 @@ def _tensor_build(dtype: str, shape, raw):
     return torch.from_numpy(np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy())
 
 
+# Contents are compared for small tensors (a test's parameters, inputs, gradients); a large
+# one (a model's weight) counts as changed when its version counter, storage or gradient
+# does: in-place writes through ``.data`` to a large tensor are not seen. Comparing every
+# large tensor's contents after every message made a lesson whose tests call the learner's
+# model thousands of times 15x slower.
+_COMPARE_NUMEL = 1 << 16
+
+
+def _meta(t):
+    g = t.grad
+    return (t._version, t.data_ptr(), tuple(t.shape), t.dtype, bool(t.requires_grad),
+            None if g is None else (id(g), g._version, g.data_ptr(), tuple(g.shape)))
+
+
 def _snapshot(t):
     g = t.grad
-    return (_plain(t).clone(), None if g is None else _plain(g).clone(), bool(t.requires_grad))
+    small = t.numel() <= _COMPARE_NUMEL
+    return (_meta(t), _plain(t).clone() if small else None,
+            _plain(g).clone() if small and g is not None else None)
 
 
 def _same(t, snap) -> bool:
     import torch
 
-    data, grad, rg = snap
-    g = t.grad
-    d = _plain(t)
-    if bool(t.requires_grad) != rg or d.shape != data.shape or d.dtype != data.dtype or not torch.equal(d, data):
+    meta, data, grad = snap
+    now = _meta(t)
+    if now == meta:
+        if data is None:
+            return True
+    elif data is None or now[2:5] != meta[2:5] or (now[5] is None) != (meta[5] is None):
         return False
-    if g is None or grad is None:
-        return g is None and grad is None
-    g = _plain(g)
-    return g.shape == grad.shape and g.dtype == grad.dtype and torch.equal(g, grad)
+    if not torch.equal(_plain(t), data):
+        return False
+    g = t.grad
+    if g is None:
+        return True
+    return grad is not None and g.shape == grad.shape and g.dtype == grad.dtype and torch.equal(_plain(g), grad)
 
 
 def _apply_payload(t, payload) -> None:
@@ -707,21 +727,53 @@ def _syncable(obj) -> bool:
 
 
 class _Sync:
-    """One side's view of the shared state: what the other side was last told or told us."""
+    """One side's view of the shared state: what the other side was last told or told us.
 
-    def __init__(self):
+    T holds its tensors weakly: a tensor the test no longer holds (the input of one call in a
+    loop) is forgotten on both sides at the next message, so what is compared after each
+    message stays what the test still holds."""
+
+    def __init__(self, weak: bool = False):
+        import weakref
+
         self.rng = None
-        self.tensors: dict[int, object] = {}  # tid -> this side's tensor
+        self.weak = weak
+        self._weakref = weakref.ref
+        self.tensors: dict[int, object] = {}  # tid -> this side's tensor (T: a weak reference)
         self.snaps: dict[int, tuple] = {}
+        self.dead: list[int] = []
+
+    def get(self, tid):
+        t = self.tensors.get(tid)
+        return t() if self.weak and t is not None else t
+
+    def put(self, tid, t) -> None:
+        if self.weak:
+            self.tensors[tid] = self._weakref(t, lambda _r, tid=tid: self.dead.append(tid))
+        else:
+            self.tensors[tid] = t
+
+    def forget(self, tids) -> None:
+        for tid in tids:
+            self.tensors.pop(tid, None)
+            self.snaps.pop(tid, None)
 
     def outgoing(self, only_known: bool) -> dict | None:
         out = {}
         rng = _rng_state()
         if rng != self.rng:
             out["rng"], self.rng = rng, rng
+        if self.dead:  # gone since the last message, and not reused by a tensor sent in this one
+            dead, self.dead = [tid for tid in self.dead if self.get(tid) is None], []
+            if dead:
+                self.forget(dead)
+                out["forget"] = dead
         if only_known:
             changed = {}
-            for tid, t in self.tensors.items():
+            for tid in list(self.tensors):
+                t = self.get(tid)
+                if t is None or tid not in self.snaps:
+                    continue
                 if not _same(t, self.snaps[tid]):
                     changed[tid] = _tensor_payload(t)
                     self.snaps[tid] = _snapshot(t)
@@ -735,10 +787,12 @@ class _Sync:
         if "rng" in sync and type(sync["rng"]) is tuple and len(sync["rng"]) == 3:
             _set_rng_state(sync["rng"])
             self.rng = _rng_state()
+        if not self.weak and type(sync.get("forget")) is list:
+            self.forget(sync["forget"])
         tensors = sync.get("tensors")
         if type(tensors) is dict:
             for tid, payload in tensors.items():
-                t = self.tensors.get(tid) if type(tid) is int else None
+                t = self.get(tid) if type(tid) is int else None
                 if t is None or type(payload) is not tuple or len(payload) != 6:
                     continue
                 _apply_payload(t, payload)
@@ -756,12 +810,13 @@ class _TPickler(pickle.Pickler):
         if not _syncable(obj):
             return None
         tid = id(obj)
-        known = tid in self.sync.tensors
-        self.sync.tensors[tid] = obj  # kept alive for the run: ids stay unique
+        known = self.sync.get(tid) is obj and tid in self.sync.snaps
+        if not known:
+            self.sync.put(tid, obj)
         if known and _same(obj, self.sync.snaps[tid]):
-            return ("bc-tensor", tid, None)
+            return ("bc-tensor", tid, None, False)
         self.sync.snaps[tid] = _snapshot(obj)
-        return ("bc-tensor", tid, _tensor_payload(obj))
+        return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor (an id may be reused)
 
 
 def _t_dumps(obj, sync: _Sync) -> bytes:
@@ -778,14 +833,14 @@ class _LUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         import torch
 
-        _, tid, payload = pid
-        t = self.sync.tensors.get(tid)
+        _, tid, payload, fresh = pid
+        t = self.sync.get(tid)
         if payload is not None:
-            if t is None:
+            if t is None or fresh:
                 dtype, shape, raw, rg, param, grad = payload
                 t = _tensor_build(dtype, shape, raw)
                 t = torch.nn.Parameter(t, requires_grad=rg) if param else t.requires_grad_(rg and t.is_floating_point())
-                self.sync.tensors[tid] = t
+                self.sync.put(tid, t)
             _apply_payload(t, payload)
             self.sync.snaps[tid] = _snapshot(t)
         elif t is None:
@@ -827,9 +882,9 @@ class _Learner:
         except ChannelClosed:
             os._exit(0)
         try:
-            msg, sync = _LUnpickler(io.BytesIO(data), self.sync).load()
-            self.sync.incoming(sync)
-            return msg
+            _, sync, inner = pickle.loads(data)
+            self.sync.incoming(sync)  # first: what T forgot, then what this message sends
+            return _LUnpickler(io.BytesIO(inner), self.sync).load()
         except Exception as err:  # a test object this process cannot rebuild (a class defined in a test)
             return ("unreadable", f"{type(err).__name__}: {err}")
 
@@ -974,7 +1029,7 @@ class _Conn:
         self.decode = _Decoder(self)
         self.trefs: dict[int, object] = {}
         self.sources: dict[str, str] = {}  # "<cell N>" -> the learner's source, as run
-        self.sync = _Sync()
+        self.sync = _Sync(weak=True)
         self._compiled: dict[str, types.CodeType | None] = {}
 
     def add_source(self, filename: str, src: str) -> None:
@@ -1014,7 +1069,8 @@ class _Conn:
         return v
 
     def _pack(self, msg) -> bytes:
-        return _t_dumps((msg, self.sync.outgoing(only_known=True)), self.sync)
+        inner = _t_dumps(msg, self.sync)  # first: registers the tensors this message sends
+        return pickle.dumps(("env", self.sync.outgoing(only_known=True), inner), protocol=5)
 
     def _unpack(self, data: bytes):
         env = safe_loads(data)
