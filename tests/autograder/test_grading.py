@@ -570,3 +570,137 @@ assert p.grad is None, "gradients cleared by the learner"
             return 2 * x
     '''))
     assert result(r, "double").points == 2, result(r, "double").message
+
+
+def test_autograd_modules_hooks_and_identity_cross_as_in_one_kernel(torch_grader, sub, monkeypatch):
+    """What calibration measured as sending tests into the learner's process, now kept in the
+    split: backward() through the learner's module, a learner's parameter changed by the test,
+    the test's module put in train mode or given a hook by the learner's code (and the reverse),
+    optimisers and generators keeping their state between calls, views, one object being one
+    object, the test's own exceptions, dates, paths and meta tensors."""
+    import autograder.grading as grading
+
+    spec = torch_grader.catalogue.spec(SLUG)
+    assert torch_grader.mode_for(spec) == "split"
+    extra = '''
+import copy
+import datetime
+import pathlib
+import torch
+from torch import nn
+torch.manual_seed(0)
+lin = make_linear(3, 2)
+assert type(lin).__name__ == "MyLinear" and isinstance(lin, nn.Module)
+x = torch.randn(4, 3, requires_grad=True)
+lin(x).sum().backward()
+assert lin.weight.grad is not None and lin.bias.grad is not None, "backward() reached the learner's parameters"
+assert torch.allclose(x.grad, lin.weight.detach().sum(0).expand(4, 3)), f"and the test's input: {x.grad}"
+g, = torch.autograd.grad(lin(x).pow(2).sum(), x)
+assert g.shape == x.shape, "torch.autograd.grad through the learner's code"
+assert lin.weight is lin.weight, "a learner's parameter is one tensor in the test"
+with torch.no_grad():
+    lin.weight.zero_()
+assert torch.equal(lin(torch.ones(1, 3)).detach(), lin.bias.detach()[None]), "zeroing it reached the learner"
+twin = copy.deepcopy(lin)
+assert twin is not lin and torch.equal(twin.bias.detach(), lin.bias.detach()), "copy.deepcopy of a learner's module"
+pair = listify(lin)
+assert pair[0] is lin and pair[1] is lin, "one learner object is one object in the test"
+results, best = results_and_best()
+assert best is results[1], "a dict returned twice in one value is one dict"
+net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1))
+net.eval()
+set_train(net)
+assert net.training and net[1].training, "train() in the learner's code reaches the test's module"
+calls = []
+handle = net.register_forward_pre_hook(lambda m, i: calls.append(1))
+run(net, torch.ones(2, 3))
+assert calls == [1], f"a hook the test registered runs in the learner's call: {calls}"
+handle.remove()
+leave_hook(net)
+assert len(net._forward_hooks) == 1, "a hook the learner's code left behind is seen by the test"
+opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+step(net, opt)
+step(net, opt)
+assert len(opt_state(opt)) == 2, "the optimiser's momentum lives on between calls"
+gen = torch.Generator().manual_seed(0)
+assert not torch.equal(draw_with(gen), draw_with(gen)), "a generator's state moves on between calls"
+base = torch.arange(6.0)
+view = first_half(base)
+view[0] = 100.0
+assert base[0] == 100.0, "a view of the test's tensor is a view in the test"
+with torch.no_grad():
+    assert not grad_on(), "torch.no_grad() in the test reaches the learner's code"
+assert grad_on()
+
+
+class Boom(Exception):
+    pass
+
+
+def explode():
+    raise Boom("from the test")
+
+
+try:
+    call_it(explode)
+except Boom:
+    pass
+else:
+    raise AssertionError("the test's own exception comes back through the learner's code as itself")
+assert today() == datetime.date(2026, 1, 2) and where() == pathlib.Path("/tmp/x"), "dates and paths by value"
+assert meta_zeros().device.type == "meta" and meta_zeros().shape == (2, 5)
+'''
+    monkeypatch.setitem(spec.tests, "double_test", spec.tests["double_test"] + "\n" + extra)
+    monkeypatch.setattr(grading, "build_spec", lambda *a: spec)
+    r = grade(torch_grader, sub().solve(double='''
+        import datetime
+        import pathlib
+        import torch
+        from torch import nn
+
+        class MyLinear(nn.Module):
+            def __init__(self, i, o):
+                super().__init__()
+                self.weight = nn.Parameter(torch.randn(o, i))
+                self.bias = nn.Parameter(torch.randn(o))
+
+            def forward(self, x):
+                return x @ self.weight.T + self.bias
+
+        def make_linear(i, o):
+            return MyLinear(i, o)
+        def listify(m):
+            return [m, m]
+        def results_and_best():
+            r = [{"a": 1}, {"a": 0}]
+            return r, r[1]
+        def set_train(m):
+            m.train()
+        def run(m, x):
+            return m(x)
+        def leave_hook(m):
+            m.register_forward_hook(lambda *a: None)
+        def step(m, opt):
+            opt.zero_grad()
+            m(torch.ones(2, 3)).sum().backward()
+            opt.step()
+        def opt_state(opt):
+            return [k for k, v in opt.state.items() if "momentum_buffer" in v]
+        def draw_with(g):
+            return torch.rand(3, generator=g)
+        def first_half(x):
+            return x[:3]
+        def grad_on():
+            return torch.is_grad_enabled()
+        def call_it(f):
+            return f()
+        def today():
+            return datetime.date(2026, 1, 2)
+        def where():
+            return pathlib.Path("/tmp/x")
+        def meta_zeros():
+            return torch.zeros(2, 5, device="meta")
+        def double(x):
+            return 2 * x
+    '''))
+    assert result(r, "double").points == 2, result(r, "double").message
