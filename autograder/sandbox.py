@@ -545,6 +545,30 @@ def _remote_type(tname: str) -> type:
     return cls
 
 
+class _LearnerHook:
+    """In T: a hook the learner's code put on one of the test's modules. It runs the learner's
+    hook on copies of the arguments and returns None: the learner's code sees what the module
+    computes, and cannot change it (a forged reference output)."""
+
+    __slots__ = ("remote",)
+
+    def __init__(self, remote):
+        self.remote = remote
+
+    def __call__(self, *args, **kwargs):
+        torch = sys.modules.get("torch")
+
+        def copy(x):
+            if torch is not None and isinstance(x, torch.Tensor) and type(x) in (torch.Tensor, torch.nn.Parameter):
+                return x.detach().clone()
+            if type(x) in (tuple, list):
+                return type(x)(copy(y) for y in x)
+            return x
+
+        self.remote(*copy(args), **{k: copy(v) for k, v in kwargs.items()})
+        return None
+
+
 class _TrustedModuleName(str):
     """A module the learner process holds; T substitutes its own copy of the module."""
 
@@ -1110,6 +1134,8 @@ class _TPickler(pickle.Pickler):
     def persistent_id(self, obj):
         if type(obj) in _PLAIN_TYPES:
             return None
+        if type(obj) is _LearnerHook:
+            obj = obj.remote
         if isinstance(obj, Remote):  # a learner's object inside a test's (a hook in a module's dict)
             return ("bc-ref", object.__getattribute__(obj, "_rid"))
         if self.trefs is not None and (_local_callable(obj) or _is_hook_handle(obj)):
@@ -1479,9 +1505,36 @@ class _Conn:
         self.grad_inputs: list = []  # the test's tensors that went into the request being answered
         self.raised: dict[int, BaseException] = {}  # exceptions of the test's callbacks, by id
         self.remotes: dict[int, Remote] = {}  # L keeps every object it sent (its refs): one proxy each
+        self.hook_wrappers: dict[int, _LearnerHook] = {}
         self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
                                                   self.sync, self.trefs)
-        self.sync.unpack_hooks = self.decode
+        self.sync.unpack_hooks = self.learner_hooks
+
+    def learner_hooks(self, raw):
+        """The hooks of one of the test's modules as L holds them now. Those the learner's code
+        added run as _LearnerHook: the learner's hook sees copies and its return value is dropped,
+        so it can record (capture_activations) but never change what the test's module computes."""
+        hooks = self.decode(raw)
+        if type(hooks) is not dict:
+            return None
+        out = {}
+        for a, items in hooks.items():
+            if a not in _HOOK_DICTS or type(items) is not list:
+                continue
+            fixed = []
+            for item in items:
+                if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int:
+                    continue
+                k, h = item
+                if isinstance(h, Remote):
+                    h = self.hook_wrappers.get(id(h)) or self.hook_wrappers.setdefault(id(h), _LearnerHook(h))
+                elif a.endswith(("_with_kwargs", "_always_called")):
+                    h = h is True
+                elif not (callable(h) and any(h is v for v in self.trefs.values())):
+                    continue  # only the test's own hooks, back, or the learner's, wrapped
+                fixed.append((k, h))
+            out[a] = fixed
+        return out
 
     def learner_tensor(self, key: int, payload, fresh: bool):
         """T's copy of one of L's tensors (a parameter, a buffer): the same object every time L
@@ -1530,7 +1583,7 @@ class _Conn:
 
         got = self.request(("vjp", key, grad.detach(), tids))
         got = list(got) if type(got) is list else []
-        return [g.detach().clone() if isinstance(g, torch.Tensor) else None for g in got]
+        return [g.detach().clone() if type(g) in (torch.Tensor, torch.nn.Parameter) else None for g in got]
 
     def add_source(self, filename: str, src: str) -> None:
         import linecache

@@ -704,3 +704,42 @@ assert meta_zeros().device.type == "meta" and meta_zeros().shape == (2, 5)
             return 2 * x
     '''))
     assert result(r, "double").points == 2, result(r, "double").message
+
+
+def test_a_learners_hook_on_a_tests_module_sees_its_output_but_cannot_change_it(torch_grader, sub, monkeypatch):
+    """Hostile: a learner's function leaves a forward hook on the test's reference module that
+    returns a forged output and writes into the real one. In the split the hook still runs (a
+    learner's capture works, the test can see it is left behind) but on copies, its return
+    value dropped: the test's reference stays its own."""
+    import autograder.grading as grading
+
+    spec = torch_grader.catalogue.spec(SLUG)
+    extra = '''
+import torch
+from torch import nn
+torch.manual_seed(0)
+ref = nn.Linear(3, 2)
+x = torch.ones(1, 3)
+want = ref(x).detach().clone()
+seen = plant(ref)
+assert len(ref._forward_hooks) == 1, "the learner's hook is left on the test's module, and the test sees it"
+assert torch.equal(ref(x).detach(), want), f"the hook changed the test's module output: {ref(x)} vs {want}"
+assert captured() == 1, "the learner's hook ran (on a copy)"
+'''
+    monkeypatch.setitem(spec.tests, "double_test", spec.tests["double_test"] + "\n" + extra)
+    monkeypatch.setattr(grading, "build_spec", lambda *a: spec)
+    r = grade(torch_grader, sub().solve(double='''
+        import torch
+        calls = []
+        def forge(module, inputs, output):
+            calls.append(1)
+            output.mul_(0)                  # in place, on what the test's module computed
+            return torch.full_like(output, 7.0)   # and a forged replacement
+        def plant(m):
+            m.register_forward_hook(forge)
+        def captured():
+            return len(calls)
+        def double(x):
+            return 2 * x
+    '''))
+    assert result(r, "double").points == 2, result(r, "double").message
