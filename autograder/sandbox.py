@@ -201,6 +201,11 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
         refs[id(v)] = v
         code = v.__code__
         return (TAG, "fn", id(v), str(v.__name__), str(code.co_filename), int(code.co_firstlineno))
+    key_of = getattr(refs, "key_of", None)
+    if key_of is not None and (_is_module(v) or _is_generator(v) or _is_optimizer(v)):
+        tid = key_of(v)
+        if tid is not None:  # the test's own module (optimiser, generator), back as itself
+            return (TAG, "ptt", tid)
     rid = id(v)
     refs[rid] = v
     try:
@@ -449,9 +454,9 @@ class _Decoder:
             if tid not in self.conn.trefs:
                 raise ValueError("the learner process named an object the test never gave it")
             return self.conn.trefs[tid]
-        if kind == "ptt":  # one of the test's own tensors, back from L
+        if kind == "ptt":  # one of the test's own tensors (modules, ...), back from L
             t = self.conn.sync.get(_int(v[2]))
-            if t is None:
+            if t is None or not (_syncable(t) or _is_module(t) or _is_generator(t) or _is_optimizer(t)):
                 raise ValueError("the learner process returned a tensor the test no longer holds")
             return t
         if kind == "ptview":
@@ -1096,8 +1101,9 @@ class _Sync:
         if type(tensors) is dict:
             for tid, payload in tensors.items():
                 t = self.get(tid) if type(tid) is int else None
-                if t is None or type(payload) is not tuple or len(payload) not in (2, 3, 6):
-                    continue
+                if t is None or type(payload) is not tuple or len(payload) not in (2, 3, 6) or \
+                        (len(payload) == 6 and not _syncable(t)):
+                    continue  # (a key T holds a graph by is not a tensor to overwrite)
                 _apply_payload(t, payload, self.unpack_hooks)
                 self.snaps[tid] = _snapshot(t)
         if not self.weak and type(sync.get("forget")) is list:  # after: a dropped tensor's last change
@@ -1248,6 +1254,7 @@ class _Refs(dict):
     """L's objects that T holds by reference (id -> object), and how L's tensors cross."""
 
     tensor_hook = None
+    key_of = None
 
 
 class _TRef:
@@ -1278,6 +1285,7 @@ class _Learner:
         self.refs.tensor_hook = self.tensor_tag
         self.reported: set[str] = set()
         self.sync = _Sync()
+        self.refs.key_of = self.sync.key_of
         self.sync.pack_hooks = lambda m: encode({a: list(d.items()) for a, d in _hook_dicts(m).items()}, self.refs)
         self.sync.unpack_hooks = lambda raw: _LUnpickler(io.BytesIO(raw), self.sync, self).load() \
             if type(raw) is bytes else None
@@ -1544,6 +1552,8 @@ class _Conn:
         if key >= 0:
             raise ValueError("refused a tensor key")
         t = self.sync.get(key)
+        if t is not None and not _syncable(t):
+            raise ValueError("refused a tensor key")
         if payload is None:
             if t is None:
                 raise ValueError("the learner process sent a tensor the test has forgotten")

@@ -611,6 +611,7 @@ net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1))
 net.eval()
 set_train(net)
 assert net.training and net[1].training, "train() in the learner's code reaches the test's module"
+assert give_back(net) is net and give_back(net[0].weight) is net[0].weight, "the test's own objects come back as themselves"
 calls = []
 handle = net.register_forward_pre_hook(lambda m, i: calls.append(1))
 run(net, torch.ones(2, 3))
@@ -678,6 +679,8 @@ assert meta_zeros().device.type == "meta" and meta_zeros().shape == (2, 5)
             m.train()
         def run(m, x):
             return m(x)
+        def give_back(m):
+            return m
         def leave_hook(m):
             m.register_forward_hook(lambda *a: None)
         def step(m, opt):
