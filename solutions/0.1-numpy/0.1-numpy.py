@@ -1074,9 +1074,13 @@ def class_means_loop(x, labels, num_classes):
 #
 # <details><summary>Hint</summary>
 #
-# `onehot = (labels[:, None] == np.arange(num_classes)).astype(np.float64)`, then
-# `sums = onehot.T @ x` and `counts = onehot.sum(axis=0)`. Divide by
-# `np.maximum(counts, 1)[:, None]`: empty classes have sum 0, so dividing them by 1 gives 0.
+# **The idea.** A mean is a sum divided by a count, and both can be had for every class at once
+# without a loop: build a `(n, C)` matrix that says which sample belongs to which class, and one
+# matrix product sums the rows of `x` per class.
+#
+# **A pointer.** Compare `labels` (made a column) with `np.arange(num_classes)` (a row) to get that
+# matrix; its transpose times `x` gives the sums, and its column sums give the counts. An empty class
+# has count 0: what can you divide by so that its mean comes out 0 instead of NaN?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "class_means"} exercise={"difficulty": 3, "importance": 4, "minutes": 12}

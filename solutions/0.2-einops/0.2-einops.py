@@ -149,8 +149,12 @@ except NotImplementedError:
 #
 # <details><summary>Hint</summary>
 #
-# `rearrange(x, "b s (h d) -> b h s d", h=n_heads)`. The order inside the group matters:
-# `(h d)` says the head index varies slowest, i.e. each head is a contiguous block of `d_head` numbers.
+# **The idea.** The last axis holds `n_heads` blocks of `d_head` numbers side by side. Name that
+# axis as a group of two axes in the einops pattern, then move the head axis in front of the sequence.
+#
+# **A pointer.** In a group `(a b)`, the first name varies slowest. Which of heads and head
+# features should vary slowest, if each head is a contiguous block? You have to tell `rearrange`
+# one of the two sizes.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "split_heads"} exercise={"difficulty": 1, "importance": 5, "minutes": 5}
@@ -436,8 +440,11 @@ checks.assert_close("batched_matmul", batched_matmul(a[:1], b[:1]), a[0] @ b[0][
 #
 # <details><summary>Hint</summary>
 #
-# `einops.einsum(q, k, "b h q d, b h k d -> b h q k") / math.sqrt(q.shape[-1])`: the
-# summed index `d` is the last axis of *both* inputs, so no transpose is needed.
+# **The idea.** Each score is the dot product of one query with one key of the same batch and head,
+# scaled by one over the square root of the head size.
+#
+# **A pointer.** In an einsum, an index that appears in both inputs but not in the output is summed
+# over. Which index is that here, and does either input need transposing for it?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_scores"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}

@@ -1072,7 +1072,12 @@ for _a in [np.array(1.5), np.array(-1.5), np.zeros((0, 4)), _rng.standard_normal
 #
 # <details><summary>Hint</summary>
 #
-# `g = np.zeros_like(a)`, then `np.add.at(g, index, grad_out)`, then return `g`.
+# **The idea.** Indexing picks some elements of `a`; the gradient flows back only to the elements
+# that were picked, and an element picked twice receives both contributions.
+#
+# **A pointer.** Start from an array of zeros shaped like `a`. Plain `g[index] += grad_out` does not
+# accumulate repeated indices (try it with `index = [0, 0]`); numpy has an unbuffered version of
+# `add` for exactly this: look for its `.at` method.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "getitem_backward"} exercise={"difficulty": 3, "importance": 4, "minutes": 12}

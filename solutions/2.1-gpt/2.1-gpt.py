@@ -638,8 +638,11 @@ checks.assert_raises("embed", ValueError, embed, torch.zeros(1, cfg.n_ctx + 1, d
 #
 # <details><summary>Hint</summary>
 #
-# `mean = x.mean(-1, keepdim=True)`, `var = ((x - mean) ** 2).mean(-1, keepdim=True)`,
-# then `(x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias`.
+# **The idea.** Normalise each position's vector on its own: subtract its mean, divide by its
+# standard deviation (with `eps` inside the square root), then apply the learned scale and shift.
+#
+# **A pointer.** Every statistic is over the last axis, kept with `keepdim=True` so it broadcasts
+# back. The variance is the *biased* one (divide by `d_model`, as `torch.var(..., unbiased=False)`).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "layernorm"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -729,9 +732,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])`;
-# `mask = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)` (True above the
-# diagonal); `scores.masked_fill(mask, float("-inf")).softmax(dim=-1)`.
+# **The idea.** Scores are query-key dot products scaled by one over the square root of `d_head`;
+# a query may not look at later positions, so those scores become minus infinity before the softmax.
+#
+# **A pointer.** The keys need their last two axes swapped for the product. `torch.triu` with
+# `diagonal=1` marks the positions strictly after each query; `masked_fill` and a softmax over the
+# key axis do the rest. Make the mask on the same device as `q`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_pattern"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
@@ -957,7 +963,11 @@ gpt_checks.compare_module("mlp", MLP(cfg), ref.transformer.h[1].mlp, x_test[:, :
 #
 # <details><summary>Hint</summary>
 #
-# Two lines: `x = x + self.attn(self.ln_1(x))`, then `return x + self.mlp(self.ln_2(x))`.
+# **The idea.** GPT-2 is *pre-norm*: each sub-layer reads a LayerNorm of the residual stream and
+# *adds* its output back to the stream, attention first, then the MLP.
+#
+# **A pointer.** Two residual updates, each using its own LayerNorm (`ln_1` goes with attention).
+# Call the sub-modules themselves rather than copying their code.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "block"} exercise={"difficulty": 2, "importance": 5, "minutes": 8}
@@ -1006,9 +1016,12 @@ gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn
 #
 # <details><summary>Hint</summary>
 #
-# `x = embed(tokens, self.wte, self.wpe)`; `for block in self.h: x = block(x)`;
-# `return self.ln_f(x) @ self.wte.weight.T`. Call the sub-modules (`block(x)`, not a
-# copy of their code) so the test's hooks see them.
+# **The idea.** Embed the tokens (token plus position embeddings), pass the stream through every
+# block in order, apply the final LayerNorm, and read out logits with the unembedding.
+#
+# **A pointer.** You wrote `embed` above. GPT-2 ties its unembedding to the token embedding: which
+# matrix, transposed, maps `d_model` to the vocabulary? Call the sub-modules (`block(x)`) so the
+# test's hooks see them.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "gpt"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}

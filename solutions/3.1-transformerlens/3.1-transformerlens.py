@@ -649,7 +649,11 @@ print("attention to the previous position (mean over prompts and positions):\n",
 #
 # <details><summary>Hint</summary>
 #
-# One einsum: `torch.einsum("bphd,hdm->bphm", z, W_O)`.
+# **The idea.** Each head writes its own result to the residual stream: its `z` vectors times its
+# own slice of `W_O`. Keep the head axis instead of summing over it.
+#
+# **A pointer.** One einsum over `d_head`: write the index letters for `z` and `W_O`, and keep `h`
+# in the output. Compare the sum over heads of your result with the attention output to check it.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "head_outputs"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -990,8 +994,13 @@ print("mean over d_model of resid_post 1    : raw", f"{clean_cache['blocks.1.hoo
 #
 # <details><summary>Hint</summary>
 #
-# `W = ln_weight[:, None] * W_U` scales row $i$ (the $i$-th residual direction) by $w_i$;
-# `b = ln_bias @ W_U + b_U`; return `W - W.mean(-1, keepdim=True), b - b.mean()`.
+# **The idea.** The final LayerNorm's scale and bias are linear after normalisation, so they can be
+# moved into the unembedding: scale each residual direction's row of `W_U` by its weight, and turn
+# the LayerNorm bias into an extra logit bias. Logits are only defined up to a constant, so centre
+# what you return.
+#
+# **A pointer.** Scaling *rows* means broadcasting `ln_weight` as a column. The bias passes through
+# `W_U` like any residual vector. Centre the new weight over the vocabulary axis, and the bias too.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "fold_ln_into_unembed"} exercise={"difficulty": 3, "importance": 3, "minutes": 15}

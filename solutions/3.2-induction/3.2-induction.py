@@ -286,8 +286,13 @@ for _args in [(1, 64, 64, 8, 32, 1), (5, 4, 64, 8, 32, 2), (3, 20, 5, 4, 4, 3), 
 #
 # <details><summary>Hint</summary>
 #
-# `logprobs = logits[:, :-1].log_softmax(dim=-1)`, then
-# `-logprobs.gather(-1, tokens[:, 1:, None])[..., 0]`.
+# **The idea.** Position `i`'s logits predict token `i + 1`, so the last position predicts nothing
+# and the first token is never predicted. The loss is minus the log-probability of the true next
+# token.
+#
+# **A pointer.** Drop the last position of the logits and the first of the tokens. `log_softmax`
+# over the vocabulary, then pick each position's true token with `gather` (it wants an index with
+# the same number of dimensions as the input).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "per_token_loss"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
@@ -812,8 +817,13 @@ checks.assert_close("composition_score", composition_score(_A * 1e3, _A.T * 1e-3
 #
 # <details><summary>Hint</summary>
 #
-# `W_OV = W_V0 @ W_O0` is `(H0, d, d)`; `W_QK = W_Q1 @ W_K1.transpose(-1, -2)` is `(H1, d, d)`.
-# `composition_score(W_OV[:, None], W_QK.transpose(-1, -2)[None])` is `(H0, H1)`.
+# **The idea.** K-composition asks how much of what a layer-0 head writes (its OV circuit) is read
+# by a layer-1 head's keys. Build each layer-0 head's OV matrix and each layer-1 head's QK matrix,
+# then score every pair with the `composition_score` you wrote.
+#
+# **A pointer.** Products of per-head matrices keep the head axis in front. To score all
+# `(H0, H1)` pairs in one call, give the two stacks singleton axes in different places so they
+# broadcast. Which side of `W_QK` does the key side sit on, and does it need a transpose?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "k_composition_scores"} exercise={"difficulty": 2, "importance": 4, "minutes": 15}

@@ -252,9 +252,11 @@ checks.assert_equal("generate_batch", _g1, _g2, name="two batches with generator
 #
 # <details><summary>Hint</summary>
 #
-# `hidden = torch.einsum("ihf,bif->bih", W, x)`, then
-# `torch.relu(torch.einsum("ihf,bih->bif", W, hidden) + b)`. The bias has shape
-# `(instances, features)` and broadcasts over the batch axis on its own.
+# **The idea.** The model squeezes `n_features` into `n_hidden` with `W`, then reads them back with
+# the same `W` transposed, adds a bias and applies a ReLU; every instance has its own `W`.
+#
+# **A pointer.** Two einsums with the instance index in every term (the batch axis is in `x`, the
+# instance axis in both). Check the shapes after each step against the docstring.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "toy_forward"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
@@ -343,8 +345,11 @@ checks.assert_no_loops("toy_forward", toy_forward, hint="one einsum to encode, o
 #
 # <details><summary>Hint</summary>
 #
-# `(importance * (x_hat - x) ** 2).mean(dim=(0, 2))`: axis 0 is the batch, axis 2 the
-# features, and axis 1 (instances) stays.
+# **The idea.** The error of each feature is weighted by its importance, then averaged over
+# everything except the instances, so each instance gets its own loss.
+#
+# **A pointer.** Which axes are the batch and the features in `x`'s shape? Average over those two
+# at once (`mean` takes a tuple of dims); importance broadcasts along the batch.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "weighted_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -1178,7 +1183,11 @@ checks.assert_true("classify_geometry", int((_g[:, 1:] == "pentagon").sum()) >= 
 #
 # <details><summary>Hint</summary>
 #
-# `W.shape[1] / (W ** 2).sum(dim=(1, 2))`.
+# **The idea.** Elhage et al.'s "dimensions per feature" is the number of hidden dimensions divided
+# by how many features are represented, measured by the squared Frobenius norm of `W`.
+#
+# **A pointer.** For each instance: the hidden size over the sum of squares of that instance's
+# `W`. Which axis of `W` is the hidden one?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "dims_per_feature"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}

@@ -324,9 +324,12 @@ checks.assert_true("sae", all(p.grad is not None for p in _big.parameters()),
 #
 # <details><summary>Hint</summary>
 #
-# `recon = (x_hat - x).pow(2).sum(-1).mean()`, `sparsity = f.abs().sum(-1).mean()`, and return
-# `(recon + l1 * sparsity, recon, sparsity)`. `f` is non-negative, so `f.sum(-1)` would do too, but
-# `abs` says what is meant.
+# **The idea.** Two terms: how well the SAE reconstructs `x` (squared error summed over the
+# activation dimension) and how many latents it uses (an L1 penalty on the latent activations),
+# each averaged over the batch; the loss adds them with weight `l1`.
+#
+# **A pointer.** Sum over the last axis first, then take the mean over the batch, for both terms.
+# Return the total and both parts, in the order the docstring gives.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "sae_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -410,9 +413,13 @@ checks.assert_close("sae_loss", _out[0], ((_xh.detach() - _x) ** 2).sum(-1).mean
 #
 # <details><summary>Hint</summary>
 #
-# `dots = (W_dec.grad * W_dec).sum(-1, keepdim=True)`, then `W_dec.grad -= dots * W_dec` (shape
-# `(d_sae, 1)` broadcasts along each row). For the norm: `W_dec /= W_dec.norm(dim=-1, keepdim=True)`.
-# Both inside `with torch.no_grad():`.
+# **The idea.** Each decoder row should stay a unit vector. A gradient step along the row's own
+# direction only changes its length, which the renormalisation undoes anyway, so remove that part
+# of the gradient before the step, and renormalise after it.
+#
+# **A pointer.** For each row, the component of the gradient along the row is (their dot product)
+# times the row. Row-wise dot products: multiply and sum over the last axis, keeping it so the
+# result broadcasts. Edit the tensors in place under `torch.no_grad()`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "decoder_norm"} exercise={"difficulty": 2, "importance": 4, "minutes": 12}
