@@ -14,21 +14,7 @@ from course.authoring import hint_leak
 from course.authoring.lessons import all_lessons
 
 KNOWN_OVER = {  # hints still to rewrite as an idea and a pointer (issue 23); this list only shrinks
-    "0.1": ["pairwise_distances"],
-    "0.2": ["attend", "expand_kv", "patchify"],
-    "0.3": ["accuracy", "make_mlp", "softmax_regression_grads"],
-    "1.1": ["unbroadcast"],
-    "1.2": ["adam", "plain_sgd", "rmsprop", "schedule_lambda", "sgd", "trajectory"],
-    "1.3": ["evaluate"],
-    "1.4": ["clip_grad_norm"],
-    "2.1": ["bpe_decode", "bpe_encode", "char_tokenizer", "pair_counts"],
-    "2.2": ["forward_with_cache", "greedy_decode", "sample_next", "softmax_with_temperature", "top_k_filter",
-            "train_step"],
-    "3.1": ["attention_pattern"],
-    "3.2": ["generate_repeated_tokens", "prev_token_score", "top1_diagonal_fraction"],
     "4.1": ["ablate_embedding", "evaluate", "fourier_basis", "freq_norms", "key_frequencies", "restricted_loss"],
-    "4.2": ["feature_dimensionality", "interference"],
-    "4.3": ["selectivity", "steps_since_fired", "top_activations"],
 }
 
 LESSONS = all_lessons()

@@ -589,10 +589,12 @@ checks.assert_no_loops("one_hot", one_hot, hint="build the whole result with one
 #
 # <details><summary>Hint</summary>
 #
-# `diff = x[:, None, :] - y[None, :, :]`, then `np.sqrt((diff ** 2).sum(axis=-1))`.
-# If you used the expansion $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$ instead,
-# rounding can make it slightly negative: clamp at 0 (`np.maximum(..., 0)`) before the
-# square root.
+# **The idea.** Every pair of a row of `x` and a row of `y` at once: give the two arrays axes that
+# broadcast against each other, so the difference is a `(n, m, d)` array, then reduce over `d`.
+#
+# **A pointer.** Insert a new axis in the middle of `x` and at the front of `y`. If you use the
+# expansion $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$ instead, rounding can make it a
+# tiny bit negative: clamp before the square root.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "pairwise_distances"} exercise={"difficulty": 3, "importance": 5, "minutes": 15}

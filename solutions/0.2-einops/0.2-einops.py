@@ -196,7 +196,12 @@ checks.assert_close("split_heads", split_heads(x[:, :1], 2), x[:, :1].view(2, 1,
 #
 # <details><summary>Hint</summary>
 #
-# `"b c (ph p1) (pw p2) -> b (ph pw) (c p1 p2)"` with `p1=p, p2=p`.
+# **The idea.** Each image axis is really two: which patch, and where inside the patch. Name both in
+# the pattern's left side, then regroup: all patches in one axis, and each patch's pixels (with
+# their channels) flattened in the other.
+#
+# **A pointer.** A group like `(ph p1)` splits an axis; `rearrange` needs to know one of the sizes
+# in each group. Check the order of `c`, `p1`, `p2` in the output against the docstring.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "patchify"} exercise={"difficulty": 3, "importance": 3, "minutes": 10}
@@ -343,8 +348,11 @@ checks.assert_equal("upsample", upsample(rect.transpose(2, 3), 2), F.interpolate
 #
 # <details><summary>Hint</summary>
 #
-# `"b g s d -> b (g r) s d"` with `r=n_rep`. `(r g)` would give `k.repeat(1, n_rep, 1, 1)`:
-# heads 0, 1, 2, 0, 1, 2 instead of 0, 0, 1, 1, 2, 2.
+# **The idea.** Each of the `g` key-value heads is shared by `n_rep` query heads that sit next to
+# each other: repeat each head `n_rep` times in place, do not tile the whole stack.
+#
+# **A pointer.** `einops.repeat` with a new axis inside a group. The order inside the group decides
+# between heads `0, 0, 1, 1, 2, 2` and `0, 1, 2, 0, 1, 2`: which name must vary slowest?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "expand_kv"} exercise={"difficulty": 2, "importance": 3, "minutes": 5}
@@ -521,12 +529,13 @@ except NotImplementedError:
 #
 # <details><summary>Hint</summary>
 #
-# 1. `scores = attention_scores(q, k)`;
-# 2. if causal: `mask = torch.arange(k_len)[None, :] <= torch.arange(q_len)[:, None]`,
-#    `scores = torch.where(mask, scores, float("-inf"))`;
-# 3. `pattern = scores.softmax(dim=-1)`;
-# 4. `einops.einsum(pattern, v, "b h q k, b h k d -> b q h d")`, then
-#    `rearrange(..., "b q h d -> b q (h d)")`.
+# **The idea.** Attention in four steps: scores (you wrote that function), a causal mask when asked
+# (a query may not see later keys), a softmax over the keys, then the weighted sum of the values,
+# with the heads put back side by side in the last axis.
+#
+# **A pointer.** A mask can be built by comparing a row of key positions with a column of query
+# positions; `torch.where` puts minus infinity where it is False. The weighted sum is one einsum
+# over the key axis, and one `rearrange` merges `h` and `d`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attend"} exercise={"difficulty": 3, "importance": 5, "minutes": 20}

@@ -592,10 +592,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# Two steps. `extra = grad.ndim - len(shape)`; `grad = grad.sum(axis=tuple(range(extra)))`
-# removes the added leading axes. Then the axes `i` with `shape[i] == 1` and
-# `grad.shape[i] != 1` were stretched: `grad.sum(axis=those_axes, keepdims=True)`.
-# `np.sum` accepts a tuple of axes, including an empty one (which sums nothing).
+# **The idea.** Broadcasting copied `a` along some axes, so each copy got its own gradient; add the
+# copies back up. Axes can be stretched in two ways: added in front, or grown from size 1.
+#
+# **A pointer.** First sum away the leading axes that `shape` does not have, then sum (keeping the
+# dimension) over the axes where `shape` has a 1 and the gradient does not. `np.sum` takes a tuple
+# of axes.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "unbroadcast"} exercise={"difficulty": 3, "importance": 5, "minutes": 15}

@@ -1089,9 +1089,11 @@ checks.assert_true("ResNet", isinstance(_net.blocks[1].shortcut, nn.Sequential),
 #
 # <details><summary>Hint</summary>
 #
-# `was_training = model.training`; `model.eval()`; under `with torch.no_grad():` loop
-# over `range(0, len(x), batch_size)` and count `(model(xb).argmax(dim=1) == yb).sum()`;
-# then `model.train(was_training)` and `return correct / len(x)`.
+# **The idea.** Evaluation must not change the model: eval mode (batch norm uses its running
+# statistics), no autograd, count correct predictions batch by batch, then restore the mode.
+#
+# **A pointer.** Slice `x` and `y` in steps of `batch_size`; a prediction is the `argmax` over the
+# class axis. Remember `model.training` before switching, and hand it back to `model.train`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "evaluate"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}

@@ -786,12 +786,13 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `if isinstance(parameters, torch.Tensor): parameters = [parameters]`, then collect
-# `grads = [p.grad for p in parameters if p.grad is not None]` (a list: now you may iterate
-# twice). `torch.linalg.vector_norm(g, ord)` takes the norm of all entries of any shape
-# (non-contiguous too) and accepts `ord=float("inf")`; stack the per-tensor norms and take
-# their norm again. `torch.clamp(max_norm / (total + 1e-6), max=1.0)`, then `g.mul_(coef)`
-# changes each gradient in place (`g = g * coef` would only rebind a name).
+# **The idea.** One norm for all gradients together: the norm of the per-tensor norms. If it is
+# above `max_norm`, scale every gradient by the same factor, in place; return the norm from before.
+#
+# **A pointer.** Accept a single tensor too, and skip parameters without a gradient (collect them
+# in a list first: a generator can be iterated only once). `torch.linalg.vector_norm` takes any
+# shape and `ord=inf`. The factor is `max_norm / (total + 1e-6)`, capped at 1; `mul_` changes a
+# gradient in place, `g = g * c` only rebinds a name.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "clip_grad_norm"} exercise={"difficulty": 2, "importance": 4, "minutes": 15}

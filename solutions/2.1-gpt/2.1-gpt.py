@@ -113,9 +113,11 @@ print(corpus[2000:2400])
 #
 # <details><summary>Hint</summary>
 #
-# `self.chars = sorted(set(text))`; keep a dict `self.stoi = {c: i for i, c in enumerate(self.chars)}`.
-# `encode`: `[self.stoi[c] for c in s]`, turning the `KeyError` into a `ValueError`.
-# `decode`: `"".join(self.chars[i] for i in ids)`.
+# **The idea.** The vocabulary is the set of characters in the text, in a fixed (sorted) order; a
+# character's id is its position, and decoding looks the position up again.
+#
+# **A pointer.** Keep both directions: the list of characters and a dict from character to id.
+# An unknown character should raise a `ValueError` that names it, not a bare `KeyError`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "char_tokenizer"} exercise={"difficulty": 1, "importance": 3, "minutes": 8}
@@ -216,7 +218,11 @@ print("first ids of the corpus:", char_tok.encode(corpus[:30]))
 #
 # <details><summary>Hint</summary>
 #
-# `zip(ids, ids[1:])` gives the adjacent pairs; `Counter(...)` counts them.
+# **The idea.** The adjacent pairs of a list are each element with the one after it; count how
+# often each pair occurs, overlaps included.
+#
+# **A pointer.** Pair the list with itself shifted by one; `collections.Counter` counts anything
+# hashable, and the test wants a plain `dict`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "pair_counts"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -393,9 +399,13 @@ checks.assert_equal("train_bpe", train_bpe(_text, 20), _ref_train(_text, 20), na
 #
 # <details><summary>Hint</summary>
 #
-# `vocab = {i: bytes([i]) for i in range(256)}`; then, in the order learned (so both
-# halves already exist), `vocab[new] = vocab[a] + vocab[b]`. Finally
-# `b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")`.
+# **The idea.** Every token stands for a string of bytes: the first 256 for one byte each, and each
+# merged token for the bytes of its two halves joined. Build that table, look every id up, join the
+# bytes, decode as UTF-8.
+#
+# **A pointer.** Go through the merges in the order they were learned, so both halves already have
+# their bytes. Bytes that are not valid UTF-8 on their own (a token can end mid-character) should
+# not crash: `decode` has an `errors` argument.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "bpe_decode"} exercise={"difficulty": 2, "importance": 3, "minutes": 8}
@@ -444,8 +454,13 @@ checks.assert_equal("bpe_decode", bpe_decode(list("naïve ☃".encode()), {}), "
 #
 # <details><summary>Hint</summary>
 #
-# `while len(ids) >= 2:` take `pair = min(pair_counts(ids), key=lambda p: merges.get(p, math.inf))`;
-# `if pair not in merges: break`; `ids = merge_pair(ids, pair, merges[pair])`.
+# **The idea.** Start from the text's bytes and apply the merges in the order they were learned:
+# at each step, of the pairs present, merge the one learned *earliest*, until no pair present has
+# a merge, or only one token is left.
+#
+# **A pointer.** `merges` maps a pair to its new id, and ids grow in the order of learning, so the
+# earliest pair present is the one with the smallest id (`min` with a `key` that gives unknown
+# pairs infinity). `merge_pair` does the replacing.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "bpe_encode"} exercise={"difficulty": 3, "importance": 4, "minutes": 15}

@@ -494,9 +494,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(d_head)`; a boolean mask
-# `torch.ones(T, T, dtype=torch.bool).triu(1)` is True above the diagonal;
-# `scores.masked_fill(mask, float("-inf")).softmax(dim=-1)`.
+# **The idea.** Scores are query-key dot products per head, scaled by one over the square root of
+# `d_head`; a query may not look at later positions, so those become minus infinity before the
+# softmax over keys. Note this lesson's layout: the head axis comes *after* the position axis.
+#
+# **A pointer.** One einsum from `(b, q, h, d)` and `(b, k, h, d)` to `(b, h, q, k)`; a boolean mask
+# strictly above the diagonal (`triu` with an offset), on `q`'s device.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_pattern"} exercise={"difficulty": 2, "importance": 5, "minutes": 12}

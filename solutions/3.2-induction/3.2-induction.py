@@ -150,8 +150,11 @@ print("tokens:", tuple(tokens.shape), tokens[0, :8].tolist(), "...", tokens[0, 3
 #
 # <details><summary>Hint</summary>
 #
-# `first = torch.randint(...)`, a column of BOS `torch.zeros(batch, 1, dtype=torch.long)`,
-# then `torch.cat([bos, first, first], dim=1)`.
+# **The idea.** A batch of random sequences, each followed by itself once more, behind a BOS token:
+# in the second half, every next token can be predicted by looking back one period.
+#
+# **A pointer.** Draw tokens in `[1, d_vocab)` (0 is BOS) with the given generator, make a column
+# of BOS, and concatenate along the sequence axis.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "generate_repeated_tokens"} exercise={"difficulty": 1, "importance": 4, "minutes": 10}
@@ -509,8 +512,11 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `pattern.diagonal(offset=-1, dim1=-2, dim2=-1)` has shape `(B, H, T - 1)`: entry `[b, h, t]`
-# is `pattern[b, h, t + 1, t]`. Average over the batch and the last axis.
+# **The idea.** A previous-token head puts its attention of each position on the position just
+# before it: average, over the batch and the positions, the attention from `t + 1` to `t`.
+#
+# **A pointer.** Those entries lie on the diagonal just below the main one; `diagonal` takes an
+# offset and the two axes to read it from. Average over everything but the head axis.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "prev_token_score"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -1061,8 +1067,11 @@ for _layer, _head in [(0, 0), (0, 3), (1, 1)]:
 #
 # <details><summary>Hint</summary>
 #
-# `m = m.AB if isinstance(m, FactoredMatrix) else m`; then
-# `(m.argmax(dim=-1) == torch.arange(m.shape[0])).float().mean().item()`.
+# **The idea.** For each input token (a row), is the output token it most increases (the row's
+# largest entry) the same token? The score is the fraction of rows where it is.
+#
+# **A pointer.** A `FactoredMatrix` becomes an ordinary tensor through its `.AB`. Compare each
+# row's `argmax` with the row index, and return a Python float.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "top1_diagonal_fraction"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}

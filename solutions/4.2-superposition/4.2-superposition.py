@@ -775,10 +775,12 @@ plot_directions(sweep_W, [f"p={LEVEL_P[k % LEVELS]:.3f}\n{int(c)} features" for 
 #
 # <details><summary>Hint</summary>
 #
-# `norms = W.norm(dim=1, keepdim=True)` has shape `(instances, 1, features)`;
-# `W_hat = W / norms.clamp_min(1e-12)`. Square the `(instances, features, features)` dot
-# products, sum over `j` (the last axis) and subtract the diagonal term $j = i$:
-# `torch.diagonal(sq, dim1=-2, dim2=-1)`. Or multiply by `1 - torch.eye(n)` before summing.
+# **The idea.** How much of feature `i`'s direction other features share: for each `j != i`, the
+# squared dot product of `i`'s unit vector with `j`'s column, summed over `j`.
+#
+# **A pointer.** Normalise the columns of `W` over the hidden axis (guard against zero columns),
+# compute all dot products for an instance with one einsum, square, sum over `j`, and remove the
+# `j = i` term (a diagonal, or a mask of `1 - eye`).
 # </details>
 
 # %%
@@ -1245,9 +1247,12 @@ checks.assert_close("dims_per_feature", dims_per_feature(2 * W), torch.tensor([0
 #
 # <details><summary>Hint</summary>
 #
-# `sq = torch.einsum("ihf,ihg->ifg", W_hat, W) ** 2` as in `interference`, then
-# `W.norm(dim=1) ** 2 / sq.sum(dim=-1).clamp_min(1e-12)`. For a zero column the numerator
-# is 0 and so is the (clamped) denominator's sum, giving 0.
+# **The idea.** Elhage et al.'s $D_i$: the squared norm of feature `i`'s column, divided by the sum
+# over all `j` of its squared overlap with feature `j` (itself included). An orthogonal feature has
+# $D_i = 1$; one sharing a pair of antipodal directions, 1/2.
+#
+# **A pointer.** The overlaps are those of `interference` with the `j = i` term kept. A zero column
+# must give 0, not NaN: clamp the denominator.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "feature_dimensionality"} exercise={"difficulty": 3, "importance": 3, "minutes": 15}

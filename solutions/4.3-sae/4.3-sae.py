@@ -970,7 +970,11 @@ for _name, _s in [("b_dec from the geometric median", toy_sae), ("b_dec from zer
 #
 # <details><summary>Hint</summary>
 #
-# `fired = (f > 0).any(dim=0)`, then `torch.where(fired, 0, steps_since_fired + 1)`.
+# **The idea.** A latent that fired (activation above 0) for any example of the batch resets its
+# counter to 0; every other latent's counter goes up by one.
+#
+# **A pointer.** "Any example" is a reduction over the batch axis; `torch.where` picks between the
+# reset and the increment per latent.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "steps_since_fired"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -1652,8 +1656,11 @@ print(f"loss recovered {loss_recovered:.1%} (recorded when the checkpoint was tr
 #
 # <details><summary>Hint</summary>
 #
-# `values, flat = acts.flatten().topk(k)`, then `rows = flat // acts.shape[1]` and `cols = flat %
-# acts.shape[1]`. (`.flatten()` copies a non-contiguous tensor, which is fine.)
+# **The idea.** The `k` largest entries of the whole `(examples, latents)` matrix, with the row and
+# column of each.
+#
+# **A pointer.** Flatten, take `topk`, then turn each flat index back into a row and a column: a
+# flat index counts `n_latents` entries per row (integer division and remainder).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "top_activations"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -1742,9 +1749,12 @@ for _j in (0, 1, 2, 3):
 #
 # <details><summary>Hint</summary>
 #
-# `total = acts.sum(0)`, `inside = acts[in_class].sum(0)` (or `(acts * in_class[:, None]).sum(0)`),
-# then `torch.where(total > 0, inside / total, 0.0)`; dividing 0 by 0 first would make NaN, so
-# divide by `total.clamp_min(tiny)` or use `torch.where` on a safe denominator.
+# **The idea.** Of a latent's total activation, the share that falls on examples of the class; a
+# latent that never fires has selectivity 0, not NaN.
+#
+# **A pointer.** Sum activations over examples, once for all examples and once with the class mask
+# applied (a boolean mask can select rows, or multiply as a column). Divide only where the total is
+# positive: `torch.where` with a safe denominator avoids 0/0.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "selectivity"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
