@@ -8,7 +8,7 @@
 #     id: "5.1"
 #     title: Extending a replication
 #     minutes: 240
-#     prerequisites: ["4.1"]
+#     prerequisites: ["4.1", "5.0"]
 # ---
 
 # %% [markdown]
