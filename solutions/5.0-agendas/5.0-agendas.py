@@ -51,26 +51,12 @@
 # printed above each (also `rubric.toml` beside this notebook).
 
 # %%
-import hashlib
 import math
-from fractions import Fraction
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from course import checks
-
-
-def _check_answers(exercise: str, answers, expected_hashes: dict, hints: dict) -> None:
-    """Compare each answer with a hash of the answer key, and say which ones are wrong."""
-    checks.assert_true(exercise, isinstance(answers, dict), f"return a dict; got {type(answers).__name__}")
-    wrong = []
-    for key, digest in expected_hashes.items():
-        given = str(answers.get(key, "")).strip().lower()
-        if hashlib.sha256(f"{exercise}:{key}:{given}".encode()).hexdigest()[:10] != digest:
-            wrong.append(f"{key}: {given or '(missing)'!r} is not the best answer. {hints[key]}")
-    checks.assert_true(exercise, not wrong, f"{len(wrong)} of {len(expected_hashes)} answers checked here are wrong",
-                       details=wrong)
 
 
 # %% [markdown]
@@ -172,12 +158,27 @@ def classify_experiments() -> dict[str, str]:
 
 
 # %% nbgrader={"grade": true, "grade_id": "classify_experiments_test", "points": 2}
+import hashlib
+
+
+def _check_answers(exercise: str, salt: str, answers, expected_hashes: dict, hints: dict) -> None:
+    """Compare each answer with a hash of the answer key, and say which ones are wrong (used by exercise 2 too)."""
+    checks.assert_true(exercise, isinstance(answers, dict), f"return a dict; got {type(answers).__name__}")
+    wrong = []
+    for key, digest in expected_hashes.items():
+        given = str(answers.get(key, "")).strip().lower()
+        if hashlib.sha256(f"{salt}:{key}:{given}".encode()).hexdigest()[:10] != digest:
+            wrong.append(f"{key}: {given or '(missing)'!r} is not the best answer. {hints[key]}")
+    checks.assert_true(exercise, not wrong, f"{len(wrong)} of {len(expected_hashes)} answers checked here are wrong",
+                       details=wrong)
+
+
 _answers = classify_experiments()
-checks.assert_true("classify", isinstance(_answers, dict) and sorted(_answers) == list("ABCDEFGH"),
+checks.assert_true("classify_experiments", isinstance(_answers, dict) and sorted(_answers) == list("ABCDEFGH"),
                    f"return a dict with the keys 'A' to 'H'; got {_answers!r:.120}")
 _bad = {k: v for k, v in _answers.items() if v not in AGENDAS}
-checks.assert_true("classify", not _bad, f"every value must be one of AGENDAS; these are not: {_bad}")
-_check_answers("classify", _answers,
+checks.assert_true("classify_experiments", not _bad, f"every value must be one of AGENDAS; these are not: {_bad}")
+_check_answers("classify_experiments", "classify", _answers,
                {"A": "02be7907eb", "B": "7f15f4b836", "C": "8fab511d10", "D": "842a3341e5", "F": "6b9d7bf37f",
                 "G": "2dcc799c14"},
                {"A": "What does the judge's accuracy tell you about: the model, or a way of supervising it?",
@@ -189,9 +190,9 @@ _check_answers("classify", _answers,
 print("classify_experiments: visible tests pass (6 of the 8 answers are checked here)")
 ### BEGIN HIDDEN TESTS
 _answers = classify_experiments()
-checks.assert_equal("classify", _answers.get("E"), "threat_modelling", name="experiment E",
+checks.assert_equal("classify_experiments", _answers.get("E"), "threat_modelling", name="experiment E",
                     hint="it shows that a hypothesised failure (alignment faking) can happen at all")
-checks.assert_equal("classify", _answers.get("H"), "interpretability", name="experiment H",
+checks.assert_equal("classify_experiments", _answers.get("H"), "interpretability", name="experiment H",
                     hint="a latent of a sparse autoencoder is a reading of the model's internals")
 ### END HIDDEN TESTS
 
@@ -278,11 +279,11 @@ def falsifying_result() -> dict[str, str]:
 # %% nbgrader={"grade": true, "grade_id": "falsifying_result_test", "points": 3}
 _claims = ["necessary", "deception_latent", "debate", "no_capability", "adv_training", "weak_to_strong"]
 _answers = falsifying_result()
-checks.assert_true("falsify", isinstance(_answers, dict) and sorted(_answers) == sorted(_claims),
+checks.assert_true("falsifying_result", isinstance(_answers, dict) and sorted(_answers) == sorted(_claims),
                    f"return a dict with the keys {_claims}; got {_answers!r:.120}")
-checks.assert_true("falsify", all(v in ("a", "b", "c", "d") for v in _answers.values()),
+checks.assert_true("falsifying_result", all(v in ("a", "b", "c", "d") for v in _answers.values()),
                    f"every answer is one letter from 'a' to 'd'; got {_answers}")
-_check_answers("falsify", _answers,
+_check_answers("falsifying_result", "falsify", _answers,
                {"necessary": "f464e0e389", "deception_latent": "ec20e0636f", "debate": "3292c5193b",
                 "no_capability": "41dc10756e"},
                {"necessary": "Restoring a behaviour by patching is about sufficiency. What does necessity forbid?",
@@ -292,9 +293,9 @@ _check_answers("falsify", _answers,
 print("falsifying_result: visible tests pass (4 of the 6 answers are checked here)")
 ### BEGIN HIDDEN TESTS
 _answers = falsifying_result()
-checks.assert_equal("falsify", _answers.get("adv_training"), "b", name="adv_training",
+checks.assert_equal("falsifying_result", _answers.get("adv_training"), "b", name="adv_training",
                     hint="robustness is a claim about attacks not used in training")
-checks.assert_equal("falsify", _answers.get("weak_to_strong"), "a", name="weak_to_strong",
+checks.assert_equal("falsifying_result", _answers.get("weak_to_strong"), "a", name="weak_to_strong",
                     hint="a student that copies its supervisor's mistakes has recovered none of the gap")
 ### END HIDDEN TESTS
 
@@ -346,6 +347,8 @@ checks.assert_close("pass_at_k", pass_at_k(10, 0, 5), 0.0, name="no correct samp
 checks.assert_close("pass_at_k", pass_at_k(10, 8, 3), 1.0, name="n - c < k", hint="2 wrong samples cannot fill 3 draws")
 print("pass_at_k: visible tests pass")
 ### BEGIN HIDDEN TESTS
+from fractions import Fraction
+
 for _n, _c, _k in [(2000, 3, 100), (200, 1, 200), (50, 49, 1), (7, 7, 7), (1000, 500, 10)]:
     _exact = 1 - Fraction(math.comb(_n - _c, _k), math.comb(_n, _k))
     _got = checks.call("pass_at_k", pass_at_k, _n, _c, _k, case=f"n={_n}, c={_c}, k={_k}",
