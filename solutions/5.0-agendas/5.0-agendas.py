@@ -78,7 +78,7 @@ from course import checks
 # | **goal misgeneralisation** | a capable model learns a goal that fits the training data but differs out of distribution | behaviour in training is exactly what was asked for | Langosco et al. 2022, "Goal Misgeneralization in Deep Reinforcement Learning"; Shah et al. 2022, "Goal Misgeneralization: Why Correct Specifications Aren't Enough for Correct Goals" |
 # | **deceptive alignment / scheming** | a model that models its own training behaves well *because* it is being trained or tested | good behaviour under evaluation is the symptom, not the cure | Hubinger et al. 2019, "Risks from Learned Optimization in Advanced Machine Learning Systems"; Greenblatt et al. 2024, "Alignment faking in large language models" |
 # | **misuse of dangerous capabilities** | a capable model helps a malicious user (cyber-attacks, weapons) | capabilities are under-elicited by weak evaluations; safeguards are bypassed by jailbreaks | Shevlane et al. 2023, "Model evaluation for extreme risks"; Zou et al. 2023, "Universal and Transferable Adversarial Attacks on Aligned Language Models" |
-# | **oversight failure** | humans cannot judge the outputs of a system stronger than them, so training rewards what *looks* right | graders are the bottleneck by construction | Amodei et al. 2016, "Concrete Problems in AI Safety" (scalable supervision); Bowman et al. 2022, "Measuring Progress on Scalable Oversight for Large Language Models" |
+# | **oversight failure** | humans cannot judge the outputs of a system stronger than them, so training rewards what *looks* right | graders are the bottleneck by construction | Amodei et al. 2016, "Concrete Problems in AI Safety" (scalable oversight); Bowman et al. 2022, "Measuring Progress on Scalable Oversight for Large Language Models" |
 #
 # Ngo, Chan and Mindermann (2022), "The Alignment Problem from a Deep Learning Perspective",
 # tie the first three together into one argument; read it for the whole chain, and read its
@@ -104,6 +104,35 @@ from course import checks
 # and it is longer than the "has shown" column for every agenda. Second, the agendas need each
 # other: an evaluation that finds nothing is only as good as its elicitation, and an
 # interpretability audit is only as good as the evaluation that tells you where to look.
+
+# %% [markdown]
+# The same map as a picture: which agendas bear on which threat model. The links are one
+# reading of the field, not a settled fact: which link would you remove, and which is missing?
+
+# %%
+THREATS = ["reward hacking", "goal misgeneralisation", "deceptive alignment", "misuse", "oversight failure"]
+ADDRESSES = {  # agenda -> the threat models it bears on most directly
+    "scalable oversight": ["reward hacking", "oversight failure"],
+    "interpretability": ["reward hacking", "goal misgeneralisation", "deceptive alignment"],
+    "evaluations": ["deceptive alignment", "misuse"],
+    "robustness": ["goal misgeneralisation", "misuse"],
+    "threat modelling": ["goal misgeneralisation", "deceptive alignment"],
+    "theory": ["deceptive alignment", "oversight failure"],
+}
+fig, ax = plt.subplots(figsize=(7, 3.6))
+_y_threat = {t: -i for i, t in enumerate(THREATS)}
+_y_agenda = {a: -i * (len(THREATS) - 1) / (len(ADDRESSES) - 1) for i, a in enumerate(ADDRESSES)}
+for _agenda, _threats in ADDRESSES.items():
+    for _t in _threats:
+        ax.plot([0, 1], [_y_threat[_t], _y_agenda[_agenda]], color="tab:gray", alpha=0.5)
+for _t, _y in _y_threat.items():
+    ax.text(-0.02, _y, _t, ha="right", va="center", color="tab:red")
+for _a, _y in _y_agenda.items():
+    ax.text(1.02, _y, _a, ha="left", va="center", color="tab:blue")
+ax.set_xlim(-0.8, 1.8)
+ax.axis("off")
+ax.set_title("threat models (left) and the agendas that bear on them (right)")
+plt.show()
 
 # %% [markdown]
 # ## Exercise 1: place an experiment on the map
