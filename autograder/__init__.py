@@ -1,19 +1,16 @@
 """The grading service: HTTP API, gradebook, sandboxed grading and the mentor dashboard.
 
-Laid out by concern:
+Laid out by concern (each package's ``__init__`` says what its modules hold):
 
-    settings.py    every setting, from BOOTCAMP_* environment variables (pydantic-settings)
-    models.py      the gradebook (SQLAlchemy); migrations/ holds its Alembic history
-    db.py          engine, sessions, `upgrade` (alembic upgrade head)
-    accounts.py    users, cohorts, hashed tokens
-    api.py         the HTTP API under /api (FastAPI); app.py puts it together with dashboard.py
-    grading.py     nbgrader's preprocessors plus the sandbox step; the grade
-    sandbox.py     the warm zygote and the per-submission learner/test process pair
-    jobs.py        the queue in the gradebook: claim with a lease, retry, fail with the reason
-    worker.py      the long-lived worker
-    progress.py    grids, timelines, stuck and silent learners, exercise statistics, CSV export
-    admin.py       `python -m autograder admin ...`; embedded.py: the local learner by default
+    api/           the HTTP API under /api (FastAPI)
+    gradebook/     tables and migrations, sessions, accounts, the job queue, progress queries
+    grading/       the nbgrader pipeline, the sandbox, the workers (polling and Celery)
+    dashboard/     the mentor dashboard's pages and templates, the weekly digest
+    projects/      proposals, claims, milestones, peers: tables, rules, routes, pages
+    transcripts/   signed transcripts: the key, the routes
+    app.py         the FastAPI app put together; settings.py every setting (BOOTCAMP_*)
+    admin.py       `python -m autograder admin ...`; embedded.py the local accounts by default
 
 `course/` never imports this package; it talks to the service over HTTP only
-(course/client.py), and `bootcamp serve` / `bootcamp admin` run `python -m autograder`.
+(course/learner/client.py), and `bootcamp serve` / `bootcamp admin` run `python -m autograder`.
 """

@@ -17,11 +17,11 @@ import time
 # The service's processes skip it (the course's own CLI pays it on every call: worth a look).
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from .settings import Settings  # noqa: E402
+from autograder.settings import Settings  # noqa: E402
 
 
 def cmd_migrate(args, settings: Settings) -> int:
-    from .db import Database
+    from autograder.gradebook.db import Database
 
     Database(settings).migrate()
     print(f"gradebook at {_safe_url(settings.db_url)} is at the newest schema")
@@ -36,7 +36,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_worker(args, settings: Settings) -> int:
-    from .worker import Worker
+    from autograder.grading.worker import Worker
 
     if args.slots:
         settings.workers = args.slots
@@ -45,7 +45,7 @@ def cmd_worker(args, settings: Settings) -> int:
 
 
 def cmd_celery_worker(args, settings: Settings) -> int:
-    from .taskqueue import run_worker
+    from autograder.grading.taskqueue import run_worker
 
     run_worker(settings, args.concurrency or settings.workers)
     return 0
@@ -54,9 +54,9 @@ def cmd_celery_worker(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .db import Database
-    from .embedded import ensure_local_accounts, token_file
+    from autograder.app import create_app
+    from autograder.embedded import ensure_local_accounts, token_file
+    from autograder.gradebook.db import Database
 
     if args.port:
         settings.port = args.port
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     s.set_defaults(func=cmd_celery_worker)
     s = sub.add_parser("migrate", help="bring the gradebook's schema up to date (alembic upgrade head)")
     s.set_defaults(func=cmd_migrate)
-    from .admin import add_parser as add_admin
+    from autograder.admin import add_parser as add_admin
 
     add_admin(sub)
     args = p.parse_args(argv)

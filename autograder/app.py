@@ -1,15 +1,21 @@
-"""The FastAPI application: the API, the dashboard, one-line JSON errors."""
+"""The FastAPI application: the API, the dashboard, the feature routers (projects, transcripts,
+the digest), the proposals a course ships (imported at start), and one-line JSON errors."""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .db import Database
-from .grading import Catalogue
-from .settings import Settings, get_settings
+from autograder.gradebook.db import Database
+from autograder.grading.pipeline import Catalogue
+from autograder.projects.service import ProjectError, import_course_proposals
+from autograder.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None, migrate: bool = True) -> FastAPI:
@@ -23,13 +29,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
     app.state.db = db
     app.state.catalogue = Catalogue(settings)
 
-    from . import api, dashboard
+    from autograder.api import routes as api
+    from autograder.dashboard import pages as dashboard
 
     app.include_router(api.router)
     app.include_router(dashboard.router)
-    from . import extensions  # projects, transcripts, digest (issue 10)
-
-    extensions.install(app)
+    _install_features(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -55,3 +60,37 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
         return {"ok": True}
 
     return app
+
+
+def _install_features(app: FastAPI) -> None:
+    """Mentor-proposed projects and peers, signed transcripts, the weekly digest."""
+    from autograder.dashboard import digest
+    from autograder.projects import api as projects_api
+    from autograder.projects import pages as projects_pages
+    from autograder.transcripts import api as transcript
+
+    for module in (projects_api, transcript, digest, projects_pages):
+        app.include_router(module.router)
+
+    @app.exception_handler(ProjectError)
+    async def project_error(request: Request, exc: ProjectError):
+        return JSONResponse({"detail": exc.detail.splitlines()[0], **exc.extra}, status_code=exc.status)
+
+    import_on_start(app)
+
+
+def import_on_start(app: FastAPI):
+    """Import projects/*.toml and the replication lessons' "Going further" questions. A broken
+    file is reported in the log and skipped; it never stops the service."""
+    state = app.state
+    try:
+        with state.db.session() as s:
+            report = import_course_proposals(s, state.settings.course_dir)
+    except Exception as err:  # e.g. two API processes importing at once: the other one did it
+        log.warning("could not import the course's proposals: %s", str(err).splitlines()[0] if str(err) else err)
+        return None
+    for line in report.errors:
+        log.warning("course proposals: %s", line)
+    if report.created or report.updated or report.closed:
+        log.info(report.line())
+    return report

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import accounts
-from .db import Database
-from .models import Role
-from .settings import Settings
+from autograder.gradebook import accounts
+from autograder.gradebook.db import Database
+from autograder.gradebook.models import Role
+from autograder.settings import Settings
 
 LOCAL_LEARNER, LOCAL_INSTRUCTOR, LOCAL_COHORT = "local", "local-instructor", "local"
 

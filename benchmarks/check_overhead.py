@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.lessons import find_lesson, write_solution_notebook
-from course.runner import execute, load_notebook
+from course.authoring.lessons import find_lesson, write_solution_notebook
+from course.authoring.runner import execute, load_notebook
 
 BUDGET_S = 2.0
 

@@ -33,8 +33,8 @@ sys.modules.setdefault("rfc3987_syntax", None)  # see autograder/__main__.py: 6-
 
 import nbformat  # noqa: E402
 
-from autograder.grading import solved_notebook  # noqa: E402
-from course.lessons import ROOT, find_lesson, read_source, write_solution_notebook  # noqa: E402
+from autograder.grading.pipeline import solved_notebook  # noqa: E402
+from course.authoring.lessons import ROOT, find_lesson, read_source, write_solution_notebook  # noqa: E402
 
 
 def own_execution(lesson, nb, repeats: int = 3) -> float:
@@ -96,11 +96,11 @@ def run_service(lesson, raw: bytes, n: int, slots: int, work: Path) -> dict:
     from fastapi.testclient import TestClient
 
     from autograder.app import create_app
-    from autograder.db import Database
     from autograder.embedded import ensure_local_accounts
-    from autograder.models import Submission
+    from autograder.gradebook.db import Database
+    from autograder.gradebook.models import Submission
+    from autograder.grading.worker import Worker, wait_idle
     from autograder.settings import Settings
-    from autograder.worker import Worker, wait_idle
 
     settings = Settings(data_dir=work / f"service-{slots}", workers=slots, wall_seconds=600, poll_seconds=0.02)
     db = Database(settings)

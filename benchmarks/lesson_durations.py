@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
-from course.lessons import all_lessons, find_lesson, write_solution_notebook
-from course.verify import verify_solution
+from course.authoring.lessons import all_lessons, find_lesson, write_solution_notebook
+from course.authoring.verify import verify_solution
 
 BUDGET_S = 300
 

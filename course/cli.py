@@ -33,13 +33,13 @@ import sys
 import time
 from pathlib import Path
 
-from .client import add_subcommands as add_service_subcommands
-from .learner import add_subcommands as add_learner_subcommands
-from .lessons import ROOT, LessonError, all_lessons, find_lesson
-from .models.cli import add_subcommands as add_model_subcommands
-from .newproject import add_subcommands as add_project_subcommands
-from .proposals import add_subcommands as add_proposal_subcommands
-from .transcript import add_subcommands as add_transcript_subcommands
+from course.authoring.lessons import ROOT, LessonError, all_lessons, find_lesson
+from course.learner.client import add_subcommands as add_service_subcommands
+from course.learner.commands import add_subcommands as add_learner_subcommands
+from course.learner.newproject import add_subcommands as add_project_subcommands
+from course.learner.proposals import add_subcommands as add_proposal_subcommands
+from course.learner.transcript import add_subcommands as add_transcript_subcommands
+from course.models.cli import add_subcommands as add_model_subcommands
 
 
 def _lessons_from(names: list[str]):
@@ -54,7 +54,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .lessons import build, leaks, stale_exercises
+    from course.authoring.lessons import build, leaks, stale_exercises
 
     lessons = _lessons_from(args.lessons)
     if args.check:
@@ -77,7 +77,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .runner import format_table, run_notebook
+    from course.authoring.runner import format_table, run_notebook
 
     lesson = find_lesson(args.lesson)
     path = Path(args.notebook) if args.notebook else lesson.exercise_notebook
@@ -88,7 +88,7 @@ def cmd_check(args) -> int:
         print(f"note: an error outside the tests, {err}")
     print(f"ran in {run.seconds:.1f} s")
     # issue 9: keep the result for `bootcamp progress` when no grading service runs
-    from .progress import record_check
+    from course.learner.progress import record_check
 
     record_check(lesson, run, path)
     return 0 if all(r.passed for r in run.results) else 1
@@ -132,12 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_lab)  # any other --Option=value is passed on to jupyter lab
 
-    add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/client.py)
+    add_service_subcommands(sub)  # submit, status, serve, admin: HTTP to the service (course/learner/client.py)
     add_model_subcommands(sub)  # models, reproduce MODEL (course/models/)
-    add_learner_subcommands(sub)  # map, placement, progress, update, hint (course/learner.py)
-    add_transcript_subcommands(sub)  # transcript, verify (course/transcript.py)
-    add_project_subcommands(sub)  # new-project LESSON NAME (course/newproject.py)
-    add_proposal_subcommands(sub)  # proposals, claim, peers (course/proposals.py)
+    add_learner_subcommands(sub)  # map, placement, progress, update, hint (course/learner/commands.py)
+    add_transcript_subcommands(sub)  # transcript, verify (course/learner/transcript.py)
+    add_project_subcommands(sub)  # new-project LESSON NAME (course/learner/newproject.py)
+    add_proposal_subcommands(sub)  # proposals, claim, peers (course/learner/proposals.py)
     return p
 
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from course.lessons import ROOT, Lesson
+from course.authoring.lessons import ROOT, Lesson
 
 # Filled by test_lessons_run.py; printed by pytest_terminal_summary below.
 LESSON_DURATIONS: dict[str, dict[str, float]] = {}

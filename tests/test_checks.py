@@ -178,7 +178,7 @@ def test_importing_course_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, course, course.checks, course.lessons, course.runner, course.cli; "
+    code = ("import sys, course, course.checks, course.authoring.lessons, course.authoring.runner, course.cli; "
             "print(sorted(m for m in ('torch','transformer_lens','transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import course pulled in heavy modules: {out.strip()}"

@@ -1,4 +1,4 @@
-"""course.gpt_checks: the messages are the product, so these tests build GPTs with one
+"""course.checks.gpt: the messages are the product, so these tests build GPTs with one
 deliberate mistake each and read what the layer-by-layer comparison says about them."""
 
 import math
@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import gpt_checks
 from course.checks import CheckFailure
-from course.gpt_checks import GPTConfig
+from course.checks import gpt as gpt_checks
+from course.checks.gpt import GPTConfig
 
 CFG = GPTConfig(vocab_size=40, n_ctx=12, d_model=32, n_heads=4, n_layers=2)
 

@@ -1,4 +1,4 @@
-"""course.gradcheck: the messages are what a learner reads, so the tests read them."""
+"""course.checks.gradcheck: the messages are what a learner reads, so the tests read them."""
 
 import subprocess
 import sys
@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from course import gradcheck
-from course.checks import CheckFailure
+from course.checks import CheckFailure, gradcheck
 
 
 def message(fn, *args, **kwargs) -> str:
@@ -288,6 +287,6 @@ def test_reachable_nodes_handles_deep_graphs():
 
 
 def test_importing_gradcheck_does_not_import_torch():
-    code = "import sys, course.gradcheck; print('torch' in sys.modules)"
+    code = "import sys, course.checks.gradcheck; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from course.lessons import ROOT, all_lessons
+from course.authoring.lessons import ROOT, all_lessons
 
 
 def free_port() -> int:

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from course import lessons
-from course.lessons import LessonError, LessonNotFound
+from course.authoring import lessons
+from course.authoring.lessons import LessonError, LessonNotFound
 
 
 def test_build_writes_an_exercise_without_solution_or_hidden_tests(make_lesson, good_body):

@@ -4,7 +4,7 @@ exercise silently returns None). Durations go to the table at the end of the run
 
 import pytest
 
-from course import lessons, verify
+from course.authoring import lessons, verify
 from tests.conftest import LESSON_DURATIONS
 
 ALL = lessons.all_lessons()

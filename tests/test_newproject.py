@@ -1,4 +1,4 @@
-"""`bootcamp new-project` (course/newproject.py) and lesson 5.1's plan cells and rubric.
+"""`bootcamp new-project` (course/learner/newproject.py) and lesson 5.1's plan cells and rubric.
 
 The end-to-end tests scaffold real projects into tmp_path and run *their* tests and
 first experiment in a fresh process where `import course` fails, which is what makes a
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from course import cli, newproject
-from course.lessons import ROOT, Lesson, build, read_source
+from course import cli
+from course.authoring.lessons import ROOT, Lesson, build, read_source
+from course.learner import newproject
 
 # Runs Python with the course made unimportable: a project must not need it.
 WITHOUT_COURSE = "import sys; sys.modules['course'] = None; sys.argv = sys.argv[1:]; import runpy; "
@@ -52,9 +53,9 @@ def tree(path: Path) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- bad input: exit 2, nothing written
 def test_import_is_light():
-    code = "import sys, course.cli, course.newproject; print(sorted({'torch', 'jupytext', 'nbformat'} & set(sys.modules)))"
+    code = "import sys, course.cli, course.learner.newproject; print(sorted({'torch', 'jupytext', 'nbformat'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", "importing course.newproject (and the CLI) must stay light"
+    assert out.stdout.strip() == "[]", "importing course.learner.newproject (and the CLI) must stay light"
 
 
 def test_unknown_lesson_exits_2_and_lists_lessons(tmp_path, capsys):
@@ -191,7 +192,7 @@ def test_plan_comes_from_a_filled_5_1_notebook(tmp_path):
 
 
 def test_going_further_is_read_from_the_lesson():
-    from course.lessons import find_lesson
+    from course.authoring.lessons import find_lesson
 
     text = newproject.going_further(find_lesson("3.1"))
     assert text.startswith("## Open problems: lesson 3.1") and "Path patching" in text
@@ -200,7 +201,7 @@ def test_going_further_is_read_from_the_lesson():
 
 def test_manually_graded_markdown_cells_build_and_are_not_run_as_tests(make_lesson, good_body):
     """A markdown cell with solution+grade is nbgrader's "manually graded answer": the build
-    accepts it (course/lessons.py), releases its prompt with the answer replaced by the stub,
+    accepts it (course/authoring/lessons.py), releases its prompt with the answer replaced by the stub,
     and the runner and verify ignore it (only code cells are tests)."""
     body = good_body + textwrap.dedent('''
         # %% [markdown] nbgrader={"solution": true, "grade": true, "grade_id": "plan_question", "points": 2}
@@ -218,7 +219,7 @@ def test_manually_graded_markdown_cells_build_and_are_not_run_as_tests(make_less
     assert manual["metadata"]["nbgrader"]["points"] == 2 and not manual["metadata"]["nbgrader"]["locked"]
     import nbformat
 
-    from course.lessons import graded_cells
+    from course.authoring.lessons import graded_cells
 
     assert [g["grade_id"] for g in graded_cells(nbformat.read(path, as_version=4))] == ["double_test"]
 

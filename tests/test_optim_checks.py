@@ -1,12 +1,12 @@
-"""course.optim_checks: the messages are the product, so these tests make deliberate
+"""course.checks.optim: the messages are the product, so these tests make deliberate
 mistakes in hand-written optimisers and read what the comparison says about them."""
 
 import pytest
 import torch
 from torch import nn
 
-from course import optim_checks
 from course.checks import CheckFailure
+from course.checks import optim as optim_checks
 
 
 def message(*args, **kwargs) -> str:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from course import placement, progress
+from course.authoring.lessons import ROOT
+from course.authoring.syllabus import load as load_syllabus
 from course.cli import main
-from course.lessons import ROOT
-from course.placement import Item, ItemResult, decide
-from course.syllabus import load as load_syllabus
+from course.learner import placement, progress
+from course.learner.placement import Item, ItemResult, decide
 
 MODULES = ("0", "1")
 _SOLUTION_MARK = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b.*$\n?", re.M)
@@ -21,7 +21,7 @@ _SOLUTION_MARK = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b.*$\n?", re.M)
 def filled_quiz(module: str, wrong: dict[str, str] | None = None, tamper: dict[str, str] | None = None) -> dict:
     """The released quiz as a learner who knows the answers fills it in (some answers wrong,
     some test cells edited, if asked)."""
-    from course.lessons import read_source
+    from course.authoring.lessons import read_source
 
     source = ROOT / "placement" / module / f"placement-{module}.py"
     answers = {c.metadata["nbgrader"]["grade_id"]: _SOLUTION_MARK.sub("", c.source)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from course import progress
+from course.authoring.lessons import ROOT, find_lesson
+from course.authoring.runner import CellResult, RunResult
+from course.authoring.syllabus import load as load_syllabus
 from course.cli import main
-from course.lessons import ROOT, find_lesson
-from course.progress import lesson_exercises
-from course.runner import CellResult, RunResult
-from course.syllabus import load as load_syllabus
+from course.learner import progress
+from course.learner.progress import lesson_exercises
 
 
 @pytest.fixture
@@ -86,9 +86,9 @@ def test_runs_of_the_solution_notebooks_are_not_progress(env):
 
 
 def test_bootcamp_check_records_its_run(env, monkeypatch, capsys):
-    import course.runner
+    import course.authoring.runner
 
-    monkeypatch.setattr(course.runner, "run_notebook", lambda path, timeout=600: fake_run("0.1", {"softmax"}))
+    monkeypatch.setattr(course.authoring.runner, "run_notebook", lambda path, timeout=600: fake_run("0.1", {"softmax"}))
     assert main(["check", "0.1"]) == 1
     (rec,) = progress.read_records("checks.jsonl")
     assert rec["lesson"] == "0.1" and rec["notebook"].endswith("exercises/0.1-numpy/0.1-numpy.ipynb")
@@ -225,7 +225,7 @@ def test_hint_shows_the_folded_hint_and_counts_it(env, capsys):
 
 
 def test_hint_records_failed_attempts_before_it(env):
-    from course.hints import take_hint
+    from course.learner.hints import take_hint
 
     record("0.1", {"one_hot"})
     record("0.1", {"one_hot"})

@@ -1,4 +1,4 @@
-"""course.puzzles: the rule check's messages and the hypothesis harness (lesson 0.2)."""
+"""course.checks.puzzles: the rule check's messages and the hypothesis harness (lesson 0.2)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ pytest.importorskip("hypothesis")
 
 from hypothesis import strategies as st  # noqa: E402
 
-from course import puzzles  # noqa: E402
-from course.checks import CheckFailure  # noqa: E402
-from course.puzzles import arange, check_puzzle, check_rules, rule_violations, vectors, where  # noqa: E402
+from course.checks import CheckFailure, puzzles  # noqa: E402
+from course.checks.puzzles import arange, check_puzzle, check_rules, rule_violations, vectors, where  # noqa: E402
 
 
 # --------------------------------------------------------------------------- puzzles used below

@@ -13,7 +13,8 @@ from itertools import combinations
 
 import pytest
 
-from course import lessons, newproject
+from course.authoring import lessons
+from course.learner import newproject
 
 HEADING = "## Why this matters for safety"
 MIN_SENTENCES = 3

@@ -1,4 +1,4 @@
-"""The syllabus (course/syllabus.toml) against solutions/, and `bootcamp map`."""
+"""The syllabus (course/authoring/syllabus.toml) against solutions/, and `bootcamp map`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from course import syllabus
+from course.authoring import syllabus
+from course.authoring.lessons import ROOT
+from course.authoring.syllabus import SyllabusError, find_cycle
 from course.cli import main
-from course.lessons import ROOT
-from course.syllabus import SyllabusError, find_cycle
 
 
 def test_the_syllabus_agrees_with_solutions():
     errors, notes = syllabus.check()
     for n in notes:
-        print("note:", n)  # a planned lesson that has landed: not an error (see course/syllabus.py)
+        print("note:", n)  # a planned lesson that has landed: not an error (see course/authoring/syllabus.py)
     assert errors == [], "\n".join(errors)
 
 
@@ -207,8 +207,8 @@ def test_unknown_lesson_or_module_is_bad_input(learner_env, capsys, argv, messag
 
 
 def test_importing_the_learner_modules_stays_light():
-    code = ("import sys, course.learner, course.progress, course.syllabus, course.update, course.placement, "
-            "course.hints; print(sorted(m for m in ('torch', 'matplotlib', 'nbformat', 'nbgrader', 'jupytext') "
+    code = ("import sys, course.learner.commands, course.learner.progress, course.authoring.syllabus, course.learner.update, course.learner.placement, "
+            "course.learner.hints; print(sorted(m for m in ('torch', 'matplotlib', 'nbformat', 'nbgrader', 'jupytext') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

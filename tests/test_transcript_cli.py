@@ -9,8 +9,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from course import transcript as tr
 from course.cli import main
+from course.learner import transcript as tr
 
 
 def signed(private) -> dict:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from course import update  # before nbformat: it keeps a slow optional module out of nbformat's import
+from course.authoring.lessons import ROOT
 from course.cli import main
-from course.lessons import ROOT
-from course.update import merge_notebook, notebook_text, update_from_dir, update_from_git
+from course.learner import update  # before nbformat: it keeps a slow optional module out of nbformat's import
+from course.learner.update import merge_notebook, notebook_text, update_from_dir, update_from_git
 
 
 # --------------------------------------------------------------------------- tiny releases
@@ -296,7 +296,7 @@ def test_corrupt_learner_notebook_is_named_and_left_alone(cli_root, tmp_path, ca
 @pytest.fixture
 def cli_root(course_dir, monkeypatch):
     monkeypatch.setattr(update, "ROOT", course_dir)
-    from course import learner
+    from course.learner import commands as learner
     monkeypatch.setattr(learner, "ROOT", course_dir)
     return course_dir
 
@@ -440,7 +440,7 @@ def test_git_update_when_up_to_date(clone):
 
 def test_git_update_cli_in_a_clone(clone, monkeypatch, capsys):
     up, learner = clone
-    from course import learner as learner_cli
+    from course.learner import commands as learner_cli
 
     monkeypatch.setattr(learner_cli, "ROOT", learner)
     assert main(["update"]) == 0

@@ -1,6 +1,6 @@
 """The CI checks themselves: they must reject tests that cannot fail."""
 
-from course import lessons, verify
+from course.authoring import lessons, verify
 
 
 def built(make_lesson, body):

@@ -3,7 +3,10 @@
 - :mod:`course.models.gpt`: a GPT-2-style byte-level language model (one file, one config).
 - :mod:`course.models.toy`: the toy model of superposition (lessons 4.2, 4.3).
 - A family module (any module here with `specs()`, see `registry.family_modules`) defines,
-  trains and loads its shipped models; adding a family is adding a file.
+  trains and loads its shipped models; adding a family is adding a file. The families:
+  :mod:`course.models.train` (the GPT, lessons 2.2, 3.1), :mod:`course.models.attn_only`
+  (induction heads, 3.2), :mod:`course.models.grokking` (modular addition, 4.1),
+  :mod:`course.models.sae` (sparse autoencoders, 4.3).
 - :mod:`course.models.train`: the training script that made every shipped checkpoint
   (``python -m course.models.train NAME``).
 - :mod:`course.models.registry`: each model's config, checkpoint, lesson, metrics, tolerances.

@@ -67,9 +67,7 @@ def family_modules() -> list[str]:
     """
     import pkgutil
 
-    from . import __path__ as package_path
-
-    return sorted(m.name for m in pkgutil.iter_modules(package_path) if m.name not in _NOT_FAMILIES)
+    return sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name not in _NOT_FAMILIES)
 
 
 def _specs() -> dict[str, ModelSpec]:

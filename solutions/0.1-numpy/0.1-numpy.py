@@ -1351,6 +1351,6 @@ plt.show()
 # (`bootcamp submit 0.1`), else from `bootcamp check 0.1` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("0.1")

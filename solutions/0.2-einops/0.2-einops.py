@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 from course import checks, data
 from course.checks import CheckFailure
-from course.puzzles import arange, check_puzzle, sizes, square_matrices, tensors, vectors, where
+from course.checks.puzzles import arange, check_puzzle, sizes, square_matrices, tensors, vectors, where
 
 torch.manual_seed(0)
 digits = data.digits(images=True, torch=True)  # x: (n, 1, 8, 8) float32 in [0, 1], y: (n,) int64
@@ -615,7 +615,7 @@ with checks.tolerance(rtol=1e-5, atol=1e-6):
 # works on integers).
 #
 # **How the puzzles are tested.** `check_puzzle(name, fn, reference, inputs, examples)` from
-# `course.puzzles` does three things:
+# `course.checks.puzzles` does three things:
 #
 # 1. it reads your function's source and rejects any call the rules do not allow, naming it
 #    and its line;
@@ -1141,6 +1141,6 @@ check_puzzle("scatter_add", scatter_add, scatter_add_reference, scatter_inputs(4
 # (`bootcamp submit 0.2`), else from `bootcamp check 0.2` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("0.2")

@@ -1863,6 +1863,6 @@ plt.show()
 # (`bootcamp submit 0.3`), else from `bootcamp check 0.3` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("0.3")

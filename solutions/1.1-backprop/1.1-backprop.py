@@ -64,7 +64,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from course import checks, data, gradcheck
+from course import checks, data
+from course.checks import gradcheck
 
 np.set_printoptions(precision=4, suppress=True)
 torch.set_default_dtype(torch.float64)  # the engine computes in float64; compare like with like
@@ -1579,6 +1580,6 @@ checks.assert_true("train_mlp", not np.allclose(_params["W2"].data, _init["W2"].
 # (`bootcamp submit 1.1`), else from `bootcamp check 1.1` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("1.1")

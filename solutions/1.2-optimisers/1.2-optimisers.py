@@ -61,7 +61,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from course import checks, data, optim_checks
+from course import checks, data
+from course.checks import optim as optim_checks
 
 # The models in this lesson are tiny: a second CPU thread only adds overhead.
 torch.set_num_threads(1)
@@ -1447,6 +1448,6 @@ plt.show()
 # (`bootcamp submit 1.2`), else from `bootcamp check 1.2` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("1.2")

@@ -1613,6 +1613,6 @@ plt.show()
 # (`bootcamp submit 1.3`), else from `bootcamp check 1.3` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("1.3")

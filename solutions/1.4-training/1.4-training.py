@@ -1620,6 +1620,6 @@ print("\n".join(f"lr {r['config']['lr']:<6} hidden {r['config']['hidden']:<4} te
 # (`bootcamp submit 1.4`), else from `bootcamp check 1.4` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("1.4")

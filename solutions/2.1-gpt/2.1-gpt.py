@@ -65,8 +65,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import checks, gpt_checks
-from course.gpt_checks import GPTConfig
+from course import checks
+from course.checks import gpt as gpt_checks
+from course.checks.gpt import GPTConfig
 
 torch.set_num_threads(1)  # the models here are tiny: a second thread only adds overhead
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -1114,6 +1115,6 @@ plt.show()
 # (`bootcamp submit 2.1`), else from `bootcamp check 2.1` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("2.1")

@@ -1072,6 +1072,6 @@ else:
 # (`bootcamp submit 2.2`), else from `bootcamp check 2.2` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("2.2")

@@ -1783,6 +1783,6 @@ else:
 # (`bootcamp submit 3.1`), else from `bootcamp check 3.1` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("3.1")

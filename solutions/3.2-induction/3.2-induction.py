@@ -1376,6 +1376,6 @@ plt.show()
 # (`bootcamp submit 3.2`), else from `bootcamp check 3.2` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("3.2")

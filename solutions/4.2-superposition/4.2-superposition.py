@@ -1454,6 +1454,6 @@ for paper, ours in rows:
 # (`bootcamp submit 4.2`), else from `bootcamp check 4.2` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("4.2")

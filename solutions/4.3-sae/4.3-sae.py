@@ -2035,6 +2035,6 @@ print(f"latents: median firing frequency {_lat_freq.median():.2%}, dead {(_lat_f
 # (`bootcamp submit 4.3`), else from `bootcamp check 4.3` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("4.3")

@@ -874,6 +874,6 @@ checks.assert_raises("performance_gap_recovered", ValueError, performance_gap_re
 # (`bootcamp submit 5.0`), else from `bootcamp check 5.0` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("5.0")

@@ -65,7 +65,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from course import checks, newproject
+from course import checks
+from course.learner import newproject
 
 # %% [markdown]
 # ## From a replication to a question
@@ -1175,6 +1176,6 @@ shutil.rmtree(_workdir, ignore_errors=True)  # the two temporary projects of thi
 # (`bootcamp submit 5.1`), else from `bootcamp check 5.1` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("5.1")

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course.lessons import ROOT, Lesson, build
+from course.authoring.lessons import ROOT, Lesson, build
 
 SLUG = "9.8-grading"
 HEADER = """\
@@ -147,7 +147,7 @@ def make_settings(course_root: Path, data_dir: Path, **kw):
 
 @pytest.fixture(scope="session")
 def grader(course_root, tmp_path_factory):
-    from autograder.grading import Grader
+    from autograder.grading.pipeline import Grader
 
     settings = make_settings(course_root, tmp_path_factory.mktemp("graderdata"))
     g = Grader(settings)
@@ -159,7 +159,7 @@ def grader(course_root, tmp_path_factory):
 @pytest.fixture(scope="session")
 def torch_grader(course_root, tmp_path_factory):
     """A grader with the service's default warm imports (torch included)."""
-    from autograder.grading import Grader
+    from autograder.grading.pipeline import Grader
     from autograder.settings import Settings
 
     settings = make_settings(course_root, tmp_path_factory.mktemp("torchdata"),
@@ -239,9 +239,9 @@ class Service:
     def __init__(self, settings):
         from fastapi.testclient import TestClient
 
-        from autograder import accounts
         from autograder.app import create_app
-        from autograder.db import Database
+        from autograder.gradebook import accounts
+        from autograder.gradebook.db import Database
 
         self.settings = settings
         self.db = Database(settings)
@@ -268,7 +268,7 @@ class Service:
     def count(self) -> int:
         from sqlalchemy import func, select
 
-        from autograder.models import Submission
+        from autograder.gradebook.models import Submission
 
         with self.db.session() as s:
             return s.scalar(select(func.count()).select_from(Submission))
@@ -284,7 +284,7 @@ def service(settings):
 @pytest.fixture
 def worker(service, grader):
     """An in-process worker that shares the session's warm grader."""
-    from autograder.worker import Worker
+    from autograder.grading.worker import Worker
 
     w = Worker(service.settings, service.db, grader)
     w.release_dead_leases()

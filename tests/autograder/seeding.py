@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from autograder.models import ExerciseResult, Flag, Submission, SubmissionStatus, User, utcnow
+from autograder.gradebook.models import ExerciseResult, Flag, Submission, SubmissionStatus, User, utcnow
 
 LESSON, OTHER = "9.8-grading", "9.9-stateful"
 

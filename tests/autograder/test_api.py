@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from autograder.worker import wait_idle
+from autograder.grading.worker import wait_idle
 
 from .conftest import SLUG
 
@@ -27,7 +27,7 @@ def test_every_endpoint_needs_a_valid_token(service, path):
 
 
 def test_revoked_token_is_refused_and_submission_not_stored(service, sub):
-    from autograder import accounts
+    from autograder.gradebook import accounts
 
     with service.db.session() as s:
         accounts.revoke_tokens(s, "lea")
@@ -128,7 +128,7 @@ def test_submit_store_grade_and_report(service, worker, sub):
     r = service.submit("lea", raw)
     assert r.status_code == 201
     sid = r.json()["id"]
-    from autograder.models import Submission
+    from autograder.gradebook.models import Submission
 
     with service.db.session() as s:  # stored, bytes and all, before the answer came back
         assert s.get(Submission, sid).notebook == raw

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from autograder.worker import wait_idle
+from autograder.grading.worker import wait_idle
 
 from .conftest import SLUG
 from .test_service import live  # noqa: F401  (fixture)
@@ -63,7 +63,7 @@ def login(page, base, token):
 
 
 def test_dashboard_pages_in_a_browser(service, worker, live, browser, sub, webhook, tmp_path):  # noqa: F811
-    from autograder.models import User, utcnow
+    from autograder.gradebook.models import User, utcnow
 
     hook_url, received = webhook
     service.settings.nudge_webhook_url = hook_url

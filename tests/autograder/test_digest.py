@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from autograder.models import User, utcnow
+from autograder.gradebook.models import User, utcnow
 
 from .seeding import LESSON, OTHER, add_submission, pass_lesson
 from .test_dashboard import webhook  # noqa: F401  (fixture: a chat webhook on loopback)
@@ -46,10 +46,10 @@ def seeded(service):
 
 
 def test_digest_content(service, seeded):
-    from autograder import digest
+    from autograder.dashboard import digest
 
     with service.db.session() as s:
-        from autograder.models import Cohort
+        from autograder.gradebook.models import Cohort
 
         d = digest.build(s, s.get(Cohort, seeded["alpha"]), service.settings)
     today = seeded["today"]
@@ -84,10 +84,10 @@ def test_digest_content(service, seeded):
 
 
 def test_an_empty_week_says_so(service):
-    from autograder import digest
+    from autograder.dashboard import digest
 
     with service.db.session() as s:
-        from autograder.models import Cohort
+        from autograder.gradebook.models import Cohort
 
         md = digest.markdown(digest.build(s, s.query(Cohort).filter_by(name="beta").one(), service.settings))
     for needle in ("No submissions this week.", "Nobody is stuck.", "Nobody is silent.", "No claimed projects.",

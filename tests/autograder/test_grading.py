@@ -274,7 +274,7 @@ def test_torch_is_warm_and_tensors_cross_between_the_processes(torch_grader, sub
 
 def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeypatch):
     """Lesson 0.1's hidden tests read an exercise's source (inspect) and hand it a fake clock."""
-    import autograder.grading as grading
+    import autograder.grading.pipeline as grading
 
     spec = grader.catalogue.spec(SLUG)
     assert grader.mode_for(spec) == "split"  # measured on the lesson's own tests, before this test adds to them
@@ -294,7 +294,7 @@ def test_learner_objects_cross_with_operators_attributes_and_a_tests_temp_dir(gr
     """In the separate test process a learner's object answers operators, attribute writes and
     isinstance; a test's own object answers the learner's attribute reads; a file the learner's
     code writes into the test's temporary directory is there for the test to read."""
-    import autograder.grading as grading
+    import autograder.grading.pipeline as grading
 
     spec = grader.catalogue.spec(SLUG)
     assert grader.mode_for(spec) == "split"
@@ -349,8 +349,8 @@ def test_only_the_tests_that_need_the_learners_objects_run_in_the_learners_proce
 
     import nbformat
 
-    from autograder.grading import solved_notebook
-    from course.lessons import Lesson
+    from autograder.grading.pipeline import solved_notebook
+    from course.authoring.lessons import Lesson
 
     from .conftest import STATEFUL
 
@@ -408,7 +408,7 @@ def test_library_functions_and_classes_cross_by_name_learner_lookalikes_do_not()
     import numpy as np
     import torch
 
-    from autograder.sandbox import _Decoder, encode
+    from autograder.grading.sandbox import _Decoder, encode
 
     decode = _Decoder(conn=None)
     for obj in (torch.arange, torch.Tensor, torch.nn.Linear, np.add, np.arange, len):
@@ -424,7 +424,7 @@ def test_library_functions_and_classes_cross_by_name_learner_lookalikes_do_not()
 
 def test_the_tensor_puzzles_lesson_grades_its_tests_in_a_separate_process(tmp_path):
     """0.2's rule checks read the learner's function and its globals across the process boundary."""
-    from autograder.grading import Grader, solved_notebook
+    from autograder.grading.pipeline import Grader, solved_notebook
     from autograder.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", wall_seconds=240, cpu_seconds=480)
@@ -474,7 +474,7 @@ def test_two_graders_on_one_machine_never_end_each_others_sandboxes(grader, cour
     without a result")."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.grading import Grader
+    from autograder.grading.pipeline import Grader
 
     from .conftest import make_settings
 
@@ -496,7 +496,7 @@ def test_a_lessons_calibration_is_kept_for_the_next_worker(grader):
     and a changed lesson is measured again."""
     import nbformat
 
-    from autograder.grading import Grader
+    from autograder.grading.pipeline import Grader
 
     from .conftest import STATEFUL
 
@@ -526,7 +526,7 @@ def test_random_generators_and_a_tests_tensors_are_shared_as_in_one_kernel(torch
     """With the tests in their own process, a seed set by a test still decides what the learner's
     code draws (and the reverse), and a learner's in-place update of the test's parameters and
     gradients is seen by the test, as when both ran in one kernel."""
-    import autograder.grading as grading
+    import autograder.grading.pipeline as grading
 
     spec = torch_grader.catalogue.spec(SLUG)
     assert torch_grader.mode_for(spec) == "split"
@@ -578,7 +578,7 @@ def test_autograd_modules_hooks_and_identity_cross_as_in_one_kernel(torch_grader
     the test's module put in train mode or given a hook by the learner's code (and the reverse),
     optimisers and generators keeping their state between calls, views, one object being one
     object, the test's own exceptions, dates, paths and meta tensors."""
-    import autograder.grading as grading
+    import autograder.grading.pipeline as grading
 
     spec = torch_grader.catalogue.spec(SLUG)
     assert torch_grader.mode_for(spec) == "split"
@@ -714,7 +714,7 @@ def test_a_learners_hook_on_a_tests_module_sees_its_output_but_cannot_change_it(
     returns a forged output and writes into the real one. In the split the hook still runs (a
     learner's capture works, the test can see it is left behind) but on copies, its return
     value dropped: the test's reference stays its own."""
-    import autograder.grading as grading
+    import autograder.grading.pipeline as grading
 
     spec = torch_grader.catalogue.spec(SLUG)
     extra = '''

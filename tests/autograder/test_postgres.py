@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from autograder.worker import wait_idle
+from autograder.grading.worker import wait_idle
 
 from .conftest import Service
 
@@ -75,8 +75,8 @@ def test_the_service_on_postgresql(postgres_url, course_root, tmp_path, grader, 
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from autograder.models import Base
-    from autograder.worker import Worker
+    from autograder.gradebook.models import Base
+    from autograder.grading.worker import Worker
 
     from .conftest import make_settings
 

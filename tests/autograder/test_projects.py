@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from autograder.projects_models import Claim, Proposal
+from autograder.projects.models import Claim, Proposal
 
 from .seeding import LESSON, OTHER, add_submission, pass_lesson
 from .test_dashboard import CHROMIUM, browser, login  # noqa: F401  (fixture)
@@ -356,7 +356,7 @@ def course_copy(course_root, tmp_path) -> Path:
 def test_going_further_questions_from_a_source_and_a_notebook(course_copy, tmp_path):
     import jupytext
 
-    from autograder.projects import going_further_questions, split_question
+    from autograder.projects.service import going_further_questions, split_question
 
     src = course_copy / "solutions" / "4.7-extend" / "4.7-extend.py"
     questions = going_further_questions(src)
@@ -376,7 +376,7 @@ def test_going_further_questions_from_a_source_and_a_notebook(course_copy, tmp_p
 
 
 def test_course_proposals_import_idempotently(service, course_copy):
-    from autograder.projects import import_course_proposals
+    from autograder.projects.service import import_course_proposals
 
     with service.db.session() as s:
         report = import_course_proposals(s, course_copy)
@@ -439,14 +439,14 @@ def test_the_service_imports_the_course_proposals_on_start(course_copy, tmp_path
 
 def test_the_course_repository_proposals_import_cleanly(service):
     """projects/*.toml of this repository (and its replication lessons) import with no error."""
-    from autograder.projects import ImportReport, course_proposals
+    from autograder.projects.service import ImportReport, course_proposals
 
     report = ImportReport()
     entries, failed = course_proposals(REPO, report)
     assert report.errors == [] and failed == set()
     assert len({e["key"] for e in entries}) == len(entries)
     assert any(e["source"] == "file" for e in entries)
-    from course.lessons import all_lessons
+    from course.authoring.lessons import all_lessons
 
     for lesson in all_lessons(REPO):  # every replication lesson ends with 5+ "Going further" questions
         if lesson.id.startswith("4."):
@@ -543,7 +543,7 @@ def test_learner_commands_proposals_claim_peers(service, live, monkeypatch, caps
     code, out = run("peers", "--opt-out")
     assert code == 0 and "peer matching is off" in out.out
     with service.db.session() as s:
-        from autograder.projects_models import PeerOptIn
+        from autograder.projects.models import PeerOptIn
 
         assert s.get(PeerOptIn, 1) is None and s.scalar(select(func.count()).select_from(PeerOptIn)) == 0
 
@@ -556,15 +556,15 @@ from .test_postgres import INITDB, PG_CTL, postgres_url  # noqa: E402,F401  (fix
 def test_projects_transcript_and_digest_on_postgresql(postgres_url, course_copy, tmp_path):  # noqa: F811
     """Migration 0002, the course import (JSON prerequisites compared on re-import), a claim with
     milestones, peers, a transcript and a digest, on a real PostgreSQL server."""
-    from autograder import digest
-    from autograder.models import Cohort
-    from course import transcript as tr
+    from autograder.dashboard import digest
+    from autograder.gradebook.models import Cohort
+    from course.learner import transcript as tr
 
     from .conftest import Service, make_settings
 
     svc = Service(make_settings(course_copy, tmp_path / "data", database_url=postgres_url))
     try:
-        from autograder.projects import import_course_proposals
+        from autograder.projects.service import import_course_proposals
 
         with svc.db.session() as s:  # the start-up import ran before the cohort "alpha" existed
             again = import_course_proposals(s, course_copy)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from autograder.models import GradingJob, JobState, Submission
-from autograder.worker import wait_idle
+from autograder.gradebook.models import GradingJob, JobState, Submission
+from autograder.grading.worker import wait_idle
 
 from .conftest import FAST_WARM, SLUG
 
@@ -50,7 +50,7 @@ def live(service):
 
 
 def test_fifty_simultaneous_submissions_are_all_stored_and_graded(service, live, worker, sub):
-    from course import client
+    from course.learner import client
 
     good, bad = sub().solve().bytes(), sub().solve(norm="def norm(x):\n    return 0.0").bytes()
     tmp = Path(service.settings.data_path)
@@ -77,16 +77,16 @@ def test_fifty_simultaneous_submissions_are_all_stored_and_graded(service, live,
 
 
 def test_client_submit_and_status(service, live, worker, sub, monkeypatch, tmp_path):
-    from course import client
+    from course.learner import client
 
     path = tmp_path / "mine.ipynb"
     path.write_bytes(sub().solve().bytes())
     monkeypatch.setenv("BOOTCAMP_URL", live)
     monkeypatch.setenv("BOOTCAMP_TOKEN", service.tokens["lea"])
-    import course.client as mod
+    import course.learner.client as mod
+    from course.authoring import lessons
 
-    monkeypatch.setattr(mod, "find_lesson", lambda name: __import__("course.lessons").lessons.find_lesson(
-        name, service.settings.course_dir))
+    monkeypatch.setattr(mod, "find_lesson", lambda name: lessons.find_lesson(name, service.settings.course_dir))
     ack = client.submit("9.8", path)
     got = client.wait(ack["id"], timeout=60)
     assert got["status"] == "graded" and got["score"] == 5
@@ -161,8 +161,8 @@ def test_migrations_create_exactly_the_models(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from autograder.db import make_engine, upgrade
-    from autograder.models import Base
+    from autograder.gradebook.db import make_engine, upgrade
+    from autograder.gradebook.models import Base
 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     upgrade(url)
@@ -191,8 +191,8 @@ class Admin:
 
 
 def test_admin_cohorts_enrolment_and_tokens(settings, tmp_path, monkeypatch, capsys):
-    from autograder import accounts
-    from autograder.db import Database
+    from autograder.gradebook import accounts
+    from autograder.gradebook.db import Database
 
     admin = Admin(settings, monkeypatch, capsys)
     entry = subprocess.run([sys.executable, "-m", "autograder", "admin", "cohort", "create", "spring"],
@@ -227,7 +227,7 @@ def test_admin_cohorts_enrolment_and_tokens(settings, tmp_path, monkeypatch, cap
 
 def test_serve_starts_the_embedded_service_and_a_local_learner_can_submit(settings, sub, tmp_path):
     """What `./run.sh lab` starts beside JupyterLab: no set-up, the local token is there."""
-    from course import client
+    from course.learner import client
 
     port = free_port()
     env = worker_env(settings, BOOTCAMP_PORT=str(port))
@@ -273,7 +273,7 @@ def _up(url: str) -> bool:
 def test_client_subcommands_parse_and_course_never_imports_autograder():
     import argparse
 
-    from course import client
+    from course.learner import client
 
     p = argparse.ArgumentParser()
     client.add_subcommands(p.add_subparsers(dest="command"))
@@ -281,6 +281,6 @@ def test_client_subcommands_parse_and_course_never_imports_autograder():
     assert (args.func, args.lesson, args.notebook, args.no_wait) == (client.cmd_submit, "0.1", "x.ipynb", True)
     assert p.parse_args(["status"]).func is client.cmd_status
     assert p.parse_args(["admin", "token", "issue", "ada"]).admin_args == ["token", "issue", "ada"]
-    code = "import sys, course.client, course.cli; print(any(m.startswith('autograder') for m in sys.modules))"
+    code = "import sys, course.learner.client, course.cli; print(any(m.startswith('autograder') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.stdout.strip() == "False", out.stderr

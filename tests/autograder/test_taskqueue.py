@@ -1,5 +1,5 @@
 """Celery drives the grading workers (BOOTCAMP_TASK_QUEUE=celery): the job interface of
-autograder/jobs.py under a real distributed task queue, with its default broker (kombu's
+autograder/gradebook/jobs.py under a real distributed task queue, with its default broker (kombu's
 SQLAlchemy transport, here beside the SQLite gradebook) and a real Celery worker."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ celery = pytest.importorskip("celery")
 
 
 def _wait_graded(db, ids, timeout=90.0):
-    from autograder.models import Submission
+    from autograder.gradebook.models import Submission
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -32,9 +32,9 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
     from celery.contrib.testing.worker import start_worker
     from sqlalchemy import select
 
-    from autograder import taskqueue
-    from autograder.models import GradingJob
-    from autograder.worker import Worker
+    from autograder.gradebook.models import GradingJob
+    from autograder.grading import taskqueue
+    from autograder.grading.worker import Worker
 
     settings = make_settings(course_root, tmp_path / "data", task_queue="celery")
     service = Service(settings)
@@ -76,7 +76,7 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
 
 
 def _status(db, sub_id):
-    from autograder.models import Submission
+    from autograder.gradebook.models import Submission
 
     with db.session() as s:
         return s.get(Submission, sub_id).status.value

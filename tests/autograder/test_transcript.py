@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from course import transcript as tr
+from course.learner import transcript as tr
 
 from .seeding import LESSON, OTHER, add_submission, pass_lesson
 from .test_service import live  # noqa: F401  (fixture)
@@ -78,7 +78,7 @@ def test_what_a_transcript_says_and_that_it_verifies(service):
     assert t["issuer"]["key_id"] == doc["signature"]["key_id"] and t["issuer"]["service"] == service.settings.base_url
     by = {x["lesson"]: x for x in t["lessons"]}
     assert set(by) == {LESSON, OTHER}
-    from autograder.models import Submission
+    from autograder.gradebook.models import Submission
 
     with service.db.session() as s:
         sub = s.get(Submission, good)

@@ -1,0 +1,219 @@
+"""The HTTP API under /api. Every answer to bad input is 4xx JSON: {"detail": "<one line>"}.
+
+Access rules (each has a test in tests/autograder/test_api_access.py):
+
+| endpoint | learner | mentor | instructor |
+|---|---|---|---|
+| GET /api/me, GET /api/lessons | yes | yes | yes |
+| POST /api/submissions | own | own | own |
+| GET /api/submissions, /api/submissions/{id} | own only | learners of assigned cohorts | all |
+| POST /api/submissions/{id}/regrade | no | learners of assigned cohorts | all |
+| GET /api/cohorts, /api/cohorts/{id}/progress | no | assigned cohorts | all |
+
+Another learner's submission answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from autograder.gradebook import jobs
+from autograder.gradebook.accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
+from autograder.gradebook.models import Cohort, Role, Submission, User
+from autograder.grading.pipeline import SubmissionError, parse_notebook
+
+log = logging.getLogger("autograder.api.routes")
+
+router = APIRouter(prefix="/api")
+
+
+# --------------------------------------------------------------------------- dependencies
+def get_session(request: Request):
+    with request.app.state.db.session() as s:
+        yield s
+
+
+DB = Annotated[object, Depends(get_session)]
+
+
+def current_user(request: Request, s: DB) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise HTTPException(401, "missing token: send the header 'Authorization: Bearer <token>'")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "malformed Authorization header: expected 'Bearer <token>'")
+    found = user_for_token(s, token.strip())
+    if found is None:
+        raise HTTPException(401, "invalid or revoked token")
+    user, tok = found
+    touch(tok)
+    return user
+
+
+def submitter_id(request: Request) -> int:
+    """Authenticate without holding a database connection for the rest of the request (uploads)."""
+    with request.app.state.db.session() as s:
+        return current_user(request, s).id
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def _visible_submission(s, user: User, submission_id: str) -> Submission:
+    sub = s.get(Submission, submission_id) if len(submission_id) <= 64 else None
+    allowed = visible_learner_ids(s, user)
+    if sub is None or (allowed is not None and sub.user_id not in allowed):
+        raise HTTPException(404, f"no submission {submission_id!r} that you can see")
+    return sub
+
+
+def submission_json(sub: Submission) -> dict:
+    return {
+        "id": sub.id,
+        "lesson": sub.lesson,
+        "user": sub.user.username,
+        "status": sub.status.value,
+        "created_at": sub.created_at.isoformat() + "Z",
+        "graded_at": sub.graded_at.isoformat() + "Z" if sub.graded_at else None,
+        "score": sub.score,
+        "max_score": sub.max_score,
+        "message": sub.message,
+        "attempts": max((j.attempts for j in sub.jobs), default=0),
+        "results": [
+            {"exercise": r.exercise, "grade_id": r.grade_id, "points": r.points, "max_points": r.max_points,
+             "passed": r.passed, "status": r.status, "message": r.message}
+            for r in sub.results
+        ],
+        "flags": [{"kind": f.kind, "detail": f.detail} for f in sub.flags],
+    }
+
+
+# --------------------------------------------------------------------------- routes
+@router.get("/me")
+def me(user: CurrentUser):
+    return {"username": user.username, "role": user.role.value, "name": user.display_name,
+            "cohorts": [c.name for c in user.cohorts], "mentoring": [c.name for c in user.mentoring]}
+
+
+@router.get("/lessons")
+def lessons(request: Request, user: CurrentUser):
+    return [{"id": lesson.id, "slug": lesson.slug, "title": lesson.title}
+            for lesson in request.app.state.catalogue.lessons()]
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the notebook is {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"the notebook is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/submissions", status_code=201)
+async def submit(request: Request, lesson: Annotated[str, Query(max_length=120)], user_id: Annotated[int, Depends(submitter_id)]):
+    """The body is the .ipynb file itself. Stored (committed) before the answer is sent."""
+    settings = request.app.state.settings
+    raw = await _read_body(request, settings.max_upload_bytes)
+    from starlette.concurrency import run_in_threadpool
+
+    found, sub_id, job_id = await run_in_threadpool(_store, request.app.state, lesson, raw, user_id)
+    # committed: only now is it acknowledged (and, with a task queue, published)
+    if settings.task_queue == "celery":
+        await run_in_threadpool(_publish, settings, job_id)
+    return {"id": sub_id, "status": "queued", "lesson": found.slug, "url": f"/api/submissions/{sub_id}"}
+
+
+def _store(state, lesson: str, raw: bytes, user_id: int):
+    settings, catalogue = state.settings, state.catalogue
+    try:
+        found = catalogue.find(lesson)
+        nb = parse_notebook(raw, settings.max_upload_bytes)
+        spec = catalogue.spec(found.slug)
+    except SubmissionError as err:
+        code = 413 if "limit" in str(err) else 400 if "not JSON" in str(err) else 422
+        raise HTTPException(code, str(err)) from err
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+    if not ids & {c.metadata.get("nbgrader", {}).get("grade_id") for c in spec.release.cells}:
+        raise HTTPException(422, f"this notebook is not lesson {found.id}'s: none of its graded cells are in it")
+    with state.db.session() as s:
+        sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=hashlib.sha256(raw).hexdigest())
+        s.add(sub)
+        job = jobs.enqueue(s, sub, settings.max_attempts)
+        s.flush()
+        return found, sub.id, job.id
+
+
+def _publish(settings, job_id: int) -> None:
+    """Hand the stored job to Celery. If the broker is down the job stays queued in the
+    gradebook, and a Celery worker publishes it again when it starts."""
+    from autograder.grading.taskqueue import app_for, publish
+
+    try:
+        publish(app_for(settings), job_id)
+    except Exception as err:  # noqa: BLE001
+        log.warning("job %s stored but not published to the task queue: %s", job_id, err)
+
+
+@router.get("/submissions")
+def list_submissions(user: CurrentUser, s: DB, lesson: str | None = None, username: str | None = None,
+                     limit: Annotated[int, Query(le=500)] = 50):
+    q = select(Submission).order_by(Submission.created_at.desc()).limit(limit)
+    allowed = visible_learner_ids(s, user)
+    if allowed is not None:
+        q = q.where(Submission.user_id.in_(allowed))
+    if lesson:
+        q = q.where((Submission.lesson == lesson) | Submission.lesson.startswith(lesson + "-"))
+    if username:
+        q = q.join(User).where(User.username == username)
+    return [submission_json(sub) for sub in s.scalars(q).all()]
+
+
+@router.get("/submissions/{submission_id}")
+def get_submission(submission_id: str, user: CurrentUser, s: DB):
+    return submission_json(_visible_submission(s, user, submission_id))
+
+
+@router.post("/submissions/{submission_id}/regrade", status_code=202)
+def regrade(submission_id: str, request: Request, user: CurrentUser, s: DB):
+    if user.role == Role.learner:
+        raise HTTPException(403, "only a mentor or an instructor can ask for a regrade")
+    sub = _visible_submission(s, user, submission_id)
+    jobs.regrade(s, sub, request.app.state.settings.max_attempts)
+    return {"id": sub.id, "status": "queued"}
+
+
+@router.get("/cohorts")
+def cohorts(user: CurrentUser, s: DB):
+    if user.role == Role.learner:
+        raise HTTPException(403, "learners cannot list cohorts")
+    rows = s.scalars(select(Cohort).order_by(Cohort.name)).all()
+    return [{"id": c.id, "name": c.name, "learners": len(c.learners), "mentors": [m.username for m in c.mentors]}
+            for c in rows if can_see_cohort(user, c)]
+
+
+@router.get("/cohorts/{cohort_id}/progress")
+def cohort_progress(cohort_id: int, request: Request, user: CurrentUser, s: DB):
+    from autograder.gradebook.progress import cohort_grid
+
+    cohort = s.get(Cohort, cohort_id)
+    if user.role == Role.learner:
+        raise HTTPException(403, "learners cannot see a cohort's progress")
+    if cohort is None or not can_see_cohort(user, cohort):
+        raise HTTPException(404, f"no cohort {cohort_id} that you can see")
+    return cohort_grid(s, cohort, request.app.state.catalogue)
+
+
+def error_json(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)

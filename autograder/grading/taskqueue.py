@@ -1,0 +1,140 @@
+"""Grading workers on other machines, driven by Celery (``BOOTCAMP_TASK_QUEUE=celery``).
+
+The only module that meets Celery. The gradebook stays the record of every job: the API
+stores the submission and its GradingJob row before it answers (autograder.gradebook.jobs), then,
+with this queue switched on, publishes the job's id as a ``bootcamp.grade`` task.
+``python -m autograder celery-worker`` runs Celery workers, on any machine that reaches
+the database and the broker; each task claims the job its message names (``jobs.claim``:
+a conditional UPDATE, so a redelivered message or a polling worker that got there first
+costs nothing), grades it with the process's warm Grader (one zygote per worker process:
+imports paid once) and writes the grade, as the polling worker does. Leases, retries, the
+attempt limit and "failed with the reason" stay in jobs.py. A message that is lost is not
+a lost submission: the job is still queued in the database, and a worker publishes every
+claimable job again when it starts (``republish``), as the polling worker would take it.
+
+The broker defaults to the gradebook's database server (kombu's SQLAlchemy transport: the
+same PostgreSQL database, or ``broker.db`` beside an SQLite gradebook; nothing more to run);
+``BOOTCAMP_BROKER_URL`` points it at Redis or RabbitMQ for a large cohort.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from celery import Celery
+
+from autograder.gradebook import jobs
+from autograder.gradebook.db import Database
+from autograder.settings import Settings
+
+log = logging.getLogger("autograder.grading.taskqueue")
+TASK = "bootcamp.grade"
+
+
+def broker_url(settings: Settings) -> str:
+    if settings.broker_url:
+        return settings.broker_url
+    if settings.db_url.startswith("sqlite:"):  # its own file: kombu's tables stay out of the gradebook's schema
+        return f"sqla+sqlite:///{settings.data_path / 'broker.db'}"
+    return f"sqla+{settings.db_url}"
+
+
+def make_app(settings: Settings) -> Celery:
+    app = Celery("bootcamp", broker=broker_url(settings))
+    app.conf.update(
+        task_serializer="json", accept_content=["json"],  # a message is a job id, nothing a worker would unpickle
+        task_acks_late=True, task_reject_on_worker_lost=True,  # a worker killed mid-task: the message comes back
+        worker_prefetch_multiplier=1,  # a slow lesson does not hold other jobs behind it
+        task_ignore_result=True,  # results live in the gradebook
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    runner = _Runner(settings)
+
+    @app.task(name=TASK)
+    def grade(job_id: int) -> str:
+        return runner.run(int(job_id))
+
+    app.bootcamp_runner = runner
+    return app
+
+
+class _Runner:
+    """The per-process side of a Celery worker: the database, a warm Grader, slots by thread."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._worker = None
+        self._lock = threading.Lock()
+        self._slots = threading.local()
+        self._next_slot = 0
+
+    def worker(self):
+        from autograder.grading.worker import Worker
+
+        with self._lock:
+            if self._worker is None:
+                self._worker = Worker(self.settings)
+                self._worker.grader.start()
+            return self._worker
+
+    def slot(self) -> int:
+        if not hasattr(self._slots, "n"):
+            with self._lock:
+                self._slots.n, self._next_slot = self._next_slot, self._next_slot + 1
+        return self._slots.n
+
+    def run(self, job_id: int) -> str:
+        w = self.worker()
+        slot = self.slot()
+        owner = f"{w.host}:{os.getpid()}:celery-{slot}"
+        jobs.fail_exhausted(w.db)
+        if not jobs.claim(w.db, job_id, owner, self.settings.lease_seconds):
+            return "not claimable (graded, or taken by another worker)"
+        w.grade_job(job_id, owner, slot)
+        return "graded"
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.grader.stop()
+                self._worker.db.dispose()
+                self._worker = None
+
+
+def publish(app: Celery, job_id: int) -> None:
+    app.send_task(TASK, args=[int(job_id)])
+
+
+def republish(app: Celery, db: Database) -> int:
+    """Publish every job still waiting in the gradebook (after a restart or a lost message)."""
+    ids = jobs.claimable_ids(db)
+    for job_id in ids:
+        publish(app, job_id)
+    return len(ids)
+
+
+_apps: dict[str, Celery] = {}
+
+
+def app_for(settings: Settings) -> Celery:
+    """One Celery app per broker in this process (the API publishes through it)."""
+    url = broker_url(settings)
+    if url not in _apps:
+        _apps[url] = make_app(settings)
+    return _apps[url]
+
+
+def run_worker(settings: Settings, concurrency: int) -> None:
+    """``python -m autograder celery-worker``: a Celery worker, threads sharing one warm grader."""
+    app = make_app(settings)
+    n = republish(app, Database(settings))
+    if n:
+        print(f"published {n} waiting job(s) again", flush=True)
+    try:
+        app.worker_main(["worker", "--pool=threads", f"--concurrency={max(1, concurrency)}", "--loglevel=INFO",
+                         "--without-gossip", "--without-mingle", "--without-heartbeat"])
+    finally:
+        app.bootcamp_runner.stop()

@@ -1,0 +1,7 @@
+"""What a course author runs: lesson sources, the build, the syllabus, and what CI proves.
+
+    lessons.py     find lessons, read their one source (solutions/<slug>/<slug>.py), build exercises/
+    syllabus.py    syllabus.toml as data: modules, lessons, prerequisites, levels, papers
+    runner.py      run a notebook headlessly and collect what every graded test said
+    verify.py      CI's proofs: the solution passes; every test fails on the stubs, on `pass`, hidden alone
+"""

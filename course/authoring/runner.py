@@ -1,0 +1,147 @@
+"""Run a notebook headlessly and report what every graded test cell said.
+
+Used by `bootcamp check` and by the CI tests that execute every solution (all tests
+pass) and every exercise (every graded test fails on the untouched stubs).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# nbformat imports jsonschema, which imports the optional IRI format checker rfc3987_syntax
+# when it is installed (jupyter-events pulls it in); that module builds a large grammar at
+# import time (1.5 s here, idle) for a format no notebook schema uses. Keep it out of this
+# process: jsonschema treats the missing module as "no IRI checker".
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+from course.authoring.lessons import LessonError, graded_cells  # noqa: E402 (after the sys.modules entry above)
+
+
+@dataclass
+class CellResult:
+    exercise: str
+    grade_id: str
+    points: float
+    passed: bool
+    error_name: str | None  # "CheckFailure", "NotImplementedError", ...
+    message: str  # first line of what the learner sees; "" when it passed
+
+    @property
+    def status(self) -> str:
+        if self.passed:
+            return "pass"
+        if self.error_name == "NotImplementedError":
+            return "todo"
+        if self.error_name == "NotRun":
+            return "not run"
+        return "FAIL"
+
+
+@dataclass
+class RunResult:
+    results: list[CellResult]
+    seconds: float
+    errors_outside_tests: list[str]  # errors in cells that are not graded tests
+    title: str = ""  # the lesson title from the notebook's metadata
+
+
+def load_notebook(path: Path):
+    """Read a notebook, turning every way it can be broken into a LessonError."""
+    import nbformat
+
+    path = Path(path)
+    if not path.is_file():
+        raise LessonError(f"{path}: no such file")
+    if path.suffix != ".ipynb":
+        raise LessonError(f"{path}: not a notebook (expected a .ipynb file)")
+    try:
+        raw = path.read_text(encoding="utf-8")
+        nb = nbformat.reads(raw, as_version=4)
+    except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as err:
+        raise LessonError(f"{path}: not a readable notebook ({type(err).__name__}: {str(err)[:120]})") from err
+    except Exception as err:  # nbformat validation and version errors
+        raise LessonError(f"{path}: not a valid notebook ({str(err).splitlines()[0][:160]})") from err
+    return nb
+
+
+def _first_line(ename: str, evalue: str) -> str:
+    text = (evalue or "").strip()
+    if ename == "NotImplementedError":
+        return "not implemented yet"
+    line = text.splitlines()[0] if text else ""
+    return f"{ename}: {line}" if ename not in ("CheckFailure",) else line
+
+
+def execute(nb, cwd: Path, timeout: int = 600, kernel_name: str = "python3"):
+    """Execute ``nb`` in place with nbclient, continuing past errors. Returns seconds taken."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=False,
+        # ipykernel warns on every start that loopback TCP is unencrypted; keep output readable
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def collect(nb) -> tuple[list[CellResult], list[str]]:
+    results = []
+    graded = {g["index"]: g for g in graded_cells(nb)}
+    other_errors = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if i in graded:
+            g = graded[i]
+            ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+            if err is not None:
+                results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False,
+                                          err["ename"], _first_line(err["ename"], err["evalue"])))
+            elif not ran:
+                results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False, "NotRun",
+                                          "this cell did not run"))
+            else:
+                results.append(CellResult(g["exercise"], g["grade_id"], g["points"], True, None, ""))
+        elif err is not None:
+            other_errors.append(f"cell {i + 1}: {_first_line(err['ename'], err['evalue'])}")
+    return results, other_errors
+
+
+def run_notebook(path: Path, timeout: int = 600, cwd: Path | None = None) -> RunResult:
+    path = Path(path)
+    nb = load_notebook(path)
+    if not graded_cells(nb):
+        raise LessonError(f"{path}: has no graded test cells; is it a lesson notebook?")
+    seconds = execute(nb, cwd or path.parent, timeout=timeout)
+    results, other = collect(nb)
+    title = str(nb.metadata.get("course", {}).get("title", ""))
+    return RunResult(results, seconds, other, title)
+
+
+def format_table(results: list[CellResult]) -> str:
+    rows = [("exercise", "points", "result", "message")]
+    for r in results:
+        pts = f"{r.points:g}/{r.points:g}" if r.passed else f"0/{r.points:g}"
+        rows.append((r.exercise, pts, r.status, r.message[:100]))
+    widths = [max(len(row[k]) for row in rows) for k in range(3)]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3])) + "  " + row[3])
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
+    total = sum(r.points for r in results)
+    got = sum(r.points for r in results if r.passed)
+    lines.append(f"\nscore {got:g}/{total:g}; {sum(r.passed for r in results)} of {len(results)} tests pass")
+    return "\n".join(lines)

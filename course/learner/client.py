@@ -1,0 +1,179 @@
+"""The learner's side of the grading service: `bootcamp submit`, `bootcamp status`,
+and `bootcamp serve` / `bootcamp admin`, which run the service as a subprocess.
+
+This module talks to the service over HTTP only (urllib from the standard library) and
+never imports ``autograder``. Where it sends and with which token:
+
+* ``BOOTCAMP_URL`` (default ``http://127.0.0.1:8765``, the embedded service that
+  ``./run.sh lab`` starts);
+* ``BOOTCAMP_TOKEN``, else the local learner's token that the embedded service writes
+  to ``<course>/.bootcamp/local.token``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from course.authoring.lessons import ROOT, LessonError, find_lesson
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class ServiceError(LessonError):
+    """The service refused or could not be reached; the message is one line for the learner."""
+
+
+def service_url() -> str:
+    return os.environ.get("BOOTCAMP_URL", DEFAULT_URL).rstrip("/")
+
+
+def token(root: Path = ROOT) -> str:
+    tok = os.environ.get("BOOTCAMP_TOKEN", "").strip()
+    if tok:
+        return tok
+    data = Path(os.environ.get("BOOTCAMP_DATA_DIR", root / ".bootcamp"))
+    path = data / "local.token"
+    if path.is_file():
+        return path.read_text().strip()
+    raise ServiceError(f"no token: set BOOTCAMP_TOKEN (from your mentor), or start the local service with "
+                       f"`bootcamp serve` (it writes {path})")
+
+
+def request(method: str, path: str, body: bytes | None = None, tok: str | None = None, url: str | None = None,
+            content_type: str = "application/json", timeout: float = 30.0):
+    req = urllib.request.Request((url or service_url()) + path, data=body, method=method)
+    req.add_header("Authorization", f"Bearer {tok or token()}")
+    if body is not None:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        try:
+            detail = json.loads(err.read()).get("detail", "")
+        except Exception:
+            detail = err.reason
+        raise ServiceError(f"the grading service said {err.code}: {detail}") from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+        raise ServiceError(f"cannot reach the grading service at {url or service_url()} ({getattr(err, 'reason', err)}); "
+                           "is it running? `./run.sh lab` starts it, or `bootcamp serve`") from None
+
+
+def submit(lesson_name: str, notebook: Path | None = None, **kw) -> dict:
+    lesson = find_lesson(lesson_name)
+    path = Path(notebook) if notebook else lesson.exercise_notebook
+    if not path.is_file():
+        raise LessonError(f"{path}: no such notebook")
+    return request("POST", f"/api/submissions?lesson={lesson.slug}", path.read_bytes(),
+                   content_type="application/x-ipynb+json", **kw)
+
+
+def status(submission_id: str | None = None, lesson: str | None = None, **kw) -> dict:
+    if submission_id:
+        return request("GET", f"/api/submissions/{submission_id}", **kw)
+    q = f"?limit=1&lesson={find_lesson(lesson).slug}" if lesson else "?limit=1"
+    rows = request("GET", f"/api/submissions{q}", **kw)
+    if not rows:
+        raise ServiceError("you have no submissions yet: `bootcamp submit LESSON`")
+    return rows[0]
+
+
+def wait(submission_id: str, timeout: float = 120.0, **kw) -> dict:
+    end = time.monotonic() + timeout
+    while True:
+        got = status(submission_id, **kw)
+        if got["status"] not in ("queued", "grading") or time.monotonic() > end:
+            return got
+        time.sleep(0.3)
+
+
+def format_result(got: dict) -> str:
+    lines = [f"submission {got['id']} of {got['lesson']}: {got['status']}"
+             + (f", score {got['score']:g}/{got['max_score']:g}" if got.get("score") is not None else "")]
+    if got.get("message"):
+        lines.append(f"  {got['message']}")
+    rows = [(r["exercise"], f"{r['points']:g}/{r['max_points']:g}", r["status"],
+             (r["message"] or "").splitlines()[0][:100] if r["message"] else "") for r in got.get("results", [])]
+    if rows:
+        w = [max(len(x[k]) for x in rows + [("exercise", "points", "result", "")]) for k in range(3)]
+        lines.append("  " + "  ".join(h.ljust(w[k]) for k, h in enumerate(("exercise", "points", "result"))) + "  message")
+        for row in rows:
+            lines.append("  " + "  ".join(row[k].ljust(w[k]) for k in range(3)) + "  " + row[3])
+    for f in got.get("flags", []):
+        lines.append(f"  flag: {f['kind']}: {f['detail']}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI commands
+def cmd_submit(args) -> int:
+    got = submit(args.lesson, args.notebook)
+    print(f"submitted {got['lesson']}: id {got['id']}", flush=True)
+    if args.no_wait:
+        return 0
+    got = wait(got["id"], timeout=args.timeout)
+    print(format_result(got))
+    if got["status"] in ("queued", "grading"):
+        print(f"still {got['status']}: `bootcamp status {got['id']}` later")
+        return 0
+    return 0 if got.get("score") is not None and got["score"] == got.get("max_score") else 1
+
+
+def cmd_status(args) -> int:
+    got = status(args.id, args.lesson)
+    print(format_result(got))
+    return 0
+
+
+def _service(argv: list[str]) -> int:
+    """Run the service (a separate package) as a subprocess: course never imports it."""
+    env = dict(os.environ)
+    env.setdefault("BOOTCAMP_COURSE_DIR", str(ROOT))
+    try:
+        return subprocess.call([sys.executable, "-m", "autograder", *argv], env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_serve(args) -> int:
+    argv = ["serve"]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    if args.host:
+        argv += ["--host", args.host]
+    return _service(argv)
+
+
+def cmd_admin(args) -> int:
+    return _service(["admin", *args.admin_args])
+
+
+def add_subcommands(sub) -> None:
+    """Register submit, status, serve and admin on `bootcamp`'s subparsers."""
+    s = sub.add_parser("submit", help="send a lesson notebook to the grading service and show the result")
+    s.add_argument("lesson", metavar="LESSON")
+    s.add_argument("--notebook", metavar="PATH", help="notebook to send (default: exercises/<lesson>/<lesson>.ipynb)")
+    s.add_argument("--no-wait", action="store_true", help="do not wait for the grade")
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the grade (default 120)")
+    s.set_defaults(func=cmd_submit)
+
+    s = sub.add_parser("status", help="the grade of a submission (default: your latest)")
+    s.add_argument("id", nargs="?", metavar="SUBMISSION_ID")
+    s.add_argument("--lesson", help="your latest submission of this lesson")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("serve", help="run the grading service (API, dashboard, worker) on 127.0.0.1")
+    s.add_argument("--port", type=int)
+    s.add_argument("--host")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("admin", help="cohorts, enrolment and tokens (python -m autograder admin --help)",
+                       add_help=False)
+    s.add_argument("admin_args", nargs="...", metavar="ARGS")
+    s.set_defaults(func=cmd_admin)
