@@ -170,7 +170,7 @@ plt.show()
 # works" is a belief about supervision; "heads 9.6 and 9.9 do it" is about a mechanism;
 # "this model can hack" is about one model's capability; "training on attacks stops them" is
 # about defences; "a model can fake alignment" is about whether a failure exists at all.
-# Two experiments use the same agenda twice.
+# Every agenda appears at least once, and two of them twice.
 # </details>
 
 # %%
