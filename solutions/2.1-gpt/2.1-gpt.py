@@ -185,6 +185,12 @@ print("first ids of the corpus:", char_tok.encode(corpus[:30]))
 # the new id, and repeats. Frequent words and fragments (`"self"`, `" return"`, four
 # spaces of indentation) end up as single tokens, so sequences get shorter.
 #
+# One simplification. Before it merges anything, GPT-2's real tokenizer splits the text with a
+# regular expression into chunks (words with their leading space, runs of digits, runs of
+# punctuation, whitespace) and never merges across two chunks, so no token spans the end of
+# one word and the start of the next. Ours merges over the whole text, so its merges are not
+# GPT-2's: on Python source it may learn `e(` or `s.` as one token, which GPT-2 could not.
+#
 # Worked example on `"aaabdaaabac"` (`a`=97, `b`=98, `c`=99, `d`=100):
 #
 # | step | tokens | most frequent pair | new id |
@@ -886,12 +892,14 @@ plt.show()
 # position on its own: `c_fc: d_model → d_mlp = 4·d_model`, a GELU, then
 # `c_proj: d_mlp → d_model`. GPT-2 uses the **tanh approximation** of GELU,
 # $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715 x^3)))$ (`transformers` calls it
-# `gelu_new`), which differs from the exact $x\,\Phi(x)$ by up to about $10^{-3}$: enough
-# for the test to notice. The picture shows both and their difference.
+# `gelu_new`), which differs from the exact $x\,\Phi(x)$ by at most about $4.7\times10^{-4}$
+# (near $x \approx 2.7$; printed by the cell below): small, but far above float32's rounding, so
+# the test notices which one you used. The picture shows both and their difference.
 #
 # <details><summary>Hint</summary>
 #
-# `self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))`.
+# Three steps in `forward`, in the order the paragraph above names them. `F.gelu` computes
+# both versions: its `approximate` argument chooses.
 # </details>
 
 # %%
@@ -904,6 +912,7 @@ ax1.legend()
 ax1.set_title("activations")
 ax2.plot(xs, F.gelu(xs, approximate="tanh") - F.gelu(xs))
 ax2.set_title("tanh approximation − exact")
+print(f"largest |tanh approximation - exact| on [-4, 4]: {(F.gelu(xs, approximate='tanh') - F.gelu(xs)).abs().max():.2e}")
 plt.tight_layout()
 plt.show()
 
