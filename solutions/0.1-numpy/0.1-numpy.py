@@ -372,6 +372,20 @@ checks.assert_shape("standardise", checks.call("standardise", standardise, np.on
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Most interpretability results are one number reduced from a large array: a logit difference
+# averaged over a batch, an attention score summed over positions, a patching effect divided by
+# a baseline. If the reduction runs over the wrong axis, or broadcasting quietly stretches a
+# `(batch,)` array against a `(batch, 1)` one, the code runs and prints a plausible number that
+# answers a different question. Kapoor and Narayanan (2023), "Leakage and the Reproducibility
+# Crisis in Machine-Learning-based Science", found published results in many fields that rested
+# on leakage, an error in the data pipeline rather than in the model, in code that ran without complaint.
+# Naming axes, keeping dimensions and testing on empty, size-1 and awkward shapes, as these
+# exercises do, is the cheapest defence. A safety claim such as "ablating this head removes the
+# behaviour" is only as trustworthy as the last reduction it rests on.
+
+# %% [markdown]
 # ## Exercise 3: a numerically stable softmax
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 10 minutes, then look at the hint.

@@ -595,6 +595,19 @@ with checks.tolerance(rtol=1e-5, atol=1e-6):
 # from two `arange`s and a comparison: that trick is the subject of Part 3.
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Einsum is the notation in which transformer circuits are written down. Elhage et al. (2021),
+# "A Mathematical Framework for Transformer Circuits", read each attention head as two low-rank
+# matrices, $W_Q^\top W_K$ (where to attend) and $W_O W_V$ (what to move), and the composition
+# scores and OV circuits of lessons 3.1 and 3.2 are einsums over named axes such as `head`,
+# `d_model` and `d_head`. A researcher auditing a model writes such products all day; with named
+# axes, a transposed weight or a head axis summed by mistake is an error you can see rather than
+# a wrong plot you believe. Grouped-query attention (exercise 6) is used by several open-weight
+# model families, so an analysis written for one key per head gives wrong answers on them:
+# knowing the shapes tells you when a tool needs adapting.
+
+# %% [markdown]
 # # Part 3: tensor puzzles
 #
 # These puzzles are in the spirit of Sasha Rush's

@@ -1643,7 +1643,21 @@ plt.show()
 # gave about 95%; the hidden layer buys the rest. With a fixed `torch.manual_seed` for the
 # weights and a fixed generator for the loader, the run repeats exactly, which is what let
 # a test assert an accuracy.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Much of safety research is training small models on top of large ones: a linear probe for a
+# concept, a sparse autoencoder, a reward model. These loops fail silently. A loop with a missing
+# `zero_grad` or a model left in training mode still draws a loss curve, and the probe's accuracy
+# becomes the finding. Adebayo et al. (2018), "Sanity Checks for Saliency Maps", showed that some
+# popular explanation methods gave nearly the same pictures for a trained network and for the same
+# network with random weights, so those pictures said little about what the model had learnt. The
+# habit of the next exercises, checking a loop on a case whose answer you know (a single batch it
+# must be able to memorise) before trusting what it reports, is their sanity check applied
+# to your own code.
+
+# %% [markdown]
 # ## Debugging: overfit one batch
 #
 # A training loop with a bug rarely crashes. It runs, the loss goes down a little, and the

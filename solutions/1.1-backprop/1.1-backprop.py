@@ -1273,6 +1273,20 @@ for _seed in range(100, 140):
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Gradients are the cheapest view of what a model responds to, and safety research uses them far
+# beyond training. Saliency maps are the gradient of an output with respect to the input
+# (Simonyan, Vedaldi and Zisserman 2014, "Deep Inside Convolutional Networks"). Attribution
+# patching replaces thousands of activation-patching runs with one backward pass, a first-order
+# estimate of every component's effect (Syed, Rager and Conmy 2023, "Attribution Patching
+# Outperforms Automated Circuit Discovery"). Adversarial attacks, from image perturbations to the
+# jailbreak suffixes of Zou et al. (2023), follow the gradient of a loss with respect to the input.
+# Each of them is only as good as the vector-Jacobian products you just wrote, for every op and
+# every broadcast shape. When an attribution looks strange, checking the gradient against finite
+# differences tells you whether the model is strange or your code is.
+
+# %% [markdown]
 # # Part 3: training a network with your engine
 #
 # ## Exercise 13: cross-entropy from engine ops

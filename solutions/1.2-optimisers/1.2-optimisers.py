@@ -1348,6 +1348,19 @@ plt.show()
 # *Your reading here.*
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# A sweep like the one you just ran decides safety claims as much as capability claims. A
+# robustness claim is a claim that an optimiser, the attack, failed: Madry et al. (2018), "Towards
+# Deep Learning Models Resistant to Adversarial Attacks", frame robustness as a min-max problem
+# whose inner maximisation is run by projected gradient descent, and Carlini et al. (2019), "On
+# Evaluating Adversarial Robustness", name weak attacks (too few steps, a badly chosen step size)
+# among the common reasons that defences looked robust and were not. The same holds when you train
+# a probe, a sparse autoencoder or a steering vector: a negative result from an untuned learning
+# rate says little about the model. Before reporting that something cannot be found, show that
+# the optimiser looking for it was tuned, as this sweep does.
+
+# %% [markdown]
 # ## Putting the schedule to work
 #
 # The sweep says Adam's learning rate on this problem should stay at or below 0.1: at 0.3

@@ -1398,6 +1398,18 @@ if len(wrong) > 0:
     plt.show()
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Mechanistic interpretability began with convolutional networks like this one. Olah et al.
+# (2020), "Zoom In: An Introduction to Circuits", traced curve detectors in an image classifier
+# (InceptionV1) through its weights, and the claim that features and circuits can be read off
+# the weights is what later work carried over to transformers. Convolutional networks are also
+# where adversarial examples were found: Szegedy et al. (2014), "Intriguing properties of neural
+# networks", showed that perturbations too small to see change their predictions, which is why the
+# test accuracy you just measured says nothing about worst-case inputs. The hooks you write in
+# exercise 10 serve both lines of work: read what a layer computes, then intervene on it.
+
+# %% [markdown]
 # ## What did the first layer learn?
 #
 # The stem's 16 filters are 3×3 weights applied to every position of the image. Red is

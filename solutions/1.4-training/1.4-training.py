@@ -302,6 +302,18 @@ print(f"torch {torch.__version__}; largest difference between 1 and 2 threads ov
       f"{max(abs(a - b) for a, b in zip(_one, _two)):.3g}")
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# A safety claim is often a claim about a small difference: an intervention lowers a harmful
+# behaviour by a few points, or one training method generalises slightly better than another.
+# Henderson et al. (2018), "Deep Reinforcement Learning that Matters", showed that runs of the same
+# algorithm with different random seeds could differ as much as the algorithms that papers
+# compared, so that reported improvements were sometimes seed noise. Bitwise reproducibility, as in
+# exercise 2, lets you and a reviewer rerun exactly the experiment behind a figure. Seeds varied on
+# purpose, as in lesson 5.1's comparison with a baseline, tell you how much of an effect is noise.
+# Both matter more when the result is used to decide whether a model or a mitigation can be trusted.
+
+# %% [markdown]
 # ## Part 2: Checkpoint and resume
 #
 # Long runs get interrupted: a pre-empted machine, a time limit, a crash at step 90,000. A

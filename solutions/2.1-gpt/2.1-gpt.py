@@ -1120,6 +1120,19 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Interpretability tools assume an architecture, and an analysis is only as faithful as that
+# assumption. Elhage et al. (2021), "A Mathematical Framework for Transformer Circuits", read a
+# transformer as a residual stream that every attention head and MLP reads from and writes to: the
+# sum you built in the block exercise. Direct logit attribution and activation patching (lesson
+# 3.1) rest on that reading. Loading GPT-2's weights into your own code and getting the same
+# logits is the check every such tool needs: TransformerLens, for example, folds LayerNorm weights
+# into the neighbouring matrices and centres the unembedding, which changes individual weights but
+# not the model's output probabilities. When you later read a head's pattern or its direct effect,
+# knowing every line of the forward pass is what lets you tell a finding from an artefact of the tool.
+
+# %% [markdown]
 # ## Summary
 #
 # - A tokenizer maps text to ids and back; BPE starts from bytes and learns merges in

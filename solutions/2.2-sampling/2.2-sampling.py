@@ -619,6 +619,19 @@ checks.assert_equal("top_p_filter", torch.isfinite(got), torch.isfinite(_ref_top
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# How a model is sampled decides what an evaluation measures. Huang et al. (2023), "Catastrophic
+# Jailbreak of Open-source LLMs via Exploiting Generation", found that changing only the decoding
+# settings (temperature, top-k, top-p) of safety-tuned open models made them produce harmful output
+# far more often than under the default settings they had been evaluated with. Capability
+# evaluations count tries for the same reason: pass@k (Chen et al. 2021, "Evaluating Large Language
+# Models Trained on Code") is the chance that one of k samples succeeds, and an attacker samples
+# many times. A refusal rate or a capability score is a property of a model *and* a sampler, so
+# report both. Test a sampler statistically, as the next exercise does, rather than by reading a
+# few of its outputs.
+
+# %% [markdown]
 # ## Exercise 7: sampling, tested statistically
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 15 minutes, then look at the hint.

@@ -1694,7 +1694,22 @@ plt.show()
 # `resid_pre 1` of the first heatmap). Four methods, one story: a two-head "quote mover".
 # A fuller circuit analysis would patch *paths* (does L1H0 get the quote type through its
 # value vectors, or through its choice of where to look?), which is the first item below.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Activation patching and ablation are how researchers find which components drive a behaviour,
+# the first step towards auditing it. Wang et al. (2022), "Interpretability in the Wild", used path
+# patching to find a circuit of 26 attention heads that performs indirect object identification in
+# GPT-2 small, and Conmy et al. (2023), "Towards Automated Circuit Discovery for Mechanistic
+# Interpretability", automated the search (ACDC). The same methods can mislead: the choice of
+# metric and of corruption changes which components look important (Zhang and Nanda 2024,
+# "Towards Best Practices of Activation Patching in Language Models"), which is why this lesson
+# compares zero with mean ablation and patches over layers and positions. An audit needs both
+# halves: the components that matter for a behaviour, and evidence strong enough that someone
+# would act on it.
+
+# %% [markdown]
 # ## Summary
 #
 # - A `TransformerBridge` wraps a model so that every activation has a hook name;

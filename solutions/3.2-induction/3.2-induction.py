@@ -464,7 +464,22 @@ plt.show()
 # the course's own code): the loss falls exactly when the induction score jumps. That
 # coincidence is Olsson et al.'s first argument, here in miniature. Now the detective work:
 # *which* heads, and how do they work?
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Olsson et al. (2022), "In-context Learning and Induction Heads", argue that induction heads are a
+# large part of how transformers learn from their context, and a phase change like the one you just
+# watched is their main evidence: the heads and the in-context learning ability appear together, in
+# a narrow window of training. For safety this is a small, fully understood case of a capability
+# that arrives abruptly; predicting such transitions from a model's internals, rather than noticing
+# them afterwards, is what progress measures (lesson 4.1) aim at. In-context learning is also a
+# channel for misuse: Anil et al. (2024), "Many-shot Jailbreaking", showed that a long prompt full
+# of faked dialogues can override a model's safety training, more reliably the more examples it
+# holds. Knowing the mechanism by which models use their context is one route to defences that do
+# not depend on spotting each new prompt.
+
+# %% [markdown]
 # ## Into TransformerLens
 #
 # `tlens.attn_only_bridge(model)` builds a `TransformerBridge` (3.1) around a copy of the

@@ -1165,7 +1165,20 @@ checks.assert_true("classify_geometry", int((_g[:, 1:] == "pentagon").sum()) >= 
 # arrangements wins at a middle sparsity depends on the seed (see the table): several
 # arrangements are local minima, and the lesson's tests assert only what held across
 # seeds.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Superposition is the main reason a model cannot be audited one neuron at a time. If a model
+# stores more features than it has dimensions, each neuron responds to several unrelated features,
+# and a check that reads neurons will miss some features and confuse others. Elhage et al. (2022)
+# argue that undoing superposition is what it would take to enumerate every feature a model uses,
+# and an audit that wants to conclude "no feature of this dangerous kind is present" needs exactly
+# that enumeration. Sparse autoencoders (lesson 4.3) are the field's main attempt to undo it. The
+# antipodal pairs and the pentagon you just found are the simplest case on which such methods can
+# be checked against a known truth.
+
+# %% [markdown]
 # ## Part 4: dimensionality
 #
 # ## Exercise 9: dimensions per feature

@@ -1800,6 +1800,19 @@ checks.assert_close("selectivity", _got, torch.zeros(4), name="selectivity with 
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Sparse autoencoders are being tried as monitors and audit tools. Templeton et al. (2024),
+# "Scaling Monosemanticity", trained SAEs on a production model (Claude 3 Sonnet) and found latents
+# related to deception, sycophancy and dangerous content, some of which changed the model's
+# behaviour when clamped. Marks et al. (2025), "Auditing Language Models for Hidden Objectives",
+# trained a model with a hidden objective and found that auditing teams using SAEs, among other
+# tools, could uncover it. What has not been shown is that a latent fires on *all and only* the cases
+# a monitor must catch. A top-activating list like exercise 12's shows where a latent fires, not
+# where it stays silent, which is why exercise 13 measures selectivity on a class of inputs. Treat a
+# latent's label as a hypothesis with a falsifier, as exercise 2 of lesson 5.0 asks.
+
+# %% [markdown]
 # ## Latents against neurons
 #
 # Below, a few classes of bytes: some defined by the byte alone (digits, capitals, brackets), some by
