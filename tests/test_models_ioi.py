@@ -41,7 +41,7 @@ def test_prompts_put_every_name_where_the_batch_says():
     assert len(set(batch.template.tolist())) == len(ioi.TEMPLATES) and 0.35 < batch.abba.float().mean() < 0.65
     words = [ioi.VOCAB[t] for t in ioi.make_batch(1, template=0, names=torch.tensor([[0, 1]])).tokens[0, 1:]]
     assert words[:4] in (["When", "Mary", "and", "John"], ["When", "John", "and", "Mary"])
-    assert words[10] == "John"
+    assert words[9] == "John"
 
 
 def test_abc_corruption_changes_only_the_names():

@@ -1056,6 +1056,11 @@ checks.assert_close("circuit_report", _got["minimality"][(2, 2)], (29.0 - 14.0) 
 # it.
 
 # %%
+def F(heads):
+    """The mean logit difference of the lesson's prompts with every head outside `heads` mean-ablated."""
+    return circuit_logit_diff(model, batch, means, heads)
+
+
 circuit, classes = [], {}
 circuit = [lh for lh in all_heads if abs(float(patch_scores[lh])) > 0.05]
 classes = {
@@ -1065,13 +1070,8 @@ classes = {
 }
 print("circuit:", circuit)
 
-
-def F(heads):
-    return circuit_logit_diff(model, batch, means, heads)
-
-
 report = circuit_report(F, circuit, all_heads, classes)
-print(f"F(M) = {F(all_heads):.2f}, F(C) = {F(circuit):.2f}, F(empty) = {F([]):.2f}")
+print(f"F(M) = {F(all_heads):.2f}, F(C) = {F(circuit):.2f}, F(movers alone) = {F(movers):.2f}, F(empty) = {F([]):.2f}")
 print(f"faithfulness {report['faithfulness']:.3f}")
 print("completeness", {k: round(v, 3) for k, v in report["completeness"].items()})
 print("minimality", {f"{k[0]}.{k[1]}": round(v, 3) for k, v in report["minimality"].items()})
