@@ -33,8 +33,8 @@
 # | two layer-2 heads write most of the answer; the others matter through them | activation patching and direct logit attribution, exercises 2, 5, 6 |
 # | the information that decides the answer sits at the second mention of the subject (S2) | patching per position, exercise 3; attention, exercise 4 |
 # | the earlier heads reach the main mover mostly through its key, not its query (unlike GPT-2) | path patching, exercise 7 |
-# | gradients predict activation patching closely here | attribution patching, exercise 8 |
-# | a 9-head hypothesis is faithful and complete, but not every head in it is needed | mean ablation, exercises 9-11 |
+# | gradients match activation patching exactly in the last layer and miss the earlier heads, though the correlation is high | attribution patching, exercise 8 |
+# | the heads found by patching form a faithful and complete circuit; the movers alone do not | mean ablation, exercises 9-11 |
 #
 # **After this lesson you can**
 # - measure a behaviour with a logit difference and normalise a patching result;
@@ -48,7 +48,7 @@
 # **Prerequisites.** 3.1 (caches, hooks, patching on clean/corrupted pairs) and 3.2 (an
 # attention-only model's residual stream is a sum of head outputs; composition).
 #
-# **Time.** About 4 hours: eleven graded exercises (26 points).
+# **Time.** About 4 hours: eleven graded exercises (30 points).
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace it and run the test cell below. A
@@ -844,6 +844,7 @@ checks.assert_close("attribution_patching", _got, _want, atol=1e-4, name="templa
 
 # %%
 attribution = attribution_patching(model, batch, clean_cache, corrupted_cache, ld_clean, ld_corrupted)
+print("activation patching:\n", patch_scores, "\nattribution patching:\n", attribution)
 r = float(torch.corrcoef(torch.stack([attribution.flatten(), patch_scores.flatten()]))[0, 1])
 fig, ax = plt.subplots(figsize=(4.5, 4))
 for layer in range(L):
@@ -856,11 +857,30 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# On the diagonal for layer 2, exactly (nothing non-linear comes after it); for the earlier
-# heads the estimate is smaller than the real effect: the movers' softmax bends the line.
-# In large models the approximation is worse where an attention pattern saturates (Kramár
-# et al. 2024, "AtP*"), which is why one checks the top candidates with real patching.
-#
+# **Look before you trust the r.** Layer 2 sits on the diagonal exactly (nothing
+# non-linear comes after it). The heads of layers 0 and 1 sit near **zero** on the
+# attribution axis, although patching them costs up to a fifth of the behaviour each: the
+# correlation is high only because the layer-2 movers span most of the range. The reason
+# is the movers' softmax: their attention from END is close to one-hot (the cell below
+# prints each layer-2 head's largest attention weight, averaged over prompts), and a saturated softmax has almost no
+# gradient, so the first-order estimate cannot see an earlier head changing *where* a mover
+# looks. Kramár et al. (2024, "AtP*: An efficient and scalable method for localizing LLM
+# behaviour to components") describe exactly this failure and a fix for it. The test below
+# asserts it on your numbers: over the heads of layers 0 and 1, attribution patching
+# finds less than 30% of the total effect that activation patching finds.
+
+# %% nbgrader={"grade": true, "grade_id": "attribution_patching_test_2", "points": 1}
+_attr = checks.call("attribution_patching", attribution_patching, model, batch, clean_cache, corrupted_cache, ld_clean,
+                    ld_corrupted, case="the lesson's batch")
+checks.assert_shape("attribution_patching", _attr, (L, H))
+_ratio = float(_attr[: L - 1].abs().sum() / patch_scores[: L - 1].abs().sum())
+print(f"layers 0-1: |attribution| sums to {_ratio:.2f} of |activation patching|")
+checks.assert_true("attribution_patching", _ratio < 0.3,
+                   f"over layers 0 and 1 attribution patching should miss most of the effect; it finds {_ratio:.2f} of it")
+_pat2 = clean_cache[f"blocks.{L - 1}.attn.hook_pattern"][torch.arange(batch.tokens.shape[0]), :, batch.end]  # (B, H, Tk)
+print("layer-2 heads: mean over prompts of the largest attention weight from END:", _pat2.max(-1).values.mean(0))
+
+# %% [markdown]
 # ## A circuit hypothesis, and how to test it
 #
 # A hypothesis names a set of heads `C` and claims they do the task. Wang et al. test it by
@@ -1205,7 +1225,11 @@ else:
 # 5. **Automated discovery.** Implement edge attribution patching (Syed, Rager and Conmy
 #    2023) on the sender → receiver edges of exercise 7 and compare its ranking of edges
 #    with path patching; ACDC (Conmy et al. 2023) is the slower exact version.
-# 6. **Does the circuit form in a phase?** The loss plateaus at ln 2 for ~2,400 steps.
+# 6. **Fix attribution patching.** Make exercise 8 see the layer-0/1 heads: integrated
+#    gradients along the path from clean to corrupted (a few steps), or AtP*'s recomputation
+#    of the attention softmax (Kramár et al. 2024). How many steps bring the layer-0/1
+#    estimates within 10% of activation patching?
+# 7. **Does the circuit form in a phase?** The loss plateaus at ln 2 for ~2,400 steps.
 #    Save checkpoints along the way (`ioi.train` is short) and track the movers' direct
 #    effect and the path-patching scores across the drop, as lesson 3.2 did for induction.
 #
@@ -1214,8 +1238,10 @@ else:
 # - **Reproduced** (Wang et al. 2022's methods, on our own model): the logit difference
 #   metric and the ABC corruption; activation patching per head and per position; path
 #   patching through queries, keys and values; faithfulness, completeness and minimality
-#   with mean ablation. Attribution patching (Nanda 2023; Syed et al. 2023) agrees with
-#   activation patching (correlation asserted above 0.9), exactly in the last layer.
+#   with mean ablation. Attribution patching (Nanda 2023; Syed et al. 2023) correlates with
+#   activation patching (asserted above 0.9) and is exact in the last layer, but misses the
+#   earlier heads behind saturated attention (asserted: under 30% of their effect), the
+#   failure Kramár et al. 2024 describe.
 # - **Not reproduced**: GPT-2 small's circuit itself. Our model has mover heads, but no
 #   S-inhibition heads acting on queries, no clean duplicate-token heads, and we did not
 #   look for negative or backup movers. The optional cell measures GPT-2 where it can.
