@@ -115,3 +115,19 @@ def test_shipped_checkpoint_solves_the_task():
     assert side["metrics"]["accuracy"] > 0.99 and side["metrics"]["logit_diff"] > 8
     assert 0 < side["metrics"]["phase_change_step"] < spec.train.steps
     assert side["curve"]["accuracy"][0] < 0.2
+
+
+def test_the_shipped_model_as_a_transformer_bridge():
+    pytest.importorskip("transformer_lens")
+    from course.models import tlens
+
+    model = registry.load("ioi-3l")
+    bridge = tlens.load_bridge("ioi-3l")
+    batch = ioi.make_batch(4, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        logits, cache = bridge.run_with_cache(batch.tokens)
+        ours = {}
+        assert torch.allclose(logits, ioi.run_with_hooks(model, batch.tokens, cache=ours), atol=1e-4)
+    # the hook names of ioi.run_with_hooks are the bridge's
+    assert torch.allclose(cache["blocks.2.attn.hook_pattern"], ours["blocks.2.attn.hook_pattern"], atol=1e-5)
+    assert torch.allclose(cache["blocks.1.attn.hook_z"], ours["blocks.1.attn.hook_z"], atol=1e-5)
