@@ -490,7 +490,7 @@ plt.show()
 # %% [markdown]
 # Layers 0 and 1 look from END at both first-clause names about equally: they cannot know
 # which one is repeated, because END's residual stream has nothing about S2 yet (they pay
-# S2 almost no attention). In layer 2, two heads look at S2 and at IO, and **avoid S1**.
+# S2 almost no attention). In layer 2, two heads look at S2 and at IO, and at S1 much less.
 #
 # ## Exercise 5: direct logit attribution
 #
@@ -563,8 +563,8 @@ plt.show()
 # Wang et al. call **name movers** the heads that attend from END to a name and copy it
 # into the logits: a large *direct* effect, and attention on the name they write. From your
 # plots of exercises 2, 4 and 5, which heads of this model play that part? Return them as
-# `(layer, head)` pairs, the larger direct effect first. Every head of layers 0 and 1
-# changes the answer when patched (exercise 2): why are they not movers?
+# `(layer, head)` pairs, the larger direct effect first. Most heads of layers 0 and 1
+# change the answer when patched (exercise 2): why are they not movers?
 #
 # <details><summary>Hint</summary>
 #
@@ -1138,7 +1138,7 @@ checks.assert_close("circuit_report", _rep["faithfulness"], _ref_F(circuit) / _r
 # |---|---|---|
 # | model | 12 layers × 12 heads, MLPs, trained on web text | 3 layers × 4 heads, attention only, trained on the task alone |
 # | circuit size | 26 heads in 7 classes | the heads with a patching effect above 0.05: 8 of 12 on the lesson's prompts (printed above) |
-# | name movers | 3 heads (9.6, 9.9, 10.0) at END attend to IO and copy it | 2 heads of layer 2 at END, large direct effect, attend to IO and S2 and avoid S1 (exercises 4-6) |
+# | name movers | 3 heads (9.6, 9.9, 10.0) at END attend to IO and copy it | 2 heads of layer 2 at END, large direct effect, attend to IO and S2, to S1 less than half as much as to IO (asserted; exercises 4-6) |
 # | S-inhibition | heads in layers 7-8 move "S is duplicated" to END and act on the name movers' **queries** | no such class: the earlier heads act on the main mover mostly through its **key** (at S2), less through its query and value (exercise 7) |
 # | duplicate-token / induction heads | find S1 from S2 (layers 0-3, 5-6) | every layer-0/1 head contributes a little through S2's residual stream; no single head is a clean duplicate-token head |
 # | negative name movers, backup name movers | present (10.7, 11.10; backups take over when movers are ablated) | not looked for; an open question below |
