@@ -354,8 +354,9 @@ def specs() -> list:
             lesson="3.3",
             description="3-layer attention-only transformer (d_model 64, 4 heads) trained on synthetic "
                         "indirect-object-identification sentences",
-            # One seed measured (0). The loss falls after a plateau of ~2,400 steps; a retrain on
-            # another machine differs by float rounding, which can move that step.
+            # Seed 0 ships; a retrain with the same seed here was bit-identical. Seed 1 (measured,
+            # not shipped): accuracy 0.99, logit difference 15.9, phase change at step 1,400: the
+            # step depends on the seed, so a retrain on another machine (float rounding) may move it.
             tolerances={"accuracy": 0.05, "logit_diff": 2.0, "loss": 0.05, "phase_change_step": 1000.0},
         ),
     ]

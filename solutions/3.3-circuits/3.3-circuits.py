@@ -751,6 +751,11 @@ plt.show()
 # **queries** (Q-composition); here the main route is K-composition at S2. The test below
 # asserts it on your numbers: for the main mover, all eight senders together through the
 # key remove more of the behaviour than through the query or the value.
+#
+# How much of this is *this* network? Trained again with another seed (not shipped), the
+# same model found a single mover, reached mostly through its **value**; in both runs the
+# query route was the small one. Which of key and value carries the subject is a choice of
+# the training run; that the query does not is, so far, a property of the task.
 
 # %% nbgrader={"grade": true, "grade_id": "path_patching_test_2", "points": 1}
 _by_head = {(L - 1, h): [checks.call("path_patching", path_patching, model, batch, clean_cache, corrupted_cache, early,
@@ -1139,7 +1144,7 @@ checks.assert_close("circuit_report", _rep["faithfulness"], _ref_F(circuit) / _r
 # | model | 12 layers × 12 heads, MLPs, trained on web text | 3 layers × 4 heads, attention only, trained on the task alone |
 # | circuit size | 26 heads in 7 classes | the heads with a patching effect above 0.05: 8 of 12 on the lesson's prompts (printed above) |
 # | name movers | 3 heads (9.6, 9.9, 10.0) at END attend to IO and copy it | 2 heads of layer 2 at END, large direct effect, attend to IO and S2, to S1 less than half as much as to IO (asserted; exercises 4-6) |
-# | S-inhibition | heads in layers 7-8 move "S is duplicated" to END and act on the name movers' **queries** | no such class: the earlier heads act on the main mover mostly through its **key** (at S2), less through its query and value (exercise 7) |
+# | S-inhibition | heads in layers 7-8 move "S is duplicated" to END and act on the name movers' **queries** | no such class: the earlier heads act on the main mover mostly through its **key** (at S2), less through its query and value (exercise 7; in a run with another seed, through its value) |
 # | duplicate-token / induction heads | find S1 from S2 (layers 0-3, 5-6) | every layer-0/1 head contributes a little through S2's residual stream; no single head is a clean duplicate-token head |
 # | negative name movers, backup name movers | present (10.7, 11.10; backups take over when movers are ablated) | not looked for; an open question below |
 # | faithfulness F(C)/F(M) | most of the logit difference (about 87% as we read the paper), mean ablation over ABC | asserted between 0.9 and 1.1 (printed above) |
@@ -1209,7 +1214,8 @@ else:
 #
 # Open questions, each with a place to start:
 #
-# 1. **Why keys and values, not queries?** Train the same model with the subject's second
+# 1. **Why keys and values, not queries?** Retrain with a few seeds (`IOITrainConfig(seed=...)`)
+#    and count how often the key or the value carries the subject. Then train the same model with the subject's second
 #    mention at a random distance from the clause boundary (insert filler words), or add an
 #    MLP layer. Does an S-inhibition head that changes the movers' queries appear? Start
 #    from `ioi.TEMPLATES` and `python -m course.models.train ioi-3l`.
