@@ -1263,6 +1263,6 @@ print(f"{time.perf_counter() - lesson_start:.0f} s")
 # (`bootcamp submit 3.3`), else from `bootcamp check 3.3` and this notebook as last saved.
 
 # %%
-from course.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("3.3")
