@@ -964,9 +964,11 @@ checks.assert_true("neuron_frequencies", _s53 > NEURONS_EXPLAINED_MIN,
                    f"expected over {NEURONS_EXPLAINED_MIN:.0%}", hint="did your run grok (Exercise 3's second test)?")
 print(f"neuron_frequencies: one frequency explains {_s53:.1%} (p = 53) and {_s113:.1%} (p = 113) of the live neurons")
 ### BEGIN HIDDEN TESTS
+need("neuron_frequencies", "live", "big")
+_s113h = explained_share(big, 113, learner_basis("neuron_frequencies", 113))[0]
 with torch.no_grad():
     _acts113 = big.run(grokking.make_data(113, 1.0)["tokens"])["mlp_post"]
-checks.assert_close("neuron_frequencies", _s113, grokking.neurons_explained(_acts113, 113, NEURON_FRAC)["share"], atol=1e-9,
+checks.assert_close("neuron_frequencies", _s113h, grokking.neurons_explained(_acts113, 113, NEURON_FRAC)["share"], atol=1e-9,
                     name="share of explained neurons at p = 113 vs the course's FFT version")
 ### END HIDDEN TESTS
 
@@ -1508,10 +1510,11 @@ for _name, _ph in phases.items():
 print(f"find_phases: in all {len(phases)} runs the restricted loss fell 10x while the test loss stayed within "
       f"{PLATEAU:.0f}x of its memorisation level, and the excluded loss rose 10x before the test loss halved")
 ### BEGIN HIDDEN TESTS
-for _name, (_c, _s) in runs.items():
-    _ref = grokking.phase_summary(_c, _s)
-    checks.assert_true("find_phases", _ref["test_at_r10"] > _ref["test_at_mem"] / PLATEAU and _ref["e10"] < _ref["half"],
-                       f"{_name}: {_ref}")
+need("find_phases", "history", "pm")
+_mine, _ref = find_phases(history, pm), grokking.phase_summary(history, pm)
+for _k in ("mem", "r10", "e10", "half", "test_at_r10"):
+    checks.assert_close("find_phases", _mine[_k], _ref[_k], name=f"{_k} of your run vs the course's phase_summary")
+checks.assert_true("find_phases", _ref["test_at_r10"] > _ref["test_at_mem"] / PLATEAU and _ref["e10"] < _ref["half"], f"{_ref}")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1624,7 +1627,9 @@ checks.assert_true("fourier_gini", min(_g1) > GINI_END_MIN,
                    f"{GINI_END_MIN} (a few key frequencies)")
 print(f"fourier_gini: W_E {_g0[0]:.3f} -> {_g1[0]:.3f}, W_U {_g0[1]:.3f} -> {_g1[1]:.3f}")
 ### BEGIN HIDDEN TESTS
-checks.assert_close("fourier_gini", _g1[0], grokking.fourier_gini(live.W_E.detach()[:P]), rtol=1e-6, name="Gini of your trained W_E")
+need("fourier_gini", "live")
+checks.assert_close("fourier_gini", fourier_gini(live.W_U.detach().T, learner_basis("fourier_gini", P)),
+                    grokking.fourier_gini(live.W_U.detach().T), rtol=1e-6, name="Gini of your trained W_U")
 ### END HIDDEN TESTS
 
 # %% [markdown]
