@@ -1474,6 +1474,10 @@ for name, ph in phases.items():
     print(f"{name:<20}{ph['mem']:>5}{ph['test_at_mem']:>10.3g}{ph['r10']:>6}{ph['test_at_r10']:>10.3g}"
           f"{ph['e10']:>6}{ph['test_at_e10']:>10.3g}{ph['half']:>6}")
 
+for name, (c, _) in runs.items():
+    print(f"{name:<20} test accuracy {c['test_acc'][-1]:.3f} at epoch {c['epoch'][-1]}; over 99% from epoch "
+          f"{grokking.grok_epoch(c) if grokking.grok_epoch(c) >= 0 else '(not yet)'}")
+
 ph = phases["yours (seed 0)"]
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5))
 ax1.semilogy(ep, history["train_loss"], label="train loss", c="C0")
