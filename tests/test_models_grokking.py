@@ -136,3 +136,61 @@ def test_shipped_checkpoint_matches_its_sidecar(name):
     assert got["test_loss"] == pytest.approx(side["metrics"]["test_loss"], rel=1e-3, abs=1e-7)
     assert got["test_acc"] > 0.99, "the shipped model has grokked"
     assert side["key_freqs"] == grokking.key_frequencies(model.W_E.detach(), spec.config.p)
+
+
+def test_fourier_gini_limits():
+    p = 11
+    basis = _real_basis(p)
+    one = basis[[3, 4]].T.contiguous()  # frequency 2 only (cos and sin): one of 5 frequencies
+    assert grokking.fourier_gini(one) == pytest.approx(4 / 5)
+    assert grokking.fourier_gini(basis[1:].T) == pytest.approx(0.0, abs=1e-9)  # every frequency equally
+    W = torch.stack([2 * basis[1], basis[3], torch.zeros(p, dtype=torch.float64)], 1)  # norms 2, 1, 0, 0, 0
+    assert grokking.fourier_gini(W) == pytest.approx((2 * 1 + 4 * 2) / (5 * 3))
+
+
+def test_neuron_freq_variance_equals_the_real_basis():
+    p = 7
+    g = torch.Generator().manual_seed(0)
+    acts = torch.randn(p * p, 3, generator=g, dtype=torch.float64)
+    B = _real_basis(p)
+    C = B @ acts.T.reshape(-1, p, p) @ B.T
+    want = torch.stack([C[:, [2 * k - 1, 2 * k], 0].pow(2).sum(1) + C[:, 0, [2 * k - 1, 2 * k]].pow(2).sum(1)
+                        + C[:, [2 * k - 1, 2 * k]][:, :, [2 * k - 1, 2 * k]].pow(2).sum((1, 2)) for k in range(1, 4)], 1)
+    assert torch.allclose(grokking.neuron_freq_variance(acts, p), want / (p * p), atol=1e-12)
+    a = torch.arange(p).repeat_interleave(p).double()
+    pure = torch.stack([torch.cos(2 * math.pi * 2 * (a + torch.arange(p).repeat(p)) / p), torch.zeros(p * p)], 1)
+    res = grokking.neurons_explained(pure, p)
+    assert res["n_live"] == 1 and res["share"] == 1.0 and res["best"] == [2]
+
+
+def test_phase_summary_on_a_hand_made_run():
+    curve = {"epoch": [0, 10, 20, 30, 40, 50, 60], "train_acc": [0.1, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0],
+             "test_loss": [4.0, 8.0, 12.0, 11.0, 9.0, 5.0, 0.1], "test_acc": [0, 0, 0, 0, 0, 0.5, 1.0]}
+    snaps = {"epoch": [0, 15, 30, 45, 60], "restricted_loss": [4.0, 3.0, 1.0, 0.2, 0.01],
+             "excluded_loss": [4.0, 0.5, 0.3, 3.5, 3.1]}
+    assert grokking.phase_summary(curve, snaps) == {"mem": 20, "grok": 60, "test_at_mem": 12.0, "r10": 45,
+                                                    "test_at_r10": 9.0, "e10": 45, "test_at_e10": 9.0, "half": 50}
+
+
+PLATEAU = 4.0  # lesson 4.1's find_phases_test_2
+
+
+def _runs_with_phases():
+    side53, side113 = registry.get("grokking-p53").sidecar(), registry.get("grokking-p113").sidecar()
+    runs = [("p53 seed 0", side53["curve"], side53["snapshots"]), ("p113", side113["curve"], side113["snapshots"])]
+    return runs + [(f"p53 seed {r['seed']}", r["curve"], r["snapshots"]) for r in side53["seed_runs"]]
+
+
+def test_shipped_runs_show_the_plateau():
+    """What the README and lesson 4.1 claim: in every shipped run (p = 53, three seeds; p = 113) the restricted
+    loss falls 10x while the test loss stays within 4x of its memorisation level, and the excluded loss rises 10x
+    before the test loss halves."""
+    runs = _runs_with_phases()
+    assert len(runs) == 4
+    for name, curve, snaps in runs:
+        ph = grokking.phase_summary(curve, snaps)
+        assert min(ph["mem"], ph["r10"], ph["e10"], ph["half"]) >= 0, (name, ph)
+        assert ph["test_at_r10"] > ph["test_at_mem"] / PLATEAU, (name, ph)
+        assert ph["e10"] < ph["half"], (name, ph)
+    side53 = registry.get("grokking-p53").sidecar()
+    assert side53["phases"] == grokking.phase_summary(side53["curve"], side53["snapshots"])
