@@ -333,13 +333,15 @@ def catalogue_mutants(catalogue: dict, solutions: dict[str, str]) -> tuple[list[
 class Kernel:
     """One IPython kernel, run cell by cell; a cell past the timeout is interrupted."""
 
-    def __init__(self, cwd: Path, timeout: float):
+    def __init__(self, cwd: Path, timeout: float, memory_gb: int = 4):
         from jupyter_client.manager import start_new_kernel
 
         env = dict(os.environ, MPLBACKEND="agg", TQDM_DISABLE="1")
         self.km, self.kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env,
                                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
         self.timeout = timeout
+        # a mutant that loops while appending must not take the machine's memory: cap the kernel's heap
+        self.run(f"import resource as _r; _r.setrlimit(_r.RLIMIT_DATA, ({memory_gb} << 30, {memory_gb} << 30)); del _r")
 
     def run(self, code: str, timeout: float | None = None) -> str | None:
         """None when the cell ran cleanly, else 'ErrorName: first line'."""
@@ -466,6 +468,38 @@ def _try(k: Kernel, nb, ex: dict, solution_source: str) -> tuple[str, str]:
     return _run_tests(k, nb, ex)
 
 
+def _summary(outcomes: list[Outcome]) -> str:
+    n = [o for o in outcomes if not o.mutant.equivalent]
+    vis = sum(o.killed_by == "visible" for o in n)
+    return f"{len(n)} mutants, {vis} killed by visible tests, {sum(bool(o.killed_by) for o in n)} by all"
+
+
+def _mutate_exercise(k: Kernel, nb, name: str, ex: dict, hand: list[Mutant], auto: bool,
+                     equivalents: dict, used_equivalents: set, report: LessonReport) -> None:
+    reference = nb.cells[ex["solution"]].source
+    t0 = time.perf_counter()
+    part, err = _try(k, nb, ex, reference)
+    if part:
+        report.problems.append(f"{name}: the reference fails its tests when re-run ({err}); skipped")
+        return
+    # a mutant that loops forever is killed; wait for it 10 times the reference's time, within the cap
+    cap, k.timeout = k.timeout, min(k.timeout, max(5.0, 10 * (time.perf_counter() - t0)))
+    mutants = [m for m in hand if m.exercise == name]
+    if auto:
+        mutants += auto_mutants(name, reference, k.global_names())
+    for m in mutants:
+        key = (m.exercise, m.label)
+        if key in equivalents:
+            m.equivalent = equivalents[key] or "(no reason given)"
+            used_equivalents.add(key)
+        part, err = _try(k, nb, ex, m.source)
+        report.outcomes.append(Outcome(m, part, err))
+    k.timeout = cap
+    part, err = _try(k, nb, ex, reference)  # restore the reference's state for what follows
+    if part:
+        report.problems.append(f"{name}: the reference fails after its mutants ({err}): state leaked")
+
+
 def run_lesson(lesson: Lesson, exercises: list[str] | None = None, timeout: float = 60,
                catalogue_dir: Path | None = None, auto: bool = True, log=print) -> LessonReport:
     from .runner import load_notebook
@@ -487,40 +521,26 @@ def run_lesson(lesson: Lesson, exercises: list[str] | None = None, timeout: floa
     equivalents = {(e["exercise"], e["mutant"]): e.get("reason", "") for e in catalogue["equivalent"]}
     used_equivalents: set[tuple[str, str]] = set()
 
+    # Mutants run where the notebook reaches an exercise's last test cell, so the state they see is the
+    # state its tests saw in a top-to-bottom run (later cells may rebind names the tests use).
+    due: dict[int, list[str]] = {}
+    for name, ex in exs.items():
+        due.setdefault(max(ex["tests"]), []).append(name)
     k = Kernel(lesson.solution_notebook.parent, timeout)
     try:
-        last_needed = max((max(e["tests"]) for e in exs.values()), default=-1)
-        for i, cell in enumerate(nb.cells[: last_needed + 1]):
-            if cell.cell_type == "code":
-                err = k.run(cell.source, timeout=max(timeout, 600))
-                if err and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-                    report.problems.append(f"the solution fails its own test in cell {i + 1}: {err}")
-        names = k.global_names()
-        for name, ex in exs.items():
-            reference = nb.cells[ex["solution"]].source
-            part, err = _try(k, nb, ex, reference)
-            if part:
-                report.problems.append(f"{name}: the reference fails its tests when re-run ({err}); skipped")
+        for i, cell in enumerate(nb.cells[: max(due, default=-1) + 1]):
+            if cell.cell_type != "code":
                 continue
-            mutants = [m for m in hand if m.exercise == name]
-            if auto:
-                mutants += auto_mutants(name, reference, names)
-            for m in mutants:
-                key = (m.exercise, m.label)
-                if key in equivalents:
-                    m.equivalent = equivalents[key] or "(no reason given)"
-                    used_equivalents.add(key)
-                part, err = _try(k, nb, ex, m.source)
-                report.outcomes.append(Outcome(m, part, err))
-            part, err = _try(k, nb, ex, reference)  # restore the reference's state for what follows
-            if part:
-                report.problems.append(f"{name}: the reference fails after its mutants ({err}): state leaked")
-            n = [o for o in report.outcomes if o.mutant.exercise == name and not o.mutant.equivalent]
-            log(f"  {lesson.id} {name}: {len(n)} mutants, {sum(bool(o.killed_by) for o in n)} killed")
+            err = k.run(cell.source, timeout=max(timeout, 600))
+            if err and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+                report.problems.append(f"the solution fails its own test in cell {i + 1}: {err}")
+            for name in due.get(i, []):
+                _mutate_exercise(k, nb, name, exs[name], hand, auto, equivalents, used_equivalents, report)
+                log(f"  {lesson.id} {name}: " + _summary([o for o in report.outcomes if o.mutant.exercise == name]))
     finally:
         k.close()
     for key in set(equivalents) - used_equivalents:
-        if not exercises or key[0] in exercises:
+        if auto and (not exercises or key[0] in exercises):
             report.problems.append(f"catalogue marks {key[0]}: {key[1]!r} equivalent, but no such mutant exists now")
     report.seconds = time.perf_counter() - start
     return report
@@ -563,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=60, help="seconds per cell before a mutant counts as hanging")
     p.add_argument("--list", action="store_true", help="print the mutants and run nothing")
     p.add_argument("--json", type=Path, help="also write every outcome to this file")
+    p.add_argument("--catalogue", type=Path, default=None, help=f"the catalogue folder (default {CATALOGUE_DIR})")
     args = p.parse_args(argv)
 
     reports = []
@@ -576,12 +597,12 @@ def main(argv: list[str] | None = None) -> int:
                 if args.exercise and ex_name not in args.exercise:
                     continue
                 src = nb.cells[ex["solution"]].source
-                hand, probs = catalogue_mutants(load_catalogue(lesson.slug), {ex_name: src})
+                hand, _ = catalogue_mutants(load_catalogue(lesson.slug, args.catalogue), {ex_name: src})
                 for m in hand + ([] if args.catalogue_only else auto_mutants(ex_name, src)):
                     print(f"{lesson.id} {m.exercise}: {m.label}")
             continue
         print(f"{lesson.slug}: running", flush=True)
-        r = run_lesson(lesson, args.exercise, args.timeout, auto=not args.catalogue_only,
+        r = run_lesson(lesson, args.exercise, args.timeout, catalogue_dir=args.catalogue, auto=not args.catalogue_only,
                        log=lambda s: print(s, flush=True))
         reports.append(r)
         print(details(r), flush=True)

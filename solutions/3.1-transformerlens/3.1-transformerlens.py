@@ -1624,6 +1624,10 @@ checks.assert_true("patch_heads", float(_got.max()) > _m_corr + 0.5 * (_m_clean 
                    f"no head restores even half of the clean metric (clean {_m_clean:.2f}, corrupted {_m_corr:.2f}, "
                    f"best patched head {float(_got.max()):.2f})",
                    hint="patch z of one head (axis 2) at every position, in the CORRUPTED run, with the clean cache's values")
+checks.assert_true("patch_heads", float((_got.max(dim=1).values - _got.min(dim=1).values).max()) > 1e-3,
+                   f"the heads of a layer score alike ({[[round(float(v), 2) for v in row] for row in _got]}): "
+                   f"each entry should patch one head, not the whole layer",
+                   hint="index the head axis: z[:, where, head] = clean_z[:, where, head], not z[:, where]")
 print("patch_heads: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _c, _r = clean_tokens[13:16], corrupted_tokens[13:16]

@@ -1181,6 +1181,14 @@ _ov = sum(_b0.W_V[p] @ _b0.W_O[p] for p in _prev)
 checks.assert_close("induction_qk_circuit", got.AB, (model.W_E @ _b1.W_Q[_ind]) @ (model.W_E @ _ov @ _b1.W_K[_ind]).T,
                     atol=1e-3, rtol=1e-4, name="the product .AB",
                     hint="rows: W_E @ W_Q (the query's token); columns: W_E @ W_OV(prev heads) @ W_K (the key's previous token)")
+_doubled = attn_only.AttnOnlyTransformer(model.cfg)  # another model: every weight of `model` times 2
+_doubled.load_state_dict({k: 2 * v for k, v in model.state_dict().items()})
+_d0, _d1 = _doubled.blocks
+_ov2 = sum(_d0.W_V[p] @ _d0.W_O[p] for p in _prev)
+checks.assert_close("induction_qk_circuit", induction_qk_circuit(tlens.attn_only_bridge(_doubled), _ind, _prev).AB,
+                    ((_doubled.W_E @ _d1.W_Q[_ind]) @ (_doubled.W_E @ _ov2 @ _d1.W_K[_ind]).T).detach(),
+                    atol=1e-2, rtol=1e-4, name="the product for a bridge around another model (every weight doubled)",
+                    hint="read every weight from the `bridge` argument, not from the notebook's `bridge` or `model`")
 qk_diag = {h: top1_diagonal_fraction(induction_qk_circuit(bridge, h, _prev)) for h in range(4)}
 print("QK circuits of the layer-1 heads via the previous-token heads, top-1 on the diagonal:",
       {f"L1H{h}": round(v, 2) for h, v in qk_diag.items()})
