@@ -267,7 +267,8 @@ def auto_mutants(exercise: str, source: str, notebook_globals: set[str] = frozen
             except ValueError:
                 continue
             after = "(dropped)" if replacement is None else f"`{_short(replacement)}`"
-            add(f"L{line - begin} {what}: `{_short(node)}` -> {after}", t2)
+            where = f" in `{_short(parent, 50)}`" if what == "off by one" and parent is not None else ""
+            add(f"L{line - begin} {what}: `{_short(node)}` -> {after}{where}", t2)
 
     # whole-function mutants: return the input; read a notebook global instead of a parameter
     for idx, (node, _parent) in enumerate(nodes):

@@ -417,6 +417,8 @@ checks.assert_equal("bpe_decode", bpe_decode([256], {(195, 169): 256}), "é", na
 checks.assert_equal("bpe_decode", bpe_decode([0xC3], {}), "\ufffd", name="half of a two-byte character",
                     hint='decode with errors="replace"')
 checks.assert_equal("bpe_decode", bpe_decode(list("naïve ☃".encode()), {}), "naïve ☃", name="raw bytes, no merges")
+checks.assert_equal("bpe_decode", bpe_decode([255, 0], {}), "\ufffd\x00", name="bytes 255 and 0",
+                    hint="ids 0 to 255 inclusive are the single bytes: range(256)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
