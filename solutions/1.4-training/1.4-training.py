@@ -688,6 +688,9 @@ _check_stop([1.0, 0.8, 0.9, 0.85, 0.81, 0.7], 3, 0.0, 4, 0.8, 1,
 _check_stop([1.0, 0.75, 0.5], 1, 0.25, 1, 1.0, 0,
             hint="an improvement of exactly min_delta is NOT an improvement: use val_loss < best - min_delta")
 _es = EarlyStopping(patience=2)
+checks.assert_equal("early_stopping", (_es.best, _es.best_epoch, _es.bad_epochs), (math.inf, -1, 0),
+                    name="(best, best_epoch, bad_epochs) of a new EarlyStopping",
+                    hint="set the three attributes in __init__, to the values the docstring gives")
 _es.step(torch.tensor(0.5))
 checks.assert_true("early_stopping", type(_es.best) is float,
                    f"after step(torch.tensor(0.5)), best is a {type(_es.best).__name__}, not a float",
