@@ -333,6 +333,10 @@ checks.assert_close("standardise", x, x_before, name="x after the call",
                     hint="standardise must not modify its input: write x - mean, not x -= mean")
 checks.assert_close("standardise", standardise(x, axis=1, eps=0.0), expected_1,
                     hint="axis=1: every row should end up with mean 0 and variance 1; keepdims=True keeps the shapes aligned")
+flat = np.array([[2.0, 2.0, 2.0, 4.0]])  # mean 2.5, variance 0.75
+checks.assert_close("standardise", standardise(flat, eps=0.25), (flat - 2.5) / 1.0,
+                    hint="divide by sqrt(var + eps), with eps added to the variance (here sqrt(0.75 + 0.25) = 1); "
+                         "and use the argument x, not a notebook variable")
 print("standardise: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(2)
@@ -454,6 +458,13 @@ checks.assert_close("softmax", softmax(x, axis=0), scipy_softmax(x, axis=0), hin
 big = np.array([[1000.0, 1001.0, 1002.0]])
 checks.assert_close("softmax", softmax(big), scipy_softmax(big, axis=-1),
                     hint="np.exp(1000.0) overflows to inf: subtract the max along the axis before exp")
+far = np.array([[0.0, 1.0], [-1000.0, -999.0], [0.0, 800.0]])
+far_before = far.copy()
+checks.assert_close("softmax", softmax(far), scipy_softmax(far, axis=-1),
+                    hint="rows far apart: subtract each row's own max (np.max(x, axis=axis, keepdims=True)); "
+                         "one max for the whole array leaves a row of exp(-1000) = 0, and 0 / 0 is nan")
+checks.assert_close("softmax", far, far_before, name="the input after the call",
+                    hint="softmax must not modify x in place: write shifted = x - max, not x -= max")
 print("softmax: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(3)
@@ -548,6 +559,8 @@ checks.assert_shape("one_hot", one_hot(np.zeros((2, 5), dtype=np.int64), 4), (2,
                     hint="the class axis is added last: (..., num_classes)")
 checks.assert_raises("one_hot", ValueError, one_hot, np.array([0, 3]), 3,
                      hint="label 3 is out of range for 3 classes: check and raise ValueError")
+checks.assert_raises("one_hot", ValueError, one_hot, np.array([-1, 2]), 3,
+                     hint="label -1 is out of range: check labels.min() < 0 too (np.eye(3)[-1] would quietly give class 2)")
 print("one_hot: visible tests pass")
 ### BEGIN HIDDEN TESTS
 
@@ -636,6 +649,8 @@ rng = np.random.default_rng(0)
 x, y = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
 checks.assert_close("pairwise_distances", pairwise_distances(x, y), cdist(x, y),
                     hint="square the differences, sum over the feature axis, then take the square root")
+checks.assert_close("pairwise_distances", pairwise_distances(y[:2], x), cdist(y[:2], x),
+                    hint="use the arguments x and y of the function, not the notebook's variables")
 print("pairwise_distances: visible tests pass")
 ### BEGIN HIDDEN TESTS
 
@@ -876,6 +891,14 @@ x = rng.normal(size=20)
 checks.assert_close("moving_average", moving_average(x, 5), np.convolve(x, np.ones(5) / 5, mode="valid"),
                     hint="output k is the mean of x[k], ..., x[k + window - 1]")
 checks.assert_raises("moving_average", ValueError, moving_average, x, 21, hint="a window longer than the series")
+checks.assert_close("moving_average", moving_average(x, 20), [x.mean()], hint="window = n gives one average")
+checks.assert_close("moving_average", moving_average(x, 1), x, hint="window = 1 gives x itself")
+rows = np.stack([x, 2 * x])
+checks.assert_close("moving_average", moving_average(rows, 3),
+                    np.stack([np.convolve(r, np.ones(3) / 3, mode="valid") for r in rows]),
+                    hint="average along the last axis only (cumsum and slices with axis=-1 / [..., a:b])")
+checks.assert_close("moving_average", moving_average(np.array([1, 2, 4, 8]), 2), np.array([1.5, 3.0, 6.0]),
+                    hint="integers give float64 averages: convert before you compute")
 print("moving_average: visible tests pass")
 ### BEGIN HIDDEN TESTS
 
@@ -1012,6 +1035,13 @@ checks.assert_close("top_k", values, np.sort(x, axis=-1)[:, ::-1][:, :4], name="
                     hint="descending order: the largest value comes first")
 checks.assert_equal("top_k", np.take_along_axis(x, indices, axis=-1), values, name="x at your indices",
                     hint="x at your indices should give your values")
+small = np.array([[0, 7, 255, 3]], dtype=np.uint8)
+checks.assert_equal("top_k", top_k(small, 2)[0], np.array([[255, 7]], dtype=np.uint8), name="values for a uint8 array",
+                    hint="-x wraps around for unsigned integers (-np.uint8(1) is 255): sort x itself and reverse")
+checks.assert_shape("top_k", top_k(x, 0)[1], (3, 0), name="indices for k = 0",
+                    hint="k = 0 gives empty (..., 0) results (argpartition's kth = n - k is out of range there)")
+checks.assert_equal("top_k", top_k(x, 10)[0], np.sort(x, axis=-1)[:, ::-1], name="values for k = n", hint="k = n is allowed")
+checks.assert_raises("top_k", ValueError, top_k, x, 11, hint="k > n must raise ValueError")
 print("top_k: visible tests pass")
 ### BEGIN HIDDEN TESTS
 
@@ -1125,6 +1155,8 @@ x = rng.normal(size=(20, 3))
 labels = rng.integers(0, 4, size=20)
 checks.assert_close("class_means", class_means(x, labels, 4), class_means_loop(x, labels, 4),
                     hint="with repeated labels, sums[labels] += x adds only once per label: use np.add.at or a matrix product")
+checks.assert_close("class_means", class_means(2 * x[:6], labels[:6], 4), class_means_loop(2 * x[:6], labels[:6], 4),
+                    hint="use the arguments of the function, not the notebook's variables x and labels")
 print("class_means: visible tests pass")
 ### BEGIN HIDDEN TESTS
 
@@ -1252,6 +1284,11 @@ checks.assert_true("time_fn", all(call == ("a", 2) for call in work.calls),
                    f"fn received the arguments {work.calls[0]}; expected ('a', 2)", hint="call fn(*args)")
 checks.assert_true("time_fn", isinstance(result, float), f"time_fn returned a {type(result).__name__}; return a float")
 checks.assert_close("time_fn", result, 1.0, name="the time", hint=explain_time(result, work, 5))
+once = FakeWork([100.0, 6.0])
+checks.assert_close("time_fn", time_fn(once, repeats=1, clock=once.clock), 6.0, name="the time with repeats=1",
+                    hint="repeats=1 is allowed: one warm-up call, then one timed call")
+checks.assert_raises("time_fn", ValueError, time_fn, FakeWork([1.0]), repeats=0, clock=time.perf_counter,
+                     hint="repeats=0 times nothing: raise ValueError for repeats < 1")
 print("time_fn: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _work = FakeWork([50.0, 7.0])

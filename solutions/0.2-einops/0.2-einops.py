@@ -110,6 +110,8 @@ checks.assert_equal("digits_grid", digits_grid(images, 2)[8:16, 0:8], images[3, 
 # the same thing in plain torch: split n, put the pixel rows next to the grid rows, merge
 checks.assert_equal("digits_grid", digits_grid(images, 2), images.reshape(2, 3, 8, 8).permute(0, 2, 1, 3).reshape(16, 24),
                     hint="merge '(r h)' for the output rows and '(c w)' for the columns, in that order")
+checks.assert_equal("digits_grid", digits_grid(images[2:], 2), images[2:].reshape(2, 2, 8, 8).permute(0, 2, 1, 3).reshape(16, 16),
+                    name="digits_grid(images[2:], 2)", hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 tall = torch.arange(2 * 3 * 4 * 5, dtype=torch.float64).reshape(6, 1, 4, 5)  # h != w, float64
 checks.assert_equal("digits_grid", digits_grid(tall, 3), tall.reshape(3, 2, 4, 5).permute(0, 2, 1, 3).reshape(12, 10),
@@ -171,6 +173,8 @@ x = torch.randn(2, 5, 12, generator=g)  # batch 2, seq 5, 3 heads of 4
 checks.assert_shape("split_heads", split_heads(x, 3), (2, 3, 5, 4))
 checks.assert_close("split_heads", split_heads(x, 3), x.view(2, 5, 3, 4).transpose(1, 2),
                     hint="each head is a contiguous block of d_head numbers: the group is '(h d)', not '(d h)'")
+checks.assert_close("split_heads", split_heads(x[1:], 3), x[1:].view(1, 5, 3, 4).transpose(1, 2), name="split_heads(x[1:], 3)",
+                    hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 checks.assert_close("split_heads", split_heads(x, 1), x[:, None])
 checks.assert_close("split_heads", split_heads(x, 12), x.view(2, 5, 12, 1).transpose(1, 2))
@@ -284,6 +288,8 @@ x = digits.x_train[:4]
 checks.assert_shape("max_pool", max_pool(x, 2), (4, 1, 4, 4))
 checks.assert_close("max_pool", max_pool(x, 2), F.max_pool2d(x, 2),
                     hint="reduce with 'max' over the position inside each block: '(h k1) (w k2) -> h w'")
+checks.assert_close("max_pool", max_pool(x[1:], 2), F.max_pool2d(x[1:], 2), name="max_pool(x[1:], 2)",
+                    hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(2)
 neg = -torch.rand(2, 3, 6, 4, generator=g, dtype=torch.float64) - 1  # all negative, H != W, float64
@@ -326,6 +332,8 @@ x = digits.x_train[:2]
 checks.assert_shape("upsample", upsample(x, 3), (2, 1, 24, 24))
 checks.assert_equal("upsample", upsample(x, 3), F.interpolate(x, scale_factor=3, mode="nearest"),
                     hint="'(k1 h)' tiles the image; '(h k1)' repeats each pixel")
+checks.assert_equal("upsample", upsample(x[1:], 3), F.interpolate(x[1:], scale_factor=3, mode="nearest"),
+                    name="upsample(x[1:], 3)", hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 g = torch.Generator().manual_seed(3)
 rect = torch.randn(1, 2, 3, 5, generator=g, dtype=torch.float64)
@@ -423,6 +431,8 @@ a, b = torch.randn(3, 4, 5, generator=g), torch.randn(3, 5, 2, generator=g)
 checks.assert_shape("batched_matmul", batched_matmul(a, b), (3, 4, 2))
 checks.assert_close("batched_matmul", batched_matmul(a, b), torch.bmm(a, b),
                     hint="sum over j, the index shared by a's last axis and b's middle one")
+checks.assert_close("batched_matmul", batched_matmul(b.transpose(1, 2), a.transpose(1, 2)),
+                    torch.bmm(b.transpose(1, 2), a.transpose(1, 2)), name="batched_matmul(b^T, a^T)", hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 a64, b64 = a.double(), b.double()
 checks.assert_close("batched_matmul", batched_matmul(a64, b64), torch.bmm(a64, b64))
@@ -473,6 +483,8 @@ checks.assert_shape("attention_scores", attention_scores(q, k), (2, 3, 4, 6),
                     hint="the output is (batch, heads, queries, keys)")
 checks.assert_close("attention_scores", attention_scores(q, k), q @ k.transpose(-1, -2) / math.sqrt(8),
                     hint="divide by sqrt(d_head), the size of the last axis")
+checks.assert_close("attention_scores", attention_scores(k, q), k @ q.transpose(-1, -2) / math.sqrt(8),
+                    name="attention_scores(k, q)", hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 qq = torch.randn(1, 1, 5, 1, generator=g, dtype=torch.float64)  # d_head = 1, float64
 checks.assert_close("attention_scores", attention_scores(qq, qq), qq @ qq.transpose(-1, -2))
@@ -572,6 +584,8 @@ with checks.tolerance(rtol=1e-5, atol=1e-6):
                         hint="softmax over the keys (the last axis of the scores), then sum over k with v")
     checks.assert_close("attend", attend(q, k, v, causal=True), sdpa_merged(q, k, v, causal=True),
                         hint="causal: key j is allowed for query i when j <= i; masked scores become -inf")
+    checks.assert_close("attend", attend(v, q, k), sdpa_merged(v, q, k), name="attend(v, q, k)",
+                        hint="use the arguments of the function, not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 with checks.tolerance(rtol=1e-5, atol=1e-6):
     kk, vv = torch.randn(2, 2, 3, 7, 4, generator=g).unbind(0)  # 7 keys for 5 queries

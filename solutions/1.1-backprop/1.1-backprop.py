@@ -861,6 +861,9 @@ for axis, keepdims in [(None, False), (0, False), (1, False), (1, True), (None, 
     gradcheck.check_backward("sum_backward", sum_backward, lambda t, axis=axis, keepdims=keepdims: t.sum(dim=axis, keepdim=keepdims), {"a": a},
                              args=(axis, keepdims), hint=f"a {a.shape}.sum(axis={axis}, keepdims={keepdims}): put the "
                              "reduced axes back as size 1 (np.expand_dims), then broadcast to a's shape")
+checks.assert_close("sum_backward", sum_backward(np.array([1.0, 2.0]), np.zeros((2, 3)), 1, False),
+                    np.array([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]), name="sum_backward([1, 2], a of shape (2, 3), axis=1)",
+                    hint="use the function's arguments, not the notebook's variables of the same name")
 print("sum_backward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(14)
@@ -918,6 +921,8 @@ for axis, keepdims in [(None, False), (0, False), (1, True)]:
     gradcheck.check_backward("mean_backward", mean_backward, lambda t, axis=axis, keepdims=keepdims: t.mean(dim=axis, keepdim=keepdims),
                              {"a": a}, args=(axis, keepdims),
                              hint=f"axis={axis}: divide by the number of elements averaged, not by a.size")
+checks.assert_close("mean_backward", mean_backward(np.ones(2), np.zeros((2, 5)), 1, False), np.full((2, 5), 0.2),
+                    name="mean_backward(ones(2), a of shape (2, 5), axis=1)", hint="each of the 5 averaged entries gets 1/5; " + "use the function's arguments, not the notebook's variables of the same name")
 print("mean_backward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(15)
@@ -1044,6 +1049,8 @@ def relu_backward(grad_out: np.ndarray, a: np.ndarray) -> np.ndarray:
 rng = np.random.default_rng(8)
 gradcheck.check_backward("relu_backward", relu_backward, torch.relu, {"a": rng.standard_normal((3, 4))},
                          hint="grad_out where a > 0, 0 elsewhere")
+checks.assert_close("relu_backward", relu_backward(np.ones(3), np.array([-1.0, 0.0, 2.0])), np.array([0.0, 0.0, 1.0]),
+                    name="relu_backward at a = [-1, 0, 2]", hint="at a == 0 the gradient is 0: the mask is a > 0, not a >= 0")
 print("relu_backward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(18)
@@ -1106,6 +1113,9 @@ repeat_hint = "a position picked twice must get both gradients: g[index] = ... k
 for index in [(slice(1, 3),), np.array([0, 2, 3]), np.array([2, 0, 2, 2])]:
     gradcheck.check_backward("getitem_backward", getitem_backward, lambda t, index=index: t[index], {"a": a}, args=(index,),
                              hint=repeat_hint)
+checks.assert_close("getitem_backward", getitem_backward(np.ones(2), np.zeros(5), np.array([1, 1])),
+                    np.array([0.0, 2.0, 0.0, 0.0, 0.0]), name="getitem_backward(ones(2), zeros(5), [1, 1])",
+                    hint="position 1 is picked twice, so it gets both gradients (np.add.at); " + "use the function's arguments, not the notebook's variables of the same name")
 print("getitem_backward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(19)
@@ -1345,6 +1355,12 @@ print(gradcheck.gradient_table(gradcheck.check_graph(
     "cross_entropy", lambda z: cross_entropy(z, y), {"logits": logits}, Tensor,
     torch_fn=lambda z: F.cross_entropy(z, torch.as_tensor(y)),
     hint="build the loss from Tensor ops only, so that the engine can differentiate it")))
+far = np.array([[0.0, 1.0, 2.0], [-1000.0, -999.0, -998.0], [0.0, 800.0, 0.0]])
+y_far = np.array([2, 0, 1])
+checks.assert_close("cross_entropy", float(cross_entropy(Tensor(far), y_far).data),
+                    float(F.cross_entropy(torch.as_tensor(far), torch.as_tensor(y_far))),
+                    name="the loss of rows far apart (-1000 and 800)",
+                    hint="subtract each ROW's max (axis=1, keepdims=True) before exp; " + "use the function's arguments, not the notebook's variables of the same name")
 print("cross_entropy: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(21)
@@ -1547,6 +1563,16 @@ def check_training(result, steps):
 
 
 check_training(train_mlp(x_train, y_train, seed=0), steps=20 * math.ceil(len(x_train) / 32))
+# 33 examples, all labelled 3, in batches of 32: 2 steps per epoch, and a model that learns to answer 3
+_x33, _y33 = x_train[100:133], np.full(33, 3)
+_p33, _l33 = train_mlp(_x33, _y33, hidden=8, epochs=10, batch_size=32, seed=1)
+checks.assert_true("train_mlp", len(_l33) == 20, f"33 examples, batch_size 32, 10 epochs: expected 20 losses, got {len(_l33)}",
+                   hint="range(0, n, batch_size): the last batch holds the 1 example left over")
+checks.assert_true("train_mlp", accuracy(_p33, _x33, _y33) > 0.9,
+                   "trained on labels that are all 3, the model does not answer 3",
+                   hint="train on the x_train and y_train arguments, not the notebook's variables")
+checks.assert_true("train_mlp", train_mlp(_x33, _y33, hidden=8, epochs=1, seed=2)[1] != _l33[:2],
+                   "seed=1 and seed=2 give the same losses", hint="init_mlp(..., seed) and the shuffle use the seed argument")
 ### BEGIN HIDDEN TESTS
 _res = train_mlp(x_train[:200], y_train[:200], hidden=16, epochs=2, batch_size=50, lr=0.1, seed=1)
 checks.assert_true("train_mlp", isinstance(_res, tuple) and len(_res) == 2, "train_mlp should return (params, losses)")

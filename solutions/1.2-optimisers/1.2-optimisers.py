@@ -448,6 +448,10 @@ optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.1, moment
 optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.01),
                                 dtype=torch.float32, hint="float32 parameters, float32 buffers")
 optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.3), hint="momentum=0 is plain SGD")
+optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.3, dampening=0.5),
+                                hint="momentum=0 is plain SGD, whatever the dampening: no buffer at all")
+optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.01, momentum=1.0, weight_decay=1.0), steps=5,
+                                hint="momentum=1 and weight_decay=1 are values like any other")
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "sgd_test_2", "points": 2}
@@ -683,6 +687,8 @@ optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr
 optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01, weight_decay=0.05),
                                 problem=optim_checks.awkward_problem)
 optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr=0.001), dtype=torch.float32)
+optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01, weight_decay=1.0), steps=5,
+                                hint="weight_decay=1 is a value like any other: g = g + weight_decay * p")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -768,6 +774,8 @@ print("adam: visible tests pass")
 ### BEGIN HIDDEN TESTS
 optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.02, betas=(0.0, 0.9)), steps=30, seed=2,
                                 hint="beta1 = 0 is allowed: no momentum")
+optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=1.0), steps=5,
+                                hint="weight_decay=1 is a value like any other: g = g + weight_decay * p")
 optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.01, weight_decay=0.01),
                                 problem=optim_checks.awkward_problem,
                                 hint="skip parameters whose .grad is None; empty, 0-d and transposed parameters must work")

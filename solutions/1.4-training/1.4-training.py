@@ -699,6 +699,14 @@ _check_stop([1.0, 0.8, 0.9, 0.85, 0.81, 0.7], 3, 0.0, 4, 0.8, 1,
             hint="stop once bad_epochs reaches patience (>=), counting consecutive epochs without improvement")
 _check_stop([1.0, 0.75, 0.5], 1, 0.25, 1, 1.0, 0,
             hint="an improvement of exactly min_delta is NOT an improvement: use val_loss < best - min_delta")
+_es = EarlyStopping(patience=2)
+checks.assert_equal("early_stopping", (_es.best, _es.best_epoch, _es.bad_epochs), (math.inf, -1, 0),
+                    name="(best, best_epoch, bad_epochs) of a new EarlyStopping",
+                    hint="set the three attributes in __init__, to the values the docstring gives")
+_es.step(torch.tensor(0.5))
+checks.assert_true("early_stopping", type(_es.best) is float,
+                   f"after step(torch.tensor(0.5)), best is a {type(_es.best).__name__}, not a float",
+                   hint="convert a 0-dim tensor with float(val_loss) before you store or compare it")
 print("early_stopping: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _check_stop([3.0, 2.0, 1.0, 0.5], 2, 0.0, None, 0.5, 3)  # never stops
@@ -1281,6 +1289,8 @@ def _check_fast(records, batch_size, n_epochs, seed):
 
 
 _check_fast(RECORDS, 64, 3, 0)
+checks.assert_equal("fast_batches", len(list(fast_batches([], 4, 2, 0))), 0, name="the number of batches of no records",
+                    hint="no records (or no epochs) gives no batches; torch.stack of an empty list raises")
 print("fast_batches: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _check_fast(RECORDS[:100], 7, 2, 5)  # a smaller last batch in each epoch
@@ -1503,6 +1513,10 @@ with tempfile.TemporaryDirectory() as _tmp:
                        hint="return load_results(path) at the end")
     checks.assert_equal("run_sweep", len(_calls), 3, name="the number of train_fn calls of the first sweep")
     _check_file(_path, _configs[:3])
+    _secs = [json.loads(line).get("seconds") for line in _path.read_text().splitlines()]
+    checks.assert_true("run_sweep", all(isinstance(t, float) and 0 <= t < 60 for t in _secs),
+                       f"the 'seconds' of three instant runs are {_secs}",
+                       hint="seconds = time.perf_counter() after train_fn minus time.perf_counter() before it")
     checks.assert_equal("run_sweep", [r["config"] for r in _got], _configs[:3], name="the configs returned")
     _calls.clear()
     _got = run_sweep(_configs, _path, _fake_train(_calls))  # resume: only the 4th config is new
@@ -1511,6 +1525,16 @@ with tempfile.TemporaryDirectory() as _tmp:
     _check_file(_path, _configs)
     checks.assert_equal("run_sweep", [r["metrics"] for r in _got], [_fake_train([])(**c) for c in _configs],
                         name="the metrics returned after resuming (old and new records)")
+with tempfile.TemporaryDirectory() as _tmp:
+    _p2, _seen = Path(_tmp) / "peek.jsonl", []
+
+    def _peek(lr, hidden):  # how many lines are on disk when a run starts
+        _seen.append(len(_p2.read_text().splitlines()) if _p2.exists() else 0)
+        return {"final_loss": 1.0}
+
+    run_sweep(_configs[:3], _p2, _peek)
+    checks.assert_equal("run_sweep", _seen, [0, 1, 2], name="the lines on disk when each run starts",
+                        hint="flush after each line, so that a crash loses at most the run in progress")
 print("run_sweep: visible tests pass")
 ### BEGIN HIDDEN TESTS
 with tempfile.TemporaryDirectory() as _tmp:

@@ -315,9 +315,16 @@ _names = ["hook_embed", "hook_pos_embed"] + [f"blocks.{i}.hook_{kind}" for i in 
                                             for kind in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")]
 _tokens = torch.stack([encode("import os\nimport sys\n"), encode("def f(x): return x+1\n")])
 _, _bcache = bridge.run_with_cache(_tokens)
+_twice = copy.deepcopy(model)  # another model: the notebook's with its token embeddings doubled
+with torch.no_grad():
+    _twice.wte.weight.mul_(2.0)
 got = torch_cache(model, _tokens)
 checks.assert_true("torch_cache", isinstance(got, dict), f"torch_cache returned {type(got).__name__}, not a dict",
                    hint="return the dict your hooks filled")
+with torch.no_grad():
+    checks.assert_close("torch_cache", torch_cache(_twice, _tokens)["hook_embed"], _twice.wte(_tokens),
+                        name='cache["hook_embed"] of another model (token embeddings doubled)',
+                        hint="hook the `model` argument, not the notebook's `model`")
 checks.assert_equal("torch_cache", sorted(got), sorted(_names), name="the dict's keys",
                     hint="one entry per name in the table, with TransformerLens's exact spelling")
 with checks.tolerance(rtol=1e-4, atol=1e-4):
@@ -1321,6 +1328,10 @@ def ablate_head(bridge, tokens: torch.Tensor, layer: int, head: int, mode: str =
 
 
 # %% nbgrader={"grade": true, "grade_id": "ablate_head_test", "points": 3}
+_m2 = copy.deepcopy(model)  # another model (layer 0's attention output doubled), and a bridge around it
+with torch.no_grad():
+    _m2.blocks[0].attn.proj.weight.mul_(2.0)
+_bridge2 = tlens.to_bridge(_m2)
 _toks = clean_tokens[:6]
 _got = ablate_head(bridge, _toks, 1, 0, "zero")
 checks.assert_shape("ablate_head", _got, (6, 25, cfg.d_vocab), hint="return the logits of the ablated run")
@@ -1334,6 +1345,12 @@ with checks.tolerance(rtol=1e-4, atol=1e-4):
     checks.assert_close("ablate_head", ablate_head(bridge, _toks[:1], 1, 0, "mean"), model(_toks[:1]),
                         name="mean ablation over a batch of one prompt (must change nothing)",
                         hint="the mean is over the BATCH axis only, separately at each position")
+_m2z = copy.deepcopy(_m2)
+with torch.no_grad():
+    _m2z.blocks[1].attn.proj.weight[:, 0:cfg.d_head] = 0.0
+    checks.assert_close("ablate_head", ablate_head(_bridge2, _toks, 1, 0, "zero"), _m2z(_toks), rtol=1e-4, atol=1e-4,
+                        name="zero ablation through a bridge around another model",
+                        hint="run the `bridge` argument, not the notebook's `bridge`")
 checks.assert_close("ablate_head", bridge(_toks), model(_toks), rtol=1e-4, atol=1e-4, name="the bridge's logits after ablate_head",
                     hint="a hook is still attached: use run_with_hooks, or bridge.reset_hooks() at the end")
 print("ablate_head: visible tests pass")
@@ -1521,6 +1538,10 @@ with checks.tolerance(rtol=1e-3, atol=1e-3):
     checks.assert_close("patch_residual", _got[-1, -1], torch.tensor(_m_clean),
                         name="last row, last position: the final stream is the whole answer",
                         hint="the last row patches blocks.{n_layers-1}.hook_resid_post")
+    with torch.no_grad():
+        checks.assert_close("patch_residual", patch_residual(_bridge2, _c, _r, _logprob_quote)[-1, -1],
+                            _logprob_quote(_m2(_c)), name="last row, last position, through a bridge around another model",
+                            hint="run the `bridge` argument, not the notebook's `bridge`")
 print("patch_residual: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _c, _r = clean_tokens[8:11], corrupted_tokens[8:11]
@@ -1632,10 +1653,20 @@ with checks.tolerance(rtol=1e-3, atol=1e-3):
     checks.assert_close("patch_heads", _early, torch.full((cfg.n_layers, cfg.n_heads), _m_corr),
                         name="patching at position 3, before the quote: the runs agree there, so nothing can change",
                         hint="position=p patches z[:, p, head] only")
+    with torch.no_grad():
+        _m2_corr = float(_logprob_quote(_m2(_r)))
+    checks.assert_close("patch_heads", patch_heads(_bridge2, _c, _r, _logprob_quote, position=3),
+                        torch.full((cfg.n_layers, cfg.n_heads), _m2_corr),
+                        name="patching at position 3 through a bridge around another model",
+                        hint="run the `bridge` argument, not the notebook's `bridge`")
 checks.assert_true("patch_heads", float(_got.max()) > _m_corr + 0.5 * (_m_clean - _m_corr),
                    f"no head restores even half of the clean metric (clean {_m_clean:.2f}, corrupted {_m_corr:.2f}, "
                    f"best patched head {float(_got.max()):.2f})",
                    hint="patch z of one head (axis 2) at every position, in the CORRUPTED run, with the clean cache's values")
+checks.assert_true("patch_heads", float((_got.max(dim=1).values - _got.min(dim=1).values).max()) > 1e-3,
+                   f"the heads of a layer score alike ({[[round(float(v), 2) for v in row] for row in _got]}): "
+                   f"each entry should patch one head, not the whole layer",
+                   hint="index the head axis: z[:, where, head] = clean_z[:, where, head], not z[:, where]")
 print("patch_heads: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _c, _r = clean_tokens[13:16], corrupted_tokens[13:16]

@@ -1053,6 +1053,10 @@ def full_ov_circuit(bridge, layer: int, head: int) -> FactoredMatrix:
 
 
 # %% nbgrader={"grade": true, "grade_id": "full_ov_circuit_test", "points": 2}
+# another model, every weight of `model` times 2, and a bridge around it (the later tests use them too)
+_doubled = attn_only.AttnOnlyTransformer(model.cfg)
+_doubled.load_state_dict({k: 2 * v for k, v in model.state_dict().items()})
+_bridge2 = tlens.attn_only_bridge(_doubled)
 got = checks.call("full_ov_circuit", full_ov_circuit, bridge, 1, 2, case="layer 1, head 2 of the shipped model")
 checks.assert_true("full_ov_circuit", isinstance(got, FactoredMatrix),
                    f"return a transformer_lens.FactoredMatrix, got {type(got).__name__}")
@@ -1062,6 +1066,11 @@ checks.assert_equal("full_ov_circuit", got.mdim, 16, name="inner dimension (mdim
 _blk = model.blocks[1]
 checks.assert_close("full_ov_circuit", got.AB, model.W_E @ _blk.W_V[2] @ _blk.W_O[2] @ model.W_U, atol=1e-4,
                     name="the product .AB", hint="W_E, then W_V and W_O of this head, then W_U, in that order")
+_blk2 = _doubled.blocks[1]
+checks.assert_close("full_ov_circuit", full_ov_circuit(_bridge2, 1, 2).AB,
+                    (_doubled.W_E @ _blk2.W_V[2] @ _blk2.W_O[2] @ _doubled.W_U).detach(), atol=1e-2, rtol=1e-4,
+                    name="the product for a bridge around another model (every weight doubled)",
+                    hint="read the weights from the `bridge` argument, not from the notebook's `bridge` or `model`")
 ### BEGIN HIDDEN TESTS
 for _layer, _head in [(0, 0), (0, 3), (1, 1)]:
     _got = checks.call("full_ov_circuit", full_ov_circuit, bridge, _layer, _head, case=f"layer {_layer}, head {_head}")
@@ -1215,6 +1224,12 @@ _ov = sum(_b0.W_V[p] @ _b0.W_O[p] for p in _prev)
 checks.assert_close("induction_qk_circuit", got.AB, (model.W_E @ _b1.W_Q[_ind]) @ (model.W_E @ _ov @ _b1.W_K[_ind]).T,
                     atol=1e-3, rtol=1e-4, name="the product .AB",
                     hint="rows: W_E @ W_Q (the query's token); columns: W_E @ W_OV(prev heads) @ W_K (the key's previous token)")
+_d0, _d1 = _doubled.blocks
+_ov2 = sum(_d0.W_V[p] @ _d0.W_O[p] for p in _prev)
+checks.assert_close("induction_qk_circuit", induction_qk_circuit(_bridge2, _ind, _prev).AB,
+                    ((_doubled.W_E @ _d1.W_Q[_ind]) @ (_doubled.W_E @ _ov2 @ _d1.W_K[_ind]).T).detach(),
+                    atol=1e-2, rtol=1e-4, name="the product for a bridge around another model (every weight doubled)",
+                    hint="read every weight from the `bridge` argument, not from the notebook's `bridge` or `model`")
 qk_diag = {h: top1_diagonal_fraction(induction_qk_circuit(bridge, h, _prev)) for h in range(4)}
 print("QK circuits of the layer-1 heads via the previous-token heads, top-1 on the diagonal:",
       {f"L1H{h}": round(v, 2) for h, v in qk_diag.items()})
@@ -1299,6 +1314,10 @@ clean = checks.call("ablated_repeated_loss", ablated_repeated_loss, bridge, toke
 checks.assert_true("ablated_repeated_loss", isinstance(clean, float), f"return a Python float, got {type(clean).__name__}")
 checks.assert_close("ablated_repeated_loss", clean, shipped_halves[1].item(), atol=1e-4, name="loss with nothing ablated",
                     hint="with heads=[] the result is the plain repeated-half loss")
+_clean2 = ablated_repeated_loss(_bridge2, tokens, 32, [])
+checks.assert_true("ablated_repeated_loss", abs(_clean2 - clean) > 1e-3,
+                   f"a bridge around another model (every weight doubled) gives the same loss ({_clean2:.4f})",
+                   hint="run the `bridge` argument, not the notebook's `bridge`")
 with torch.no_grad():
     _ref_prev, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
 _circuit_ind = [(1, h) for h in range(4) if _ref_ind[1, h] > 0.3]
