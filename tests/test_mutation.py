@@ -1,10 +1,10 @@
-"""The mutation check itself (course/mutation.py), on a tiny synthetic lesson: fast, no torch."""
+"""The mutation check itself (course/authoring/mutation.py), on a tiny synthetic lesson: fast, no torch."""
 
 import textwrap
 
 import pytest
 
-from course import lessons, mutation
+from course.authoring import lessons, mutation
 
 SOURCE = textwrap.dedent('''\
     # ---

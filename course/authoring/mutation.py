@@ -25,8 +25,8 @@ exercise's test cells run, the visible part first, then the hidden part. The ref
 and its test cells run again (and must pass) before and after an exercise's mutants, which
 also restores the state for the exercises after it.
 
-    python -m course.mutation 0.1 2.1            # per-lesson table and the survivors
-    python -m course.mutation 0.1 --exercise softmax --list   # show the mutants, run nothing
+    python -m course.authoring.mutation 0.1 2.1            # per-lesson table and the survivors
+    python -m course.authoring.mutation 0.1 --exercise softmax --list   # show the mutants, run nothing
 
 The exit status is 1 when a non-equivalent mutant survives the tests.
 """
@@ -577,7 +577,7 @@ def details(r: LessonReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m course.mutation", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m course.authoring.mutation", description=__doc__.split("\n\n")[0])
     p.add_argument("lessons", nargs="+", help="lesson ids or slugs, e.g. 0.1 2.1")
     p.add_argument("--exercise", action="append", help="only this exercise (repeatable)")
     p.add_argument("--catalogue-only", action="store_true", help="only the hand-written mutants")
