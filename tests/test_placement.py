@@ -14,7 +14,7 @@ from course.cli import main
 from course.learner import placement, progress
 from course.learner.placement import Item, ItemResult, decide
 
-MODULES = ("0", "1", "2")
+MODULES = ("0", "1", "2", "3")
 _SOLUTION_MARK = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b.*$\n?", re.M)
 
 
@@ -50,6 +50,9 @@ def graded(tmp_path_factory):
         "1-input_grad-wrong": ("1", filled_quiz("1", wrong={"input_grad": "def input_grad(f, x):\n"
                                                                            "    return torch.zeros_like(x)\n"})),
         # the mistake the item is about: a plain reshape to (B, H, S, Dh) mixes positions into heads
+        # indexing every io for every row: logits[:, io] is (B, B), and its mean is not the metric
+        "3-logit_diff-wrong": ("3", filled_quiz("3", wrong={"logit_diff": "def logit_diff(logits, io, s):\n"
+                                                                           "    return (logits[:, io] - logits[:, s]).mean()\n"})),
         "2-split_heads-wrong": ("2", filled_quiz("2", wrong={"split_heads": "def split_heads(x, n_heads):\n"
                                                                              "    b, s, d = x.shape\n"
                                                                              "    return x.reshape(b, n_heads, s, d // n_heads)\n"})),
@@ -131,6 +134,12 @@ def test_module_2_catches_a_head_split_that_mixes_positions(graded):
     _, results, _ = graded["2-split_heads-wrong"]
     failed = [r for r in results if r.item.grade_id == "split_heads"][0]
     assert failed.status == "FAIL" and "differs" in failed.message
+
+
+def test_module_3_catches_a_logit_difference_that_mixes_prompts(graded):
+    v = verdict_of(graded, "3-logit_diff-wrong")
+    assert v.skip == ["3.1", "3.2"] and v.start_with == "3.3"
+    assert ("logit_diff", "3.3") in v.go_back
 
 
 def test_placement_command_grades_records_and_moves_progress_on(graded, tmp_path, monkeypatch, capsys):
