@@ -56,6 +56,8 @@ import traceback
 import types
 from dataclasses import dataclass, field
 
+from . import boundary
+
 # --------------------------------------------------------------------------- framing
 _LEN = struct.Struct(">I")
 MAX_MESSAGE = 256 * 1024 * 1024
@@ -183,6 +185,12 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
             return (TAG, "ptdtype", str(v).split(".")[-1])
         if t is torch.Size:
             return (TAG, "ptsize", [int(x) for x in v])
+    try:  # a subclass of a value type (an ndarray, tensor, float, list subclass): by value, as its base
+        plain = boundary.plain_copy(v)
+    except Exception:
+        plain = boundary.NOT_A_VALUE
+    if plain is not boundary.NOT_A_VALUE:
+        return encode(plain, refs, depth + 1, memo)
     if t in (datetime.date, datetime.datetime, datetime.time, datetime.timedelta):
         if t is datetime.timedelta:
             return (TAG, "timedelta", [int(v.days), int(v.seconds), int(v.microseconds)])
@@ -361,12 +369,18 @@ class Remote:
     @property
     def __class__(self):
         """The nearest library class of the learner's object (``nn.Module`` for a learner's module),
-        so that ``isinstance(model, nn.Module)`` in a test sees what the learner built."""
+        so that ``isinstance(model, nn.Module)`` in a test sees what the learner built; never an
+        array, tensor, number or string class (boundary.honest_class)."""
         try:
             cls = object.__getattribute__(self, "_conn").request(("classof", object.__getattribute__(self, "_rid")))
         except Exception:
             return type(self)
-        return cls if isinstance(cls, type) else type(self)
+        return boundary.honest_class(cls, type(self))
+
+    def __array__(self, *args, **kwargs):
+        """numpy makes no array of a learner's object: it would ask the object for its items and
+        then hand it the expected values to compare with (boundary)."""
+        raise boundary.not_an_array(object.__getattribute__(self, "_tname"))
 
 
 def _binop(name: str, reflected: bool = False):
