@@ -1901,6 +1901,15 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start})
 
 
+_SIGNALS = {int(s) for s in signal.Signals}
+
+
+def _death_reason_signal(sig: int) -> str:
+    why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGKILL: "it was killed (memory?)",
+           signal.SIGSEGV: "it crashed (segmentation fault)", signal.SIGXFSZ: "it wrote a file over the size limit"}
+    return f"your code's process ended: {why.get(sig, signal.Signals(sig).name)}"
+
+
 def _death_reason(pid: int, fallback: str) -> str:
     try:
         for _ in range(20):
@@ -1913,10 +1922,10 @@ def _death_reason(pid: int, fallback: str) -> str:
     except ChildProcessError:
         return fallback
     if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGKILL: "it was killed (memory?)",
-               signal.SIGSEGV: "it crashed (segmentation fault)", signal.SIGXFSZ: "it wrote a file over the size limit"}
-        return f"your code's process ended: {why.get(sig, signal.Signals(sig).name)}"
+        return _death_reason_signal(os.WTERMSIG(status))
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) > 128 and os.WEXITSTATUS(status) - 128 in _SIGNALS:
+        status = os.WEXITSTATUS(status) - 128  # how the run's init reports a signal that ended L
+        return _death_reason_signal(status)
     if os.WIFEXITED(status):
         return f"your code's process exited with status {os.WEXITSTATUS(status)} (did it call os._exit?)"
     return fallback
@@ -1945,7 +1954,7 @@ def _sanitise_outputs(outputs, cap: int) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- isolation (Linux)
-CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER = 0x00020000, 0x40000000, 0x10000000
+CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x40000000, 0x10000000, 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 38, 4, 36
 
@@ -2009,7 +2018,7 @@ def _expose_python(paths: list[str]) -> None:
 
 def _isolate(job: dict) -> dict:
     """Namespaces and mounts for the pair (called in P before it forks L). Returns what it got."""
-    got = {"root": os.geteuid() == 0, "network": False, "mounts": False, "uids": False}
+    got = {"root": os.geteuid() == 0, "network": False, "mounts": False, "uids": False, "pids": False}
     libc = _c()
     if os.geteuid() != 0:
         uid, gid = os.getuid(), os.getgid()
@@ -2026,7 +2035,13 @@ def _isolate(job: dict) -> dict:
             return got
         got["network"] = True
     else:
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+        # A PID namespace whose init is the next child (the run's init, see pair_main): when it
+        # ends, the kernel ends every process of the run, and the run sees no other process.
+        # Root only: in a user namespace every process is "root", so L could signal its init.
+        if libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) == 0:
+            got["pids"] = True
+        else:
+            _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
         got["network"] = True
     try:
         _mount("none", "/", "", MS_REC | MS_PRIVATE)
@@ -2054,6 +2069,35 @@ def _isolate(job: dict) -> dict:
     except OSError:
         pass
     return got
+
+
+def _private_proc() -> None:
+    """In the run's init: a /proc of the run's PID namespace only (in a mount namespace of its own,
+    so T keeps the machine's /proc)."""
+    try:
+        _check(_c().unshare(CLONE_NEWNS), "unshare")
+        _mount("none", "/", "", MS_REC | MS_PRIVATE)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | 8)  # 8: MS_NOEXEC
+    except OSError:
+        pass
+
+
+def _init_loop(learner: int) -> int:
+    """The run's init: reap every orphan of the run until L ends, then end (and with it, the
+    kernel ends every other process of the namespace). The exit status says how L ended:
+    its own status, or 128 + the signal that ended it."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+        if pid == learner:
+            if os.WIFSIGNALED(status):
+                return 128 + os.WTERMSIG(status)
+            return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
 
 
 def _limits(job: dict) -> None:
@@ -2168,6 +2212,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
         files_fd = None
         if job.get("files_from") and os.path.isdir(job["files_from"]):
             files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
+        own_pids = os.open("/proc/self/ns/pid", os.O_RDONLY)  # to give T's later children its own again
         isolation = _isolate(job)
         base = int(job["uid_base"]) + int(job["uid_index"])
         uid_l, uid_t = (base, base + 1000) if root else (0, 0)
@@ -2183,12 +2228,19 @@ def pair_main(worker_fd: int, job: dict) -> None:
         a, b = socket.socketpair()
         fingerprint = _fingerprint()
         pid = os.fork()
-        if pid == 0:  # L
+        if pid == 0:  # I, the run's init (pid 1 of its PID namespace), then L under it
             try:
                 worker.close()
                 a.close()
                 _close_fds({b.fileno()})
                 _stdio_to_null()
+                _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                if isolation["pids"]:
+                    _private_proc()
+                lpid = os.fork()
+                if lpid:
+                    b.close()
+                    os._exit(_init_loop(lpid))
                 _drop_to(uid_l, home_l)
                 os.chmod(home_l, 0o711)  # T may enter a temp dir of L's code, not list L's home
                 _share_tempdirs(None)
@@ -2199,6 +2251,9 @@ def pair_main(worker_fd: int, job: dict) -> None:
             finally:
                 os._exit(0)
         b.close()
+        if isolation["pids"]:
+            _c().setns(own_pids, CLONE_NEWPID)  # a test's own subprocesses are not the learner's
+        os.close(own_pids)
         _close_fds({a.fileno(), worker.fileno()})
         _stdio_to_null()
         _drop_to(uid_t, home_t)
