@@ -80,3 +80,60 @@ def test_a_run_sees_only_its_own_processes(grader, sub):
     n = int(line.split()[1])
     assert n <= 4, f"the learner's code sees {n} processes: {line}"
     assert str(me) not in line.split(" ", 2)[2] or n <= 4
+
+
+@needs_root
+def test_memory_is_limited_for_the_run_not_per_process(grader, sub, monkeypatch):
+    """Three forked children, each under the per-process limit, together over the run's."""
+    monkeypatch.setattr(grader.settings, "memory_bytes", 400 * 1024**2)
+    r = grade(grader, sub().solve().after("double", '''
+        import os, time
+        r, w = os.pipe()
+        kids = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    block = b"x" * (250 * 1024**2)  # written, so resident
+                    os.write(w, b"1")
+                    time.sleep(3)
+                finally:
+                    os._exit(0)
+            kids.append(pid)
+        os.close(w)
+        held = 0
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            b = os.read(r, 1)
+            if not b:
+                break
+            held += 1
+        for pid in kids:
+            os.waitpid(pid, 0)
+        print("HELD", held)
+    '''))
+    text = outputs_text(r)
+    assert "HELD" in text, text[-2000:]
+    held = int(text.split("HELD", 1)[1].split()[0])
+    assert held <= 1, f"{held} x 250 MiB held at once under a 400 MiB limit for the run"
+    assert r.isolation.get("cgroup", "").startswith("memory"), r.isolation
+
+
+@needs_root
+def test_the_run_has_one_scratch_budget_not_one_per_directory(grader, sub, monkeypatch):
+    monkeypatch.setattr(grader.settings, "scratch_bytes", 64 * 1024**2)
+    r = grade(grader, sub().solve().after("double", '''
+        written = 0
+        for d in ("/tmp", "/var/tmp", "/dev/shm"):
+            try:
+                with open(d + "/fill.bin", "wb") as f:
+                    for _ in range(48):
+                        f.write(b"x" * 1024**2)
+                        written += 1
+            except OSError:
+                pass
+        print("WRITTEN", written)
+    '''))
+    text = outputs_text(r)
+    written = int(text.split("WRITTEN", 1)[1].split()[0])
+    assert written <= 64, f"{written} MiB written in scratch under a 64 MiB budget for the run"
