@@ -35,8 +35,9 @@ import sys
 NOT_A_VALUE = object()
 
 # Built-in value types whose subclasses cross as the base value. A subclass of ``tuple`` (a
-# namedtuple) is not in the list: it stays a proxy so that ``result.loss`` still works, and its
-# items cross by value when a test reads them.
+# namedtuple) or ``dict`` (a model's output, ``out.logits``) is not in the list: it stays a
+# proxy so that its attributes still work; its items cross by value when a test reads them, and
+# no check accepts the proxy as a value.
 _BUILTIN_COPIES = (
     (bool, None),  # cannot be subclassed
     (int, int.__index__),
@@ -45,7 +46,6 @@ _BUILTIN_COPIES = (
     (str, str.__str__),
     (bytes, bytes.__bytes__),
     (list, list.copy),
-    (dict, dict.copy),
     (set, set.copy),
     (frozenset, frozenset().union),
 )

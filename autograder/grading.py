@@ -511,11 +511,12 @@ class Grader:
     def _calibration_key(self, spec: LessonSpec) -> str:
         import hashlib
 
-        from . import boundary, sandbox
+        from . import boundary, cgroups, sandbox
 
         h = hashlib.sha256()
         for part in (spec.lesson.source.read_bytes(), json.dumps(spec.release, sort_keys=True).encode(),
                      Path(sandbox.__file__).read_bytes(), Path(boundary.__file__).read_bytes(),
+                     Path(cgroups.__file__).read_bytes(),
                      Path(__file__).read_bytes()):
             h.update(hashlib.sha256(part).digest())
         return h.hexdigest()

@@ -56,7 +56,7 @@ import traceback
 import types
 from dataclasses import dataclass, field
 
-from . import boundary
+from . import boundary, cgroups
 
 # --------------------------------------------------------------------------- framing
 _LEN = struct.Struct(">I")
@@ -2051,8 +2051,18 @@ def _isolate(job: dict) -> dict:
         # hold those directories open, then bind them back read-only over the new tmpfs.
         keep = [(p, os.open(p, os.O_RDONLY | os.O_DIRECTORY)) for p in _python_paths()
                 if any(os.path.realpath(p).startswith(os.path.realpath(d) + "/") for d in scratch_roots)]
-        for d in scratch_roots:
-            _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+        # One tmpfs for the run (its pages count against the run's memory too): /tmp, with
+        # /var/tmp and /dev/shm bound to directories in it, so the three share one budget.
+        if scratch_roots and scratch_roots[0] == "/tmp":
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+            for d in scratch_roots[1:]:
+                inside = "/tmp/.run" + d.replace("/", "-")
+                os.makedirs(inside)
+                os.chmod(inside, 0o1777)
+                _mount(inside, d, "", MS_BIND)
+        else:
+            for d in scratch_roots:
+                _mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
         for p, fd in keep:
             os.makedirs(p, mode=0o755, exist_ok=True)
             _mount(f"/proc/self/fd/{fd}", p, "", MS_BIND | MS_REC)
@@ -2217,6 +2227,10 @@ def pair_main(worker_fd: int, job: dict) -> None:
         base = int(job["uid_base"]) + int(job["uid_index"])
         uid_l, uid_t = (base, base + 1000) if root else (0, 0)
         isolation["uids"] = root
+        # the run's learner side (its init, L, all they start) in one cgroup: limits for it as a whole
+        run_groups = cgroups.create(f"bootcamp-run-{base}", int(job["memory_bytes"]), int(job["max_processes"]),
+                                    float(job.get("cpus", 1.0))) if root else {}
+        isolation["cgroup"] = cgroups.describe(run_groups)
         tmp = "/tmp" if isolation["mounts"] else job["fallback_scratch"]
         home_l = _scratch(os.path.join(tmp, "learner"), uid_l,
                           f"/proc/self/fd/{files_fd}" if files_fd is not None else None)
@@ -2237,6 +2251,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
                 _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
                 if isolation["pids"]:
                     _private_proc()
+                cgroups.join(run_groups)
                 lpid = os.fork()
                 if lpid:
                     b.close()
@@ -2451,6 +2466,7 @@ class Zygote:
         if os.geteuid() == 0:  # a slot's uids belong to this submission only: end all their processes
             base = int(job["uid_base"]) + int(job["uid_index"])
             kill_uids({base, base + 1000})
+            cgroups.remove(f"bootcamp-run-{base}")
 
 
 class UidLease:

@@ -116,7 +116,7 @@ def test_memory_is_limited_for_the_run_not_per_process(grader, sub, monkeypatch)
     assert "HELD" in text, text[-2000:]
     held = int(text.split("HELD", 1)[1].split()[0])
     assert held <= 1, f"{held} x 250 MiB held at once under a 400 MiB limit for the run"
-    assert r.isolation.get("cgroup", "").startswith("memory"), r.isolation
+    assert "memory" in r.isolation.get("cgroup", ""), r.isolation
 
 
 @needs_root
