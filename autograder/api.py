@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from . import jobs
 from .accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
-from .grading import SubmissionError, parse_notebook
+from .grading import SubmissionError, lesson_mismatch, parse_notebook
 from .models import Cohort, Role, Submission, User
 
 log = logging.getLogger("autograder.api")
@@ -144,9 +144,9 @@ def _store(state, lesson: str, raw: bytes, user_id: int):
     except SubmissionError as err:
         code = 413 if "limit" in str(err) else 400 if "not JSON" in str(err) else 422
         raise HTTPException(code, str(err)) from err
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
-    if not ids & {c.metadata.get("nbgrader", {}).get("grade_id") for c in spec.release.cells}:
-        raise HTTPException(422, f"this notebook is not lesson {found.id}'s: none of its graded cells are in it")
+    wrong = lesson_mismatch(nb, spec, found.id)
+    if wrong:
+        raise HTTPException(422, wrong)
     with state.db.session() as s:
         sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=hashlib.sha256(raw).hexdigest())
         s.add(sub)
