@@ -475,7 +475,10 @@ def assert_true(exercise: str, condition: Any, message: str, *, details: list[st
                 hint: str | None = None) -> None:
     """Fail with ``message`` unless ``condition`` is true (a bool, number, array or tensor: an
     object of the learner's own class does not get to say whether it is true)."""
-    if (getattr(type(condition), "__module__", None) or "").split(".")[0] not in ("builtins", "numpy", "torch"):
+    t = type(condition)
+    top = (getattr(t, "__module__", None) or "").split(".")[0]
+    if top not in sys.stdlib_module_names and top not in ("numpy", "torch") and (
+            hasattr(t, "__bool__") or hasattr(t, "__len__")):
         _fail(exercise, message, list(details or []) + [
             f"(the condition was a {type(condition).__name__} object, not True or False)"], hint)
     if not bool(condition):

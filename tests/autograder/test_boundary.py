@@ -156,3 +156,30 @@ def test_a_tensor_subclass_has_no_say_in_the_verdict(torch_grader, sub, monkeypa
             return (2 * x).as_subclass(Fine)
     '''))
     assert result(r, "double").points == 2, result(r, "double").message
+
+
+def test_the_checks_judge_by_type_not_by_what_an_object_says_it_is():
+    """course.checks, in one process: an object's own __class__, __bool__ or __array__ decides nothing."""
+    import numpy as np
+    import pytest
+
+    from course import checks
+
+    class Claims:
+        __class__ = np.ndarray  # isinstance(x, np.ndarray) is True; type(x) is not
+        shape, dtype = (3,), np.dtype("int64")
+
+        def __array__(self, *a, **k):
+            return np.array([0, 2, 4])
+
+        def __bool__(self):
+            return True
+
+    x = Claims()
+    assert isinstance(x, np.ndarray)
+    with pytest.raises(checks.CheckFailure, match="not an array"):
+        checks.assert_close("double", x, np.array([0, 2, 4]))
+    with pytest.raises(checks.CheckFailure, match="not True or False"):
+        checks.assert_true("double", x, "should be true")
+    checks.assert_true("double", np.bool_(True), "a numpy bool is fine")
+    checks.assert_close("double", np.array([0, 2, 4]).view(np.matrix), np.array([[0, 2, 4]]))
