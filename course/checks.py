@@ -109,7 +109,11 @@ def _is_torch_tensor(x: Any) -> bool:
 # to be an array. What is not an array, a tensor, a number or a list/tuple of them is refused
 # here, before any of its methods could take part in a comparison (issue 16: in the grading
 # service a learner's object is a proxy whose methods run in the learner's process).
-_PLAIN_ITEMS = (bool, int, float, complex, str, bytes, type(None), np.generic, np.ndarray, list, tuple)
+def _library_object(x: Any) -> bool:
+    """An object of Python's own, numpy's or torch's classes (a date, a path, a number): not one
+    whose class the learner wrote, nor a grading proxy standing in for one."""
+    top = (getattr(type(x), "__module__", None) or "").split(".")[0]
+    return top in sys.stdlib_module_names or top in ("numpy", "torch")
 
 
 def _not_an_array(x: Any) -> TypeError:
@@ -137,12 +141,13 @@ def _convert(x: Any, strict: bool = True) -> _Value:
     if issubclass(t, (int, float, complex)):
         return _Value(np.asarray(x), "scalar", t.__name__ if t in (int, float, complex) else
                       next(b.__name__ for b in (int, float, complex) if issubclass(t, b)))
-    if strict and not issubclass(t, (list, tuple)):
+    if strict and not _library_object(x):
         raise _not_an_array(x)
     arr = np.asarray(x)
-    if strict and arr.dtype == object and not all(issubclass(type(e), _PLAIN_ITEMS) or _is_torch_tensor(e) for e in arr.flat):
-        bad = next(e for e in arr.flat if not (issubclass(type(e), _PLAIN_ITEMS) or _is_torch_tensor(e)))
-        raise _not_an_array(bad)
+    if strict and arr.dtype == object:
+        for e in arr.flat:
+            if not _library_object(e):
+                raise _not_an_array(e)
     return _Value(arr, "sequence", str(arr.dtype))
 
 
@@ -476,9 +481,7 @@ def assert_true(exercise: str, condition: Any, message: str, *, details: list[st
     """Fail with ``message`` unless ``condition`` is true (a bool, number, array or tensor: an
     object of the learner's own class does not get to say whether it is true)."""
     t = type(condition)
-    top = (getattr(t, "__module__", None) or "").split(".")[0]
-    if top not in sys.stdlib_module_names and top not in ("numpy", "torch") and (
-            hasattr(t, "__bool__") or hasattr(t, "__len__")):
+    if not _library_object(condition) and (hasattr(t, "__bool__") or hasattr(t, "__len__")):
         _fail(exercise, message, list(details or []) + [
             f"(the condition was a {type(condition).__name__} object, not True or False)"], hint)
     if not bool(condition):
