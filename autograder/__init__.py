@@ -8,7 +8,7 @@ Laid out by concern:
     accounts.py    users, cohorts, hashed tokens
     api.py         the HTTP API under /api (FastAPI); app.py puts it together with dashboard.py
     grading.py     nbgrader's preprocessors plus the sandbox step; the grade
-    sandbox.py     the warm zygote and the per-submission learner/test process pair
+    sandbox/       the warm zygote and the per-submission learner/test process pair (see its __init__)
     jobs.py        the queue in the gradebook: claim with a lease, retry, fail with the reason
     worker.py      the long-lived worker
     progress.py    grids, timelines, stuck and silent learners, exercise statistics, CSV export

@@ -21,17 +21,25 @@ milliseconds), not for a kernel start and ``import torch`` (seconds).
 
 Isolation, when the worker runs as root (CI, a server): the pair gets a new network
 namespace (no network, not even loopback traffic to the service) and a new mount
-namespace with a private, size-limited tmpfs on /tmp, /var/tmp and /dev/shm, and the
+namespace with one private, size-limited tmpfs for /tmp, /var/tmp and /dev/shm, and the
 course's solutions/, the service's data directory and any other listed path hidden under
 empty read-only mounts. L runs as a uid of its own (``sandbox_uid_base + i``, leased machine-wide: UidLease), T as
 another, so L can neither signal nor trace T, the worker or another submission, and can
 write only in its scratch directory. Both have setrlimit limits on CPU time, address
 space, processes, file size and open files, and the worker enforces the notebook's total
-wall-clock time. Without root, the pair gets what an unprivileged user namespace allows
+wall-clock time. As root, the run's learner side also gets a PID namespace of its own (its init
+reaps, and when it ends every process of the run ends; the run sees no other process) and a
+cgroup (memory, processes and CPU for the run as a whole: cgroups.py). Without root, the pair gets what an unprivileged user namespace allows
 (network and mount namespaces) when the kernel permits it, and otherwise only limits and
 a scratch directory; ``isolation`` in every result says which.
 
-This module imports only the standard library at module level: the zygote must start
+The package, one module per concern: ``channel`` (messages on a socket), ``boundary`` (what
+may cross from L into a verdict: read it first), ``values`` (how values are encoded in L),
+``proxies`` (T's decoder and the proxies of L's objects), ``state`` (what is kept in step),
+``learner`` (L), ``tests`` (T), ``isolation`` (namespaces, uids, rlimits), ``cgroups`` (limits
+for the run as a whole) and ``zygote`` (the forker and the worker's side).
+
+This package imports only the standard library at module level: the zygote must start
 with nothing of the service in it.
 """
 

@@ -3,12 +3,12 @@
 The rule (issue 16, class 1). A learner's result reaches the test process (T) **by value**,
 before any check touches it: as a plain, base-class numpy array or scalar, torch tensor,
 ``int``/``float``/``complex``/``str``/``bytes``, or a ``list``/``tuple``/``dict``/``set`` of
-these. T builds each of them itself from bytes (``sandbox._Decoder``); nothing of the learner's
+these. T builds each of them itself from bytes (``proxies._Decoder``); nothing of the learner's
 class survives the crossing, so none of its methods (``__eq__``, ``__array_ufunc__``,
 ``__torch_function__``, ``astype``, ``__float__``, ...) runs when a check compares it.
 
 What is not a value (a learner's function, class, module or other object) crosses as a proxy
-(``sandbox.Remote``) whose calls run in L. The proxy
+(``proxies.Remote``) whose calls run in L. The proxy
 
 * never passes for a value: its ``__class__`` is never an array, tensor, number or string
   class (:func:`honest_class`), and numpy refuses to make an array of it (``__array__``
