@@ -288,7 +288,9 @@ class Zygote:
         if os.geteuid() == 0:  # a slot's uids belong to this submission only: end all their processes
             base = int(job["uid_base"]) + int(job["uid_index"])
             kill_uids({base, base + 1000})
-            cgroups.remove(f"bootcamp-run-{base}")
+            # one try, not a wait: processes still dying keep the group a moment, and the next run
+            # that leases these uids removes it (cgroups.create) before making its own
+            cgroups.remove(f"bootcamp-run-{base}", wait=0.0)
 
 
 def _next_index(cells: list[dict], last: int | None) -> int | None:
