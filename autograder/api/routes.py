@@ -26,7 +26,7 @@ from sqlalchemy import select
 from autograder.gradebook import jobs
 from autograder.gradebook.accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
 from autograder.gradebook.models import Cohort, Role, Submission, User
-from autograder.grading.pipeline import SubmissionError, parse_notebook
+from autograder.grading.pipeline import SubmissionError, lesson_mismatch, parse_notebook
 
 log = logging.getLogger("autograder.api.routes")
 
@@ -144,9 +144,9 @@ def _store(state, lesson: str, raw: bytes, user_id: int):
     except SubmissionError as err:
         code = 413 if "limit" in str(err) else 400 if "not JSON" in str(err) else 422
         raise HTTPException(code, str(err)) from err
-    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
-    if not ids & {c.metadata.get("nbgrader", {}).get("grade_id") for c in spec.release.cells}:
-        raise HTTPException(422, f"this notebook is not lesson {found.id}'s: none of its graded cells are in it")
+    wrong = lesson_mismatch(nb, spec, found.id)
+    if wrong:
+        raise HTTPException(422, wrong)
     with state.db.session() as s:
         sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=hashlib.sha256(raw).hexdigest())
         s.add(sub)

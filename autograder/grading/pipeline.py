@@ -171,6 +171,33 @@ def build_spec(lesson: Lesson, settings: Settings) -> LessonSpec:
 
 
 # --------------------------------------------------------------------------- validation (the API's step)
+def lesson_mismatch(nb, spec: LessonSpec, lesson_id: str) -> str | None:
+    """Why ``nb`` is not a notebook of ``spec``'s lesson, or None. A notebook says which lesson it
+    is (``metadata.course.id``, set when the course is built); one without that must have more of
+    the lesson's graded cells than of any other's: a grade id shared by two lessons is not enough."""
+    course = nb.metadata.get("course") if isinstance(nb.metadata, dict) else None
+    claimed = course.get("id") if isinstance(course, dict) else None
+    if isinstance(claimed, str) and claimed != lesson_id:
+        return f"this notebook is lesson {claimed[:20]}'s, not lesson {lesson_id}'s"
+
+    def ids(cells):
+        out = set()
+        for c in cells:
+            nbg = c.get("metadata", {}).get("nbgrader") if isinstance(c.get("metadata"), dict) else None
+            gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
+            if isinstance(gid, str):
+                out.add(gid)
+        return out
+
+    mine, theirs = ids(nb.cells), ids(spec.release.cells)
+    if not mine & theirs:
+        return f"this notebook is not lesson {lesson_id}'s: none of its graded cells are in it"
+    if len(mine - theirs) > len(mine & theirs):
+        return (f"this notebook is not lesson {lesson_id}'s: {len(mine - theirs)} of its graded cells are not in the "
+                f"lesson, {len(mine & theirs)} are")
+    return None
+
+
 def parse_notebook(raw: bytes, max_bytes: int) -> nbformat.NotebookNode:
     if len(raw) > max_bytes:
         raise SubmissionError(f"the notebook is {len(raw)} bytes; the limit is {max_bytes}")
@@ -513,8 +540,9 @@ class Grader:
         from autograder.grading import sandbox
 
         h = hashlib.sha256()
+        code = [p.read_bytes() for p in sorted(Path(sandbox.__file__).parent.glob("*.py"))]
         for part in (spec.lesson.source.read_bytes(), json.dumps(spec.release, sort_keys=True).encode(),
-                     Path(sandbox.__file__).read_bytes(), Path(__file__).read_bytes()):
+                     *code, Path(__file__).read_bytes()):
             h.update(hashlib.sha256(part).digest())
         return h.hexdigest()
 

@@ -108,10 +108,27 @@ class _Value:
 
 def _is_torch_tensor(x: Any) -> bool:
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
+    return torch is not None and issubclass(type(x), torch.Tensor)
 
 
-def _convert(x: Any) -> _Value:
+# Checks look at ``type(x)``, never at ``isinstance`` alone: an object's ``__class__`` can claim
+# to be an array. What is not an array, a tensor, a number or a list/tuple of them is refused
+# here, before any of its methods could take part in a comparison (issue 16: in the grading
+# service a learner's object is a proxy whose methods run in the learner's process).
+def _library_object(x: Any) -> bool:
+    """An object of Python's own, numpy's or torch's classes (a date, a path, a number): not one
+    whose class the learner wrote, nor a grading proxy standing in for one."""
+    top = (getattr(type(x), "__module__", None) or "").split(".")[0]
+    return top in sys.stdlib_module_names or top in ("numpy", "torch")
+
+
+def _not_an_array(x: Any) -> TypeError:
+    return TypeError(f"a {type(x).__name__} is not an array, a tensor or a number")
+
+
+def _convert(x: Any, strict: bool = True) -> _Value:
+    """``strict`` for a learner's result; a test's expected value may be any array-like."""
+    t = type(x)
     if _is_torch_tensor(x):
         t = x.detach()
         if t.is_complex():
@@ -121,15 +138,22 @@ def _convert(x: Any) -> _Value:
         else:
             arr = t.cpu().numpy()
         return _Value(arr, "torch.Tensor", str(t.dtype))
-    if isinstance(x, np.ndarray):
+    if issubclass(t, np.ndarray):
         return _Value(x, "numpy.ndarray", str(x.dtype))
-    if isinstance(x, np.generic):
+    if issubclass(t, np.generic):
         return _Value(np.asarray(x), "numpy scalar", str(x.dtype))
-    if isinstance(x, bool):
+    if issubclass(t, bool):
         return _Value(np.asarray(x), "scalar", "bool")
-    if isinstance(x, (int, float, complex)):
-        return _Value(np.asarray(x), "scalar", type(x).__name__)
+    if issubclass(t, (int, float, complex)):
+        return _Value(np.asarray(x), "scalar", t.__name__ if t in (int, float, complex) else
+                      next(b.__name__ for b in (int, float, complex) if issubclass(t, b)))
+    if strict and not _library_object(x):
+        raise _not_an_array(x)
     arr = np.asarray(x)
+    if strict and arr.dtype == object:
+        for e in arr.flat:
+            if not _library_object(e):
+                raise _not_an_array(e)
     return _Value(arr, "sequence", str(arr.dtype))
 
 
@@ -266,8 +290,10 @@ def _prepare(exercise: str, actual: Any, expected: Any, name: str, hint: str | N
     try:
         a = _convert(actual)
     except Exception as err:  # a value numpy cannot make an array of
-        _fail(exercise, f"{name}: got {type(actual).__name__}, which is not an array ({err})", [], hint)
-    e = _convert(expected)
+        what = f"{type(actual).__name__}, which is not an array, a tensor or a number" \
+            if "is not an array" in str(err) else f"{type(actual).__name__}, which is not an array ({err})"
+        _fail(exercise, f"{name}: got {what}", ["return a numpy array, a torch tensor or a number"], hint)
+    e = _convert(expected, strict=False)
     _compare_kinds(exercise, a, e, name, hint)
     if a.array.shape != e.array.shape:
         details = [f"likely cause: {c}" for c in _shape_causes(tuple(a.array.shape), tuple(e.array.shape))]
@@ -434,7 +460,10 @@ def assert_shape(exercise: str, actual: Any, shape: tuple, *, name: str = "resul
     """Check a shape; ``None`` in ``shape`` matches any size on that axis."""
     if actual is None:
         _fail(exercise, f"{name} is None: did you forget to `return` the result?", [], hint)
-    got = tuple(getattr(actual, "shape", np.shape(actual)))
+    try:
+        got = tuple(actual.shape if hasattr(actual, "shape") else np.shape(actual))
+    except Exception:
+        _fail(exercise, f"{name}: got {type(actual).__name__}, which has no shape", [], hint)
     ok = len(got) == len(shape) and all(s is None or s == g for s, g in zip(shape, got))
     if not ok:
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -455,7 +484,12 @@ def assert_dtype(exercise: str, actual: Any, dtype: Any, *, name: str = "result"
 
 def assert_true(exercise: str, condition: Any, message: str, *, details: list[str] | None = None,
                 hint: str | None = None) -> None:
-    """Fail with ``message`` unless ``condition`` is true."""
+    """Fail with ``message`` unless ``condition`` is true (a bool, number, array or tensor: an
+    object of the learner's own class does not get to say whether it is true)."""
+    t = type(condition)
+    if not _library_object(condition) and (hasattr(t, "__bool__") or hasattr(t, "__len__")):
+        _fail(exercise, message, list(details or []) + [
+            f"(the condition was a {type(condition).__name__} object, not True or False)"], hint)
     if not bool(condition):
         _fail(exercise, message, list(details or []), hint)
 

@@ -1948,6 +1948,6 @@ for name, *vals in rows:
 # (`bootcamp submit 4.1`), else from `bootcamp check 4.1` and this notebook as last saved.
 
 # %%
-from course.learner.commands.progress import lesson_summary
+from course.learner.progress import lesson_summary
 
 lesson_summary("4.1")

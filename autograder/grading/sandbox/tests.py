@@ -1,0 +1,458 @@
+"""T, the test process: runs the graded test cells with its own modules, fetching what a test names
+from L; only T reports to the worker."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import pickle
+import signal
+import socket
+import sys
+import time
+import types
+
+from .channel import MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
+from .learner import _run_code, _transform
+from .proxies import Remote, RemoteError, _Decoder, _LearnerHook
+from .state import _HOOK_DICTS, _apply_payload, _hook_dicts, _learner_graph, _snapshot, _Sync, _t_dumps, _tensor_build
+from .values import (
+    _BUILTIN_EXCEPTIONS,
+    _PASSTHROUGH,
+    TAG,
+    LearnerCrashed,
+    LearnerTimeout,
+    _local_callable,
+    _syncable,
+    _TrustedModuleName,
+    safe_loads,
+)
+
+
+class _Conn:
+    """T's side of the channel to L."""
+
+    def __init__(self, sock, deadline, limit):
+        self.sock, self.deadline, self.limit = sock, deadline, limit
+        self.decode = _Decoder(self)
+        self.trefs: dict[int, object] = {}
+        self.sources: dict[str, str] = {}  # "<cell N>" -> the learner's source, as run
+        self.sync = _Sync(weak=True)
+        self._compiled: dict[str, types.CodeType | None] = {}
+        self.grad_inputs: list = []  # the test's tensors that went into the request being answered
+        self.raised: dict[int, BaseException] = {}  # exceptions of the test's callbacks, by id
+        self.remotes: dict[int, Remote] = {}  # L keeps every object it sent (its refs): one proxy each
+        self.hook_wrappers: dict[int, _LearnerHook] = {}
+        self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
+                                                  self.sync, self.trefs)
+        self.sync.unpack_hooks = self.learner_hooks
+
+    def learner_hooks(self, raw):
+        """The hooks of one of the test's modules as L holds them now. Those the learner's code
+        added run as _LearnerHook: the learner's hook sees copies and its return value is dropped,
+        so it can record (capture_activations) but never change what the test's module computes."""
+        hooks = self.decode(raw)
+        if type(hooks) is not dict:
+            return None
+        out = {}
+        for a, items in hooks.items():
+            if a not in _HOOK_DICTS or type(items) is not list:
+                continue
+            fixed = []
+            for item in items:
+                if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int:
+                    continue
+                k, h = item
+                if isinstance(h, Remote):
+                    h = self.hook_wrappers.get(id(h)) or self.hook_wrappers.setdefault(id(h), _LearnerHook(h))
+                elif a.endswith(("_with_kwargs", "_always_called")):
+                    h = h is True
+                elif not (callable(h) and any(h is v for v in self.trefs.values())):
+                    continue  # only the test's own hooks, back, or the learner's, wrapped
+                fixed.append((k, h))
+            out[a] = fixed
+        return out
+
+    def learner_tensor(self, key: int, payload, fresh: bool):
+        """T's copy of one of L's tensors (a parameter, a buffer): the same object every time L
+        sends it, kept in step both ways (``layer.weight.zero_()`` in a test reaches L)."""
+        import torch
+
+        if key >= 0:
+            raise ValueError("refused a tensor key")
+        t = self.sync.get(key)
+        if t is not None and not _syncable(t):
+            raise ValueError("refused a tensor key")
+        if payload is None:
+            if t is None:
+                raise ValueError("the learner process sent a tensor the test has forgotten")
+            return t
+        if type(payload) is not tuple or len(payload) != 6:
+            raise ValueError("refused a tensor")
+        if t is None or fresh:
+            dtype, shape, raw, rg, param, _grad = payload
+            t = _tensor_build(dtype, shape, raw)
+            t = torch.nn.Parameter(t, requires_grad=rg is True) if param is True else \
+                t.requires_grad_(rg is True and t.is_floating_point())
+            self.sync.put(key, t)
+        _apply_payload(t, payload)
+        self.sync.snaps[key] = _snapshot(t)
+        return t
+
+    def learner_result(self, key: int, payload):
+        """A result of the learner's code with an autograd graph (L keeps the graph). In T it is a
+        tensor whose backward asks L for the vector-Jacobian product: ``layer(x).sum().backward()``
+        fills the learner's ``layer.weight.grad`` in L and ``x.grad`` here."""
+        import torch
+
+        if key >= 0 or type(payload) is not tuple or len(payload) != 6:
+            raise ValueError("refused a tensor")
+        value = _tensor_build(*payload[:3])
+        if not value.is_floating_point() or not torch.is_grad_enabled():
+            return value
+        inputs = [x for x in self.grad_inputs if x.requires_grad]
+        tids = [id(x) for x in inputs]
+        dummy = torch.zeros((), requires_grad=True)  # so the result has a grad_fn even with no T input
+        out = _learner_graph().apply(value, self, key, tids, dummy, *inputs)
+        self.sync.put(key, out.grad_fn)  # held weakly: when the test drops the graph, L drops its own
+        return out
+
+    def vjp(self, key: int, grad, tids: list[int]):
+        import torch
+
+        got = self.request(("vjp", key, grad.detach(), tids))
+        got = list(got) if type(got) is list else []
+        return [g.detach().clone() if type(g) in (torch.Tensor, torch.nn.Parameter) else None for g in got]
+
+    def add_source(self, filename: str, src: str) -> None:
+        import linecache
+
+        self.sources[filename] = src
+        linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+
+    def stub(self, name: str, filename: str, lineno: int):
+        """The learner's function, compiled (never run) from the submitted source, for inspect."""
+        candidates = [filename] if filename in self.sources else []
+        candidates += [f for f in reversed(list(self.sources)) if f != filename]
+        for f in candidates:
+            if f not in self._compiled:
+                try:
+                    self._compiled[f] = compile(self.sources[f], f, "exec", dont_inherit=True)
+                except (SyntaxError, ValueError):
+                    self._compiled[f] = None
+            code = self._compiled[f]
+            found = _find_code(code, name, lineno if f == filename else None) if code else None
+            if found is not None:
+                return types.FunctionType(found, {}, None, None, tuple(types.CellType() for _ in found.co_freevars))
+        return None
+
+    def _enc(self, v):
+        if isinstance(v, Remote):
+            return (TAG, "ref", object.__getattribute__(v, "_rid"))
+        if isinstance(v, types.GeneratorType):  # model.parameters(): what L iterates over, as a list
+            v = list(v)
+        if _local_callable(v):
+            self.trefs[id(v)] = v
+            return (TAG, "tref", id(v))
+        if type(v) in (list, tuple):
+            return type(v)(self._enc(x) for x in v)
+        if type(v) is dict:
+            return {self._enc(k): self._enc(x) for k, x in v.items()}
+        return v
+
+    def _pack(self, msg, sent: list | None = None) -> bytes:
+        inner = _t_dumps(msg, self.sync, self.trefs, sent)  # first: registers the tensors this message sends
+        return pickle.dumps(("env", self.sync.outgoing(only_known=True), inner), protocol=5)
+
+    def _unpack(self, data: bytes):
+        env = safe_loads(data)
+        if type(env) is not tuple or len(env) != 3 or env[0] != "env":
+            raise LearnerCrashed("the learner process sent something unreadable")
+        self.sync.incoming(env[2])
+        return env[1]
+
+    def raw(self, msg, sent: list | None = None):
+        try:
+            payload = self._pack(msg, sent)
+        except Exception as err:
+            raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
+        try:
+            send_msg(self.sock, payload)
+            while True:
+                reply = self._unpack(recv_msg(self.sock, self.deadline, self.limit))
+                if type(reply) is not tuple or not reply:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                if reply[0] not in ("callback", "tgetattr"):
+                    return reply
+                answer = self._run_callback(reply)
+                try:
+                    payload = self._pack(answer)
+                except Exception as err:  # a test's value the learner's process could not rebuild
+                    payload = self._pack(("cbraise", "TypeError",
+                                          f"the grader cannot pass this value to the learner's code ({err})"))
+                send_msg(self.sock, payload)
+        except ChannelTimeout as err:
+            raise LearnerTimeout() from err
+        except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
+            raise LearnerCrashed(str(err)) from err
+        except _PASSTHROUGH:
+            raise
+        except Exception as err:
+            raise LearnerCrashed(f"the learner process sent something unreadable ({err})") from err
+
+    def _run_callback(self, reply):
+        """The learner's code called a function the test gave it (a clock, say): run it here."""
+        try:
+            if reply[0] == "tgetattr":
+                _, tid, name = reply
+                obj = self.trefs[tid] if type(tid) is int else None
+                if obj is None or type(name) is not str or name.startswith("__"):
+                    raise AttributeError("unknown attribute of a test's object")
+                return ("cbvalue", self._enc(getattr(obj, name)))
+            _, tid, args, kwargs = reply
+            fn = self.trefs[tid] if type(tid) is int else None
+            if fn is None:
+                raise KeyError("unknown callback")
+            result = fn(*self.decode(args), **self.decode(kwargs))
+            return ("cbvalue", self._enc(result))
+        except _PASSTHROUGH:
+            raise
+        except Exception as e:
+            if len(self.raised) > 100:
+                self.raised.clear()
+            self.raised[id(e)] = e
+            base = next((c.__name__ for c in type(e).__mro__ if c.__name__ in _BUILTIN_EXCEPTIONS
+                         and c.__module__ == "builtins"), "RuntimeError")
+            return ("cbraise", base, str(e)[:2000], id(e))
+
+    def request(self, msg):
+        if msg[0] == "call":
+            msg = (msg[0], msg[1], self._enc(tuple(msg[2])), self._enc(dict(msg[3])))
+        elif msg[0] == "getitem":
+            msg = (msg[0], msg[1], self._enc(msg[2]))
+        elif msg[0] == "setitem":
+            msg = (msg[0], msg[1], self._enc(msg[2]), self._enc(msg[3]))
+        elif msg[0] in ("setattr", "binop", "rbinop"):
+            msg = (msg[0], msg[1], msg[2], self._enc(msg[3]))
+        sent: list = []
+        reply = self.raw(msg, sent)
+        if reply[0] == "value":
+            torch = sys.modules.get("torch")
+            outer, self.grad_inputs = self.grad_inputs, [x for x in sent if torch is not None and x.requires_grad]
+            try:
+                return self.decode(reply[1])
+            finally:
+                self.grad_inputs = outer
+        if reply[0] == "raise":
+            _, ename, evalue, mro, *rest = reply
+            own = self.raised.get(rest[0]) if rest and type(rest[0]) is int else None
+            if own is not None:  # the test's own exception (raised in a callback), through the learner's code
+                raise own
+            ename, evalue = str(ename)[:100], str(evalue)
+            base = next((_BUILTIN_EXCEPTIONS[n] for n in (mro if type(mro) is list else [])
+                         if type(n) is str and n in _BUILTIN_EXCEPTIONS and n not in ("BaseException",
+                                                                                      "SystemExit",
+                                                                                      "KeyboardInterrupt",
+                                                                                      "GeneratorExit")),
+                        RemoteError)
+            if base.__name__ == ename:
+                raise base(evalue)
+            raise type(ename, (base,), {})(evalue)
+        raise LearnerCrashed("the learner process sent something unreadable")
+
+
+def _find_code(code, name: str, lineno: int | None):
+    found = None
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and (lineno is None or const.co_firstlineno == lineno):
+                found = const  # the last definition wins, as when the cell ran
+            elif lineno is not None:
+                inner = _find_code(const, name, lineno)
+                found = inner or found
+    return found
+
+
+def _names_in(src: str) -> set[str]:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+_DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _top_level_definitions(src: str) -> dict[str, str]:
+    """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, _DEFINITION_NODES):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [(a.asname or a.name).split(".")[0] for a in node.names]
+            else:
+                names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        else:
+            continue
+        segment = ast.get_source_segment(src, node)
+        for name in names:
+            if segment:
+                out[name] = segment
+    return out
+
+
+def _definitions_for(src: str, definitions: dict[str, str]) -> str:
+    """The definitions (from earlier tests) that ``src`` needs, with what they need in turn, in order."""
+    wanted, todo, order = set(), list(_names_in(src)), list(definitions)
+    while todo:
+        name = todo.pop()
+        if name in definitions and name not in wanted:
+            wanted.add(name)
+            todo.extend(_names_in(definitions[name]))
+    seen, parts = set(), []
+    for name in order:
+        if name in wanted and definitions[name] not in seen:
+            seen.add(definitions[name])
+            parts.append(definitions[name])
+    return "\n".join(parts)
+
+
+def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, job: dict) -> None:
+    job = {**job, **json.loads(recv_msg(worker, time.monotonic() + 60))}  # the cells, from the worker
+    cap = int(job["output_bytes"])
+    deadline = time.monotonic() + float(job["wall_seconds"])
+    conn = _Conn(learner, deadline, MAX_MESSAGE)
+    trusted: dict = {"__name__": "__main__", "__builtins__": __import__("builtins")}
+    outputs, ok = _run_code(job.get("trusted_imports", ""), trusted, "<trusted imports>", cap)
+    trusted_names = set(trusted) - {"__name__", "__builtins__"}
+    send_json(worker, {"event": "started", "learner_pid": learner_pid, "tests_pid": os.getpid(),
+                       "trusted_imports_ok": ok})
+    exec_start = time.monotonic()
+    definitions: dict[str, str] = {}  # name -> the source that defined it, in tests run here
+    for cell in job["cells"]:
+        index = cell["index"]
+        try:
+            if cell["kind"] == "test" and cell.get("in_learner") and job.get("mode") == "mixed":
+                # The helpers this test uses that earlier tests defined here (functions, classes,
+                # imports, names): their definitions only, never an earlier test's assertions.
+                prelude = _definitions_for(cell["source"], definitions)
+                if prelude:
+                    reply = conn.raw(("exec", index, prelude))
+                    if reply[0] != "done" or len(reply) != 4:
+                        raise LearnerCrashed("the learner process sent something unreadable")
+            if cell["kind"] == "test" and (job.get("mode") == "shared" or cell.get("in_learner")):
+                # This test needs the learner's own objects in ways a proxy cannot give (autograd
+                # through a learner's module, in-place changes to the test's objects): it runs in L,
+                # as in nbgrader. Which tests do is measured per lesson on its own solution (mode
+                # "mixed"); every other test still runs here. L gets the test only now, patches are
+                # still detected (reported after every cell), but L's report of the result is taken
+                # as it is.
+                reply = conn.raw(("exec", index, cell["source"]))
+                if reply[0] != "done" or len(reply) != 4:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                patched = [str(p)[:200] for p in reply[3]] if type(reply[3]) is list else []
+                send_json(worker, {"event": "test", "index": index, "outputs": _sanitise_outputs(reply[1], cap),
+                                   "ok": bool(reply[2]), "patched": patched[:50], "in_learner": True})
+            elif cell["kind"] == "code":
+                conn.add_source(f"<cell {index}>", _transform(cell["source"]))
+                reply = conn.raw(("exec", index, cell["source"]))
+                if reply[0] != "done" or len(reply) != 4:
+                    raise LearnerCrashed("the learner process sent something unreadable")
+                cell_outputs = _sanitise_outputs(reply[1], cap)
+                patched = [str(p)[:200] for p in reply[3]] if type(reply[3]) is list else []
+                send_json(worker, {"event": "cell", "index": index, "outputs": cell_outputs,
+                                   "ok": bool(reply[2]), "patched": patched[:50]})
+            else:
+                ns = trusted
+                names = _names_in(cell["source"])
+                values = conn.raw(("get", sorted(names)))
+                rebound = []
+                if values[0] == "values" and type(values[1]) is dict:
+                    for name, enc in values[1].items():
+                        if type(name) is not str or name not in names:
+                            continue
+                        value = conn.decode(enc)
+                        if name in trusted_names:
+                            expected = trusted[name]
+                            if isinstance(expected, types.ModuleType) and (
+                                    not isinstance(value, _TrustedModuleName) or value != expected.__name__):
+                                rebound.append(name)
+                            continue  # the test uses T's own object, whatever L holds
+                        if isinstance(value, _TrustedModuleName):
+                            mod = sys.modules.get(str(value))
+                            if mod is None:
+                                continue
+                            value = mod
+                        ns[name] = value
+                cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
+                definitions.update(_top_level_definitions(cell["source"]))
+                send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
+                                   "rebound": rebound})
+        except LearnerTimeout:
+            send_json(worker, {"event": "timeout", "index": index})
+            return
+        except LearnerCrashed as err:
+            send_json(worker, {"event": "crashed", "index": index, "reason": _death_reason(learner_pid, str(err))})
+            return
+    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start})
+
+
+_SIGNALS = {int(s) for s in signal.Signals}
+
+
+def _death_reason_signal(sig: int) -> str:
+    why = {signal.SIGXCPU: "it used up its CPU time", signal.SIGKILL: "it was killed (memory?)",
+           signal.SIGSEGV: "it crashed (segmentation fault)", signal.SIGXFSZ: "it wrote a file over the size limit"}
+    return f"your code's process ended: {why.get(sig, signal.Signals(sig).name)}"
+
+
+def _death_reason(pid: int, fallback: str) -> str:
+    try:
+        for _ in range(20):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.01)
+        else:
+            return fallback
+    except ChildProcessError:
+        return fallback
+    if os.WIFSIGNALED(status):
+        return _death_reason_signal(os.WTERMSIG(status))
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) > 128 and os.WEXITSTATUS(status) - 128 in _SIGNALS:
+        status = os.WEXITSTATUS(status) - 128  # how the run's init reports a signal that ended L
+        return _death_reason_signal(status)
+    if os.WIFEXITED(status):
+        return f"your code's process exited with status {os.WEXITSTATUS(status)} (did it call os._exit?)"
+    return fallback
+
+
+def _sanitise_outputs(outputs, cap: int) -> list[dict]:
+    """L's outputs are the learner's own text: keep only well-formed, capped fields."""
+    clean = []
+    if type(outputs) is not list:
+        return clean
+    for o in outputs[:10]:
+        if type(o) is not dict:
+            continue
+        kind = o.get("output_type")
+        if kind == "stream" and o.get("name") in ("stdout", "stderr") and type(o.get("text")) is str:
+            clean.append({"output_type": "stream", "name": o["name"], "text": o["text"][:cap + 100]})
+        elif kind == "error":
+            tb = o.get("traceback") if type(o.get("traceback")) is list else []
+            clean.append({"output_type": "error", "ename": str(o.get("ename", ""))[:100],
+                          "evalue": str(o.get("evalue", ""))[:cap],
+                          "traceback": [str(x)[:cap] for x in tb[:20]]})
+        elif kind == "execute_result" and type(o.get("data")) is dict:
+            clean.append({"output_type": "execute_result", "execution_count": None, "metadata": {},
+                          "data": {"text/plain": str(o["data"].get("text/plain", ""))[:cap]}})
+    return clean

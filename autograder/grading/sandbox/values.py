@@ -1,0 +1,270 @@
+"""How values cross between L and T: the encoder (L's side), what each kind of object becomes, and the
+small checks on decoded fields. What may cross into a verdict is in boundary.py."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import pathlib
+import pickle
+import sys
+import types
+
+from . import boundary
+
+TAG = "\x00bc"
+
+
+_SAFE_NP_KINDS = set("biufcmMSU")
+
+
+_TORCH_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+                 "complex64", "complex128")
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Builds only what pickle builds without importing anything (plus complex)."""
+
+    def find_class(self, module, name):
+        if module == "builtins" and name == "complex":
+            return complex
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+def safe_loads(data: bytes):
+    return _SafeUnpickler(io.BytesIO(data)).load()
+
+
+def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
+    """Turn a value into plain data: primitives, tagged containers, arrays, or a reference.
+
+    A list, dict or set that appears twice in one value arrives as one object twice
+    (``results, best`` with ``best`` one of ``results``)."""
+    if depth > 50:
+        raise ValueError("value nested too deeply to send")
+    t = type(v)
+    if v is None or t in (bool, int, float, complex, str, bytes):
+        return v
+    if memo is None:
+        memo = {}
+    if t in (list, set, dict):
+        if id(v) in memo:
+            return (TAG, "same", memo[id(v)])
+        memo[id(v)] = n = len(memo)
+        if t is dict:
+            return (TAG, "dict", [(encode(k, refs, depth + 1, memo), encode(x, refs, depth + 1, memo))
+                                  for k, x in v.items()], n)
+        return (TAG, t.__name__, [encode(x, refs, depth + 1, memo) for x in v], n)
+    if t in (tuple, frozenset):
+        return (TAG, t.__name__, [encode(x, refs, depth + 1, memo) for x in v])
+    if t is slice:
+        return (TAG, "slice", [encode(v.start, refs), encode(v.stop, refs), encode(v.step, refs)])
+    if v is Ellipsis:
+        return (TAG, "ellipsis")
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if t is np.ndarray and v.dtype.kind in _SAFE_NP_KINDS:
+            return (TAG, "nd", v.dtype.str, list(v.shape), np.ascontiguousarray(v).tobytes())
+        if isinstance(v, np.generic) and v.dtype.kind in _SAFE_NP_KINDS:
+            return (TAG, "npg", v.dtype.str, v.tobytes())
+        if isinstance(v, np.dtype) and v.kind in _SAFE_NP_KINDS:
+            return (TAG, "npdtype", v.str)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        hook = getattr(refs, "tensor_hook", None)
+        if hook is not None and t in (torch.Tensor, torch.nn.Parameter):
+            tagged = hook(v)
+            if tagged is not None:
+                return tagged
+        if t in (torch.Tensor, torch.nn.Parameter) and not v.is_sparse and str(v.dtype).split(".")[-1] in _TORCH_DTYPES:
+            if v.device.type == "meta":  # shape and dtype only: a meta tensor has no data
+                return (TAG, "ptmeta", str(v.dtype).split(".")[-1], list(v.shape), bool(v.requires_grad))
+            d = v.detach().cpu().contiguous()
+            name = str(d.dtype).split(".")[-1]
+            raw = (d.view(torch.int16) if name == "bfloat16" else d).numpy().tobytes()
+            return (TAG, "pt", name, list(d.shape), raw, bool(v.requires_grad))
+        if t is torch.dtype:
+            return (TAG, "ptdtype", str(v).split(".")[-1])
+        if t is torch.Size:
+            return (TAG, "ptsize", [int(x) for x in v])
+    try:  # a subclass of a value type (an ndarray, tensor, float, list subclass): by value, as its base
+        plain = boundary.plain_copy(v)
+    except Exception:
+        plain = boundary.NOT_A_VALUE
+    if plain is not boundary.NOT_A_VALUE:
+        return encode(plain, refs, depth + 1, memo)
+    if t in (datetime.date, datetime.datetime, datetime.time, datetime.timedelta):
+        if t is datetime.timedelta:
+            return (TAG, "timedelta", [int(v.days), int(v.seconds), int(v.microseconds)])
+        if getattr(v, "tzinfo", None) is None:
+            return (TAG, t.__name__, str(v.isoformat()))
+    if isinstance(v, pathlib.PurePath) and type(v).__module__ == "pathlib":
+        return (TAG, "path", str(v), isinstance(v, pathlib.Path))
+    if t is _TRef:
+        return (TAG, "tobj", v._tid)  # the test's own object, back to the test
+    if isinstance(v, types.ModuleType):
+        return (TAG, "mod", str(getattr(v, "__name__", "")))
+    sym = _library_symbol(v)
+    if sym is not None:
+        return (TAG, "sym", *sym)
+    if t is types.FunctionType:
+        refs[id(v)] = v
+        code = v.__code__
+        return (TAG, "fn", id(v), str(v.__name__), str(code.co_filename), int(code.co_firstlineno))
+    key_of = getattr(refs, "key_of", None)
+    if key_of is not None and (_is_module(v) or _is_generator(v) or _is_optimizer(v)):
+        tid = key_of(v)
+        if tid is not None:  # the test's own module (optimiser, generator), back as itself
+            return (TAG, "ptt", tid)
+    rid = id(v)
+    refs[rid] = v
+    try:
+        tname = str(type(v).__qualname__)
+    except Exception:
+        tname = "object"
+    return (TAG, "ref", rid, tname, bool(callable(v)))
+
+
+# Libraries whose functions and classes cross the channel by name: T resolves its own copy,
+# so `isinstance(x, torch.Tensor)` and "is this torch.arange?" work on the test's side.
+SYMBOL_LIBRARIES = ("torch", "numpy", "einops", "math", "builtins", "functools", "itertools", "collections",
+                    "random", "operator", "transformer_lens")
+
+
+def _library_symbol(v) -> tuple[str, str] | None:
+    """(module, name) when ``v`` is exactly ``module.name`` of a library T also has, else None."""
+    if not callable(v):
+        return None
+    try:
+        module, name = v.__module__, v.__name__
+    except Exception:
+        return None
+    if type(module) is not str or type(name) is not str or module.split(".")[0] not in SYMBOL_LIBRARIES:
+        return None
+    mod = sys.modules.get(module)
+    try:
+        if mod is None or getattr(mod, name, None) is not v:
+            return None
+    except Exception:
+        return None
+    return module, name
+
+
+class _TrustedModuleName(str):
+    """A module the learner process holds; T substitutes its own copy of the module."""
+
+
+def _as_list(x):
+    if type(x) is not list:
+        raise ValueError("malformed value")
+    return x
+
+
+def _pair(p):
+    if type(p) not in (tuple, list) or len(p) != 2:
+        raise ValueError("malformed value")
+    return p
+
+
+def _str(x):
+    if type(x) is not str:
+        raise ValueError("malformed value")
+    return x
+
+
+def _bytes(x):
+    if type(x) is not bytes:
+        raise ValueError("malformed value")
+    return x
+
+
+def _int(x):
+    if type(x) is not int:
+        raise ValueError("malformed value")
+    return x
+
+
+def _is_tag(v, kind: str) -> bool:
+    return type(v) is tuple and len(v) >= 2 and type(v[0]) is str and v[0] == TAG and v[1] == kind
+
+
+# In one kernel, a test and the learner's code share the random generators and the test's
+# tensors: ``sgd_step(model.parameters(), lr)`` changes the test's parameters in place, and
+# ``torch.manual_seed(0)`` in a test decides what the learner's ``nn.Linear`` draws. Split
+# over two processes, every message carries what changed since the other side last saw it:
+# the generators' states, and the contents and gradients of the test's tensors that were
+# passed to L (sent by identity: the same tensor twice is one tensor in L).
+_SYNC_DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool",
+                "complex64", "complex128")
+
+
+def _is_module(obj) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _is_hook_handle(obj) -> bool:
+    """A handle from ``register_forward_hook`` on one of the test's modules: ``.remove()`` runs there."""
+    torch = sys.modules.get("torch")
+    return torch is not None and type(obj) is torch.utils.hooks.RemovableHandle
+
+
+def _is_generator(obj) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and type(obj) is torch.Generator and obj.device.type == "cpu"
+
+
+def _is_optimizer(obj) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.optim.Optimizer) and \
+        type(obj).__module__.split(".")[0] == "torch"
+
+
+def _syncable(obj) -> bool:
+    torch = sys.modules.get("torch")
+    return (torch is not None and type(obj) in (torch.Tensor, torch.nn.Parameter) and obj.device.type == "cpu"
+            and obj.layout == torch.strided and str(obj.dtype).split(".")[-1] in _SYNC_DTYPES)
+
+
+class _TRef:
+    """In L: a function of the test process (a clock, a callback); calling it asks T to run it."""
+
+    def __init__(self, learner, tid):
+        self._learner, self._tid = learner, tid
+
+    def __call__(self, *args, **kwargs):
+        return self._learner.callback(self._tid, args, kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._learner.callback(self._tid, (), {}, attr=name)
+
+    def __repr__(self):
+        return "<an object from the test>"
+
+
+_BUILTIN_EXCEPTIONS = {name: obj for name, obj in vars(__import__("builtins")).items()
+                       if isinstance(obj, type) and issubclass(obj, BaseException)}
+
+
+class LearnerTimeout(BaseException):
+    """The learner process did not answer before the notebook's deadline (not catchable by tests)."""
+
+
+class LearnerCrashed(BaseException):
+    pass
+
+
+_PASSTHROUGH = (LearnerTimeout, LearnerCrashed)
+
+
+def _local_callable(v) -> bool:
+    """A function of the test's own (a lambda, a closure, a method): it cannot be pickled by name."""
+    if isinstance(v, types.MethodType):
+        return True
+    if isinstance(v, type):
+        return v.__module__ == "__main__"  # a class the test defined: L calls it back here
+    if isinstance(v, types.FunctionType):
+        return v.__module__ in (None, "__main__") or "<" in v.__qualname__
+    return type(v).__module__ == "__main__"  # an instance of a class the test defined (callable or not)

@@ -1,0 +1,301 @@
+"""The zygote (forks a pair per submission: P sets up isolation, forks the run's init and L, becomes T)
+and the worker's side (Zygote, RunOutcome)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cgroups
+from .channel import _LEN, ChannelClosed, ChannelTimeout, _recv_exact, recv_json, recv_msg, send_json, send_msg
+from .isolation import (
+    CLONE_NEWPID,
+    PR_SET_CHILD_SUBREAPER,
+    PR_SET_PDEATHSIG,
+    UidLease,
+    _c,
+    _close_fds,
+    _drop_to,
+    _init_loop,
+    _isolate,
+    _limits,
+    _private_proc,
+    _scratch,
+    _share_tempdirs,
+    _stdio_to_null,
+    kill_uids,
+)
+from .learner import _fingerprint, learner_main
+from .tests import tests_main
+
+
+def pair_main(worker_fd: int, job: dict) -> None:
+    """P: set up the namespaces, fork L, become T. Never returns."""
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        worker = socket.socket(fileno=worker_fd)
+        root = os.geteuid() == 0  # before _isolate: inside a user namespace everyone is "root"
+        files_fd = None
+        if job.get("files_from") and os.path.isdir(job["files_from"]):
+            files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
+        own_pids = os.open("/proc/self/ns/pid", os.O_RDONLY)  # to give T's later children its own again
+        isolation = _isolate(job)
+        base = int(job["uid_base"]) + int(job["uid_index"])
+        uid_l, uid_t = (base, base + 1000) if root else (0, 0)
+        isolation["uids"] = root
+        # the run's learner side (its init, L, all they start) in one cgroup: limits for it as a whole
+        run_groups = cgroups.create(f"bootcamp-run-{base}", int(job["memory_bytes"]), int(job["max_processes"]),
+                                    float(job.get("cpus", 1.0))) if root else {}
+        isolation["cgroup"] = cgroups.describe(run_groups)
+        tmp = "/tmp" if isolation["mounts"] else job["fallback_scratch"]
+        home_l = _scratch(os.path.join(tmp, "learner"), uid_l,
+                          f"/proc/self/fd/{files_fd}" if files_fd is not None else None)
+        if files_fd is not None:
+            os.close(files_fd)
+        home_t = _scratch(os.path.join(tmp, "tests"), uid_t)
+        exchange = _scratch(os.path.join(tmp, "exchange"), uid_t)
+        os.chmod(exchange, 0o711)  # L may enter the directories a test makes for it, not list or add to this one
+        a, b = socket.socketpair()
+        fingerprint = _fingerprint()
+        pid = os.fork()
+        if pid == 0:  # I, the run's init (pid 1 of its PID namespace), then L under it
+            try:
+                worker.close()
+                a.close()
+                _close_fds({b.fileno()})
+                _stdio_to_null()
+                _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                if isolation["pids"]:
+                    _private_proc()
+                cgroups.join(run_groups)
+                lpid = os.fork()
+                if lpid:
+                    b.close()
+                    os._exit(_init_loop(lpid))
+                _drop_to(uid_l, home_l)
+                os.chmod(home_l, 0o711)  # T may enter a temp dir of L's code, not list L's home
+                _share_tempdirs(None)
+                os.umask(0)  # what it writes into a test's directory, the test can read and clean up
+                _limits(job)
+                _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                learner_main(b, int(job["output_bytes"]), fingerprint)
+            finally:
+                os._exit(0)
+        b.close()
+        if isolation["pids"]:
+            _c().setns(own_pids, CLONE_NEWPID)  # a test's own subprocesses are not the learner's
+        os.close(own_pids)
+        _close_fds({a.fileno(), worker.fileno()})
+        _stdio_to_null()
+        _drop_to(uid_t, home_t)
+        _share_tempdirs(exchange)
+        os.umask(0)  # what a test makes in a temp dir (a project to run), the learner's code may write in
+        _limits({**job, "max_processes": 4})
+        _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        send_json(worker, {"event": "isolation", **isolation})
+        tests_main(worker, a, pid, job)
+    except BaseException as err:  # noqa: BLE001
+        try:
+            send_json(socket.socket(fileno=worker_fd), {"event": "error", "reason": f"{type(err).__name__}: {err}"})
+        except Exception:
+            pass
+    finally:
+        os._exit(0)
+
+
+def zygote_main(fd: int) -> None:
+    """Import the heavy modules once, then fork a pair for each request on ``fd``."""
+    ctl = socket.socket(fileno=fd)
+    cfg = json.loads(recv_msg(ctl))
+    sys.path[:0] = [p for p in cfg.get("sys_path", []) if p not in sys.path]
+    warm_start = time.monotonic()
+    failed = []
+    for name in ["tempfile", "IPython.core.inputtransformer2"] + [m for m in cfg.get("warm_imports", []) if m]:
+        try:
+            __import__(name)
+        except Exception as err:
+            failed.append(f"{name}: {err}")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
+    _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
+    send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
+                    "pid": os.getpid()})
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 20, 1)
+        except OSError:
+            os._exit(0)
+        if not msg:
+            os._exit(0)
+        job = json.loads(msg)
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            ctl.close()
+            pair_main(fds[0], job)
+        os.close(fds[0])
+        ctl.sendall(_LEN.pack(pid))
+
+
+@dataclass
+class RunOutcome:
+    cells: dict[int, dict] = field(default_factory=dict)  # index -> {"outputs", "ok", ...}
+    status: str = "done"  # done | timeout | crashed | error
+    index: int | None = None  # the cell that timed out or crashed
+    reason: str = ""
+    seconds: float = 0.0  # wall time of the cells themselves
+    isolation: dict = field(default_factory=dict)
+    patched: list[tuple[int, list[str]]] = field(default_factory=list)
+    rebound: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+class Zygote:
+    """The worker's pre-warmed forker. Thread-safe; restarts itself if it dies."""
+
+    def __init__(self, warm_imports: list[str], sys_path: list[str] | None = None):
+        self.warm_imports = warm_imports
+        self.sys_path = sys_path or []
+        self.lock = threading.Lock()
+        self.proc = None
+        self.ctl: socket.socket | None = None
+        self.warm_seconds = 0.0
+
+    def start(self) -> None:
+        import subprocess
+
+        ours, theirs = socket.socketpair()
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HOME": "/nonexistent"}
+        # The zygote's environment is what every sandbox inherits: nothing of the service's
+        # (database URL, secret key) may be in it.
+        code = ("import sys; from autograder.grading.sandbox import zygote_main; zygote_main(int(sys.argv[1]))")
+        pkg_parent = str(Path(__file__).resolve().parents[3])  # the repository: autograder/grading/sandbox/zygote.py
+        env["PYTHONPATH"] = pkg_parent
+        self.proc = subprocess.Popen([sys.executable, "-c", code, str(theirs.fileno())], pass_fds=[theirs.fileno()],
+                                     env=env, cwd="/", stdin=subprocess.DEVNULL)
+        theirs.close()
+        self.ctl = ours
+        send_json(ours, {"warm_imports": self.warm_imports, "sys_path": self.sys_path})
+        ready = recv_json(ours, time.monotonic() + 300)
+        self.warm_seconds = ready["seconds"]
+        self.warm_failed = ready["failed"]
+
+    def stop(self) -> None:
+        if self.ctl:
+            self.ctl.close()
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+        self.ctl = self.proc = None
+
+    def spawn(self, job: dict) -> tuple[int, socket.socket]:
+        ours, theirs = socket.socketpair()
+        with self.lock:
+            for attempt in range(2):
+                if self.proc is None or self.proc.poll() is not None:
+                    self.stop()
+                    self.start()
+                try:
+                    socket.send_fds(self.ctl, [json.dumps(job).encode()], [theirs.fileno()])
+                    (pid,) = _LEN.unpack(_recv_exact(self.ctl, 4, time.monotonic() + 30))
+                    break
+                except (OSError, ChannelClosed, ChannelTimeout):
+                    if attempt:
+                        raise
+                    self.stop()
+        theirs.close()
+        return pid, ours
+
+    def run(self, job: dict, cells: list[dict], wall_seconds: float) -> RunOutcome:
+        with UidLease(int(job["uid_base"])) as index:
+            return self._run({**job, "uid_index": index}, cells, wall_seconds)
+
+    def _run(self, job: dict, cells: list[dict], wall_seconds: float) -> RunOutcome:
+        job = {**job, "wall_seconds": wall_seconds}
+        trusted = {"trusted_imports": job.pop("trusted_imports", ""), "cells": cells}
+        pid, sock = self.spawn(job)  # the zygote sees limits and paths only, never a cell
+        try:
+            send_msg(sock, json.dumps(trusted).encode())  # to T, over the channel only it holds
+        except OSError:
+            pass
+        out = RunOutcome()
+        start = time.monotonic()
+        hard_deadline = start + wall_seconds + 5.0
+        learner_pid = None
+        last_index = None
+        try:
+            while True:
+                try:
+                    ev = json.loads(recv_msg(sock, hard_deadline, 64 * 1024 * 1024))
+                except ChannelTimeout:
+                    out.status, out.index = "timeout", _next_index(cells, last_index)
+                    break
+                except ChannelClosed:
+                    out.status, out.index = "error", _next_index(cells, last_index)
+                    out.reason = "the sandbox ended without a result"
+                    break
+                kind = ev.get("event")
+                if kind == "isolation":
+                    out.isolation = {k: v for k, v in ev.items() if k != "event"}
+                elif kind == "started":
+                    learner_pid = ev.get("learner_pid")
+                    out.isolation["trusted_imports_ok"] = ev.get("trusted_imports_ok")
+                elif kind in ("cell", "test"):
+                    last_index = ev["index"]
+                    out.cells[ev["index"]] = ev
+                    if ev.get("patched"):
+                        out.patched.append((ev["index"], ev["patched"]))
+                    if ev.get("rebound"):
+                        out.rebound.append((ev["index"], ev["rebound"]))
+                elif kind == "done":
+                    out.seconds = float(ev.get("seconds", 0.0))
+                    break
+                elif kind in ("timeout", "crashed", "error"):
+                    out.status = kind
+                    out.index = ev.get("index")
+                    out.reason = str(ev.get("reason", ""))
+                    break
+        finally:
+            sock.close()
+            self.kill(pid, learner_pid, job)
+        if not out.seconds:
+            out.seconds = time.monotonic() - start
+        return out
+
+    @staticmethod
+    def kill(pid: int, learner_pid: int | None, job: dict) -> None:
+        for target in (pid, learner_pid):
+            if target:
+                try:
+                    os.killpg(target, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+        if os.geteuid() == 0:  # a slot's uids belong to this submission only: end all their processes
+            base = int(job["uid_base"]) + int(job["uid_index"])
+            kill_uids({base, base + 1000})
+            # one try, not a wait: processes still dying keep the group a moment, and the next run
+            # that leases these uids removes it (cgroups.create) before making its own
+            cgroups.remove(f"bootcamp-run-{base}", wait=0.0)
+
+
+def _next_index(cells: list[dict], last: int | None) -> int | None:
+    if last is None:
+        return cells[0]["index"] if cells else None
+    later = [c["index"] for c in cells if c["index"] > last]
+    return later[0] if later else last
