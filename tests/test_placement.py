@@ -14,7 +14,7 @@ from course.cli import main
 from course.learner import placement, progress
 from course.learner.placement import Item, ItemResult, decide
 
-MODULES = ("0", "1", "2", "3")
+MODULES = ("0", "1", "2", "3", "4")
 _SOLUTION_MARK = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b.*$\n?", re.M)
 
 
@@ -50,6 +50,10 @@ def graded(tmp_path_factory):
         "1-input_grad-wrong": ("1", filled_quiz("1", wrong={"input_grad": "def input_grad(f, x):\n"
                                                                            "    return torch.zeros_like(x)\n"})),
         # the mistake the item is about: a plain reshape to (B, H, S, Dh) mixes positions into heads
+        # encoding x without first subtracting the decoder bias
+        "4-sae_forward-wrong": ("4", filled_quiz("4", wrong={"sae_forward": "def sae_forward(x, W_enc, b_enc, W_dec, b_dec):\n"
+                                                                             "    f = torch.relu(x @ W_enc + b_enc)\n"
+                                                                             "    return f, f @ W_dec + b_dec\n"})),
         # indexing every io for every row: logits[:, io] is (B, B), and its mean is not the metric
         "3-logit_diff-wrong": ("3", filled_quiz("3", wrong={"logit_diff": "def logit_diff(logits, io, s):\n"
                                                                            "    return (logits[:, io] - logits[:, s]).mean()\n"})),
@@ -140,6 +144,12 @@ def test_module_3_catches_a_logit_difference_that_mixes_prompts(graded):
     v = verdict_of(graded, "3-logit_diff-wrong")
     assert v.skip == ["3.1", "3.2"] and v.start_with == "3.3"
     assert ("logit_diff", "3.3") in v.go_back
+
+
+def test_module_4_catches_an_sae_that_forgets_the_decoder_bias(graded):
+    v = verdict_of(graded, "4-sae_forward-wrong")
+    assert "4.3" not in v.skip and {"4.1", "4.2"} <= set(v.skip)
+    assert ("sae_forward", "4.3") in v.go_back
 
 
 def test_placement_command_grades_records_and_moves_progress_on(graded, tmp_path, monkeypatch, capsys):
