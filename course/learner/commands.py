@@ -128,7 +128,9 @@ def format_card(p, lid: str) -> str:
     lines = [f"{lid} {info.title}" + ("  (planned: not written yet)" if info.planned else ""),
              f"Module {mod.id} · {mod.title} · {info.level} · about {_hours(info.minutes)} · {STATUS_TEXT[lp.status]}"]
     if info.available:
-        lines.append(f"notebook: exercises/{info.slug}/{info.slug}.ipynb  ({len(lp.passed)}/{len(lp.exercises)} "
+        from course.learner.workspace import notebook_path, shown
+
+        lines.append(f"notebook: {shown(notebook_path(info.slug, ROOT), ROOT)}  ({len(lp.passed)}/{len(lp.exercises)} "
                      "exercises pass)")
     pre = [f"{x} {syl.lessons[x].title} ({STATUS_TEXT[p.lessons[x].status]})" for x in info.prerequisites]
     lines.append("needs: " + ("; ".join(pre) if pre else "nothing"))
@@ -228,8 +230,11 @@ def cmd_placement(args) -> int:
 
 # --------------------------------------------------------------------------- update
 def cmd_update(args) -> int:
-    from course.learner import update
+    from course.learner import update, workspace
 
+    moved = workspace.migrate(ROOT, dry_run=args.dry_run)
+    for line in moved.lines(ROOT):
+        print(line)
     if args.source:
         plan, saved = update.update_from_dir(Path(args.source), ROOT, dry_run=args.dry_run)
         notes, header = [], f"update from {args.source}"

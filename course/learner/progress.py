@@ -203,9 +203,11 @@ class Attempt:
 
 def notebook_attempt(info: LessonInfo, root: Path = ROOT) -> Attempt | None:
     """What the saved learner notebook's test-cell outputs say, if any test cell has run."""
-    path = info.exercise_notebook(root)
-    if path is None:
+    if not info.slug:
         return None
+    from course.learner.workspace import notebook_path
+
+    path = notebook_path(info.slug, root)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -310,6 +312,7 @@ class Progress:
     lessons: dict[str, LessonProgress]
     next: str | None
     sources: list[str]
+    root: Path = ROOT
 
     def for_lesson(self, lesson_id: str) -> LessonProgress:
         return self.lessons[lesson_id]
@@ -339,7 +342,7 @@ def collect(root: Path = ROOT, use_service: bool = True, syllabus: Syllabus | No
                    f"{sum(1 for lp in lessons.values() if lp.attempt and lp.attempt.source == 'notebook')} "
                    f"from saved notebooks ({local} used)")
     _assign_statuses(syl, lessons)
-    return Progress(syl, lessons, recommend(syl, lessons), sources)
+    return Progress(syl, lessons, recommend(syl, lessons), sources, Path(root))
 
 
 def _satisfied(lp: LessonProgress) -> bool:
@@ -426,8 +429,10 @@ def next_line(p: Progress) -> str:
     if p.next:
         info = p.syllabus.lessons[p.next]
         started = p.lessons[p.next].status == "started"
+        from course.learner.workspace import notebook_path, shown
+
         return (f"next: {'continue ' if started else ''}{info.id} {info.title} (~{_hours(info.minutes)}): "
-                f"exercises/{info.slug}/{info.slug}.ipynb")
+                f"{shown(notebook_path(info.slug, p.root), p.root)}")
     planned = [lid for lid, lp in p.lessons.items() if lp.info.planned]
     if all(_satisfied(lp) for lp in p.lessons.values() if lp.info.available):
         return "next: every lesson that exists is done" + (f"; coming: {', '.join(planned)}" if planned else "")
