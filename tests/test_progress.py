@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -24,6 +25,7 @@ from course.learner.progress import lesson_exercises
 def env(tmp_path, monkeypatch):
     """The learner's records in a scratch folder, and no grading service."""
     monkeypatch.setenv("BOOTCAMP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BOOTCAMP_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.setenv("BOOTCAMP_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("BOOTCAMP_TOKEN", raising=False)
     monkeypatch.delenv("BOOTCAMP_NO_SERVICE", raising=False)
@@ -91,7 +93,7 @@ def test_bootcamp_check_records_its_run(env, monkeypatch, capsys):
     monkeypatch.setattr(course.authoring.runner, "run_notebook", lambda path, timeout=600: fake_run("0.1", {"softmax"}))
     assert main(["check", "0.1"]) == 1
     (rec,) = progress.read_records("checks.jsonl")
-    assert rec["lesson"] == "0.1" and rec["notebook"].endswith("exercises/0.1-numpy/0.1-numpy.ipynb")
+    assert rec["lesson"] == "0.1" and rec["notebook"].endswith("workspace/0.1-numpy/0.1-numpy.ipynb")
     assert [r["exercise"] for r in rec["results"] if r["passed"]] == ["softmax"]
 
 
@@ -100,9 +102,10 @@ def test_saved_notebook_outputs_count_as_an_attempt(env, tmp_path):
     for slug in ("0.1-numpy", "0.2-einops"):
         (root / "solutions" / slug).mkdir(parents=True)
         shutil.copy(ROOT / "solutions" / slug / f"{slug}.py", root / "solutions" / slug)
-        (root / "exercises" / slug).mkdir(parents=True)
-        shutil.copy(ROOT / "exercises" / slug / f"{slug}.ipynb", root / "exercises" / slug)
-    nb_path = root / "exercises/0.1-numpy/0.1-numpy.ipynb"
+        (root / "workspace" / slug).mkdir(parents=True)
+        shutil.copy(ROOT / "exercises" / slug / f"{slug}.ipynb", root / "workspace" / slug)
+    os.environ.pop("BOOTCAMP_WORKSPACE")  # the default: <course>/workspace
+    nb_path = root / "workspace/0.1-numpy/0.1-numpy.ipynb"
     nb = json.loads(nb_path.read_text())
     for cell in nb["cells"]:
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id", "")

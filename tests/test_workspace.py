@@ -188,3 +188,18 @@ def test_the_workspace_is_ignored_by_git_and_ruff():
     ignored = subprocess.run(["git", "check-ignore", "-q", "workspace/0.1-numpy/0.1-numpy.ipynb"], cwd=ROOT)
     assert ignored.returncode == 0, ".gitignore must ignore workspace/"
     assert '"workspace"' in (ROOT / "pyproject.toml").read_text().split("extend-exclude", 1)[1].splitlines()[0]
+
+
+def test_an_authors_fresh_build_in_exercises_is_not_taken_for_learner_work(course_clone, tmp_path):
+    _, learner0 = course_clone
+    author = tmp_path / "author"
+    git(tmp_path, "clone", "-q", str(learner0), str(author))
+    release = author / "exercises" / SLUG / f"{SLUG}.ipynb"
+    nb = json.loads(release.read_text())
+    md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    md["source"] = "# a reworded title, as `bootcamp build` writes it\n"
+    release.write_text(json.dumps(nb, indent=1) + "\n")
+    built = release.read_bytes()
+    assert not workspace.holds_learner_work(release)
+    assert workspace.migrate(author).moved == {}
+    assert release.read_bytes() == built and not (author / "workspace").exists()

@@ -166,5 +166,6 @@ def format_table(results: list[CellResult], verbose: bool = False, width: int = 
     got = sum(r.points for r in results if r.passed)
     lines.append(f"\nscore {got:g}/{total:g}; {sum(r.passed for r in results)} of {len(results)} tests pass")
     if not verbose and any(r.detail.strip() != r.message for r in results if r.detail):
-        lines.append("`bootcamp check LESSON -v` shows each failure in full: the numbers, the likely cause, the hint")
+        lines += wrap("`bootcamp check LESSON -v` shows each failure in full: the numbers, the likely cause, the hint",
+                      width, 2)
     return "\n".join(lines)

@@ -133,10 +133,10 @@ def format_result(got: dict, width: int | None = None) -> str:
     from course.authoring.runner import wrap
 
     width = width or _width()
-    lines = [f"submission {got['id']} of {got['lesson']}: {got['status']}"
-             + (f", score {got['score']:g}/{got['max_score']:g}" if got.get("score") is not None else "")]
+    lines = wrap(f"submission {got['id']} of {got['lesson']}: {got['status']}"
+                 + (f", score {got['score']:g}/{got['max_score']:g}" if got.get("score") is not None else ""), width, 2)
     if got.get("message"):
-        lines.append(f"  {got['message']}")
+        lines += ["  " + x for x in wrap(got["message"], width - 2, 2)]
     rows = [(r["exercise"], f"{r['points']:g}/{r['max_points']:g}", r["status"], (r["message"] or "").strip())
             for r in got.get("results", [])]
     if rows:
@@ -147,7 +147,7 @@ def format_result(got: dict, width: int | None = None) -> str:
             head = "  " + "  ".join(row[k].ljust(w[k]) for k in range(3)) + "  "
             lines.append((head + "\n".join(wrap(row[3], width, indent))).rstrip())
     for f in got.get("flags", []):
-        lines.append(f"  flag: {f['kind']}: {f['detail']}")
+        lines += ["  " + x for x in wrap(f"flag: {f['kind']}: {f['detail']}", width - 2, 4)]
     return "\n".join(lines)
 
 

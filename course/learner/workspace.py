@@ -174,11 +174,30 @@ def _in_git(root: Path) -> bool:
     return got.returncode == 0 and Path(got.stdout.decode().strip()).resolve() == Path(root).resolve()
 
 
-def edited_release_files(root: Path = ROOT, slugs: list[str] | None = None) -> dict[str, list[tuple[str, str]]]:
-    """{slug: [(git status, path relative to the course)]} for what the learner changed in exercises/.
+def holds_learner_work(path: Path) -> bool:
+    """A release notebook someone answered or ran: a code cell with outputs, or an answer cell that is
+    no longer the released stub (its nbgrader checksum). A fresh `bootcamp build` is neither, so an
+    author's uncommitted build is never taken for a learner's work."""
+    from course.learner.update import _is_answer, _untouched
 
-    With git: modified or untracked (not ignored) files. Without git: a notebook counts as
-    edited when a code cell holds outputs, which a release never ships.
+    try:
+        cells = json.loads(Path(path).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    for c in cells:
+        if c.get("cell_type") == "code" and (c.get("outputs") or c.get("execution_count")):
+            return True
+        if _is_answer(c) and (c.get("metadata") or {}).get("nbgrader", {}).get("checksum") and not _untouched(c):
+            return True
+    return False
+
+
+def edited_release_files(root: Path = ROOT, slugs: list[str] | None = None) -> dict[str, list[tuple[str, str]]]:
+    """{slug: [(git status, path relative to the course)]} for the learner's work found in exercises/.
+
+    A lesson counts when its notebook holds learner work (:func:`holds_learner_work`); then its
+    other changed or untracked (not ignored) files move with it. Without git, only the notebook,
+    and only while the workspace has no copy of that lesson yet.
     """
     root = Path(root)
     paths = [f"exercises/{s}" for s in slugs] if slugs else ["exercises"]
@@ -194,17 +213,14 @@ def edited_release_files(root: Path = ROOT, slugs: list[str] | None = None) -> d
             if len(parts) < 3 or parts[0] != "exercises":
                 continue
             out.setdefault(parts[1], []).append((code, rel))
-        return out
+        return {slug: files for slug, files in out.items()
+                if holds_learner_work(root / "exercises" / slug / f"{slug}.ipynb")}
     base = release_dir(root)
     for d in sorted(base.iterdir()) if base.is_dir() else []:
         nb = d / f"{d.name}.ipynb"
         if (slugs and d.name not in slugs) or not nb.is_file() or notebook_path(d.name, root).is_file():
             continue  # without git, a lesson already in the workspace was moved before
-        try:
-            cells = json.loads(nb.read_text(encoding="utf-8")).get("cells", [])
-        except (OSError, ValueError, AttributeError):
-            continue
-        if any(c.get("outputs") or c.get("execution_count") for c in cells if c.get("cell_type") == "code"):
+        if holds_learner_work(nb):
             out[d.name] = [(" M", f"exercises/{d.name}/{d.name}.ipynb")]
     return out
 
