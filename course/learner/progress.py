@@ -544,7 +544,10 @@ class LessonSummary:
 def lesson_summary(lesson: str, root: Path = ROOT, use_service: bool = True, timeout: float = 2.0):
     """The summary cell at the end of every lesson: ``from course.learner.progress import lesson_summary;
     lesson_summary("0.1")``. Shows the same as ``bootcamp progress`` for that one lesson. It
-    never raises: a notebook's last cell must not fail (in CI, in the grading sandbox)."""
+    never raises: a notebook's last cell must not fail (in CI, in the grading sandbox).
+
+    In JupyterLab it also shows a "Submit for grading" button (course/learner/jupyter.py)."""
+    _show_submit_button(lesson)
     try:
         use_service = use_service and not os.environ.get("BOOTCAMP_NO_SERVICE")
         p = collect(root, use_service=use_service, timeout=timeout)
@@ -554,3 +557,19 @@ def lesson_summary(lesson: str, root: Path = ROOT, use_service: bool = True, tim
     except Exception as err:
         dummy = LessonProgress(LessonInfo(str(lesson), "", str(lesson), 0, (), ""), [])
         return LessonSummary(dummy, None, error=f"(progress for {lesson} is not available here: {err})")
+
+
+def _show_submit_button(lesson: str) -> None:
+    """Only in a kernel that a Jupyter server started: never in `bootcamp check` or the grader."""
+    if not os.environ.get("JPY_SESSION_NAME"):
+        return
+    try:
+        from IPython.display import display
+
+        from course.learner.jupyter import submit_button
+
+        button = submit_button(lesson)
+        if button is not None:
+            display(button)
+    except Exception:  # noqa: BLE001  (the summary must still show)
+        pass

@@ -178,8 +178,6 @@ def holds_learner_work(path: Path) -> bool:
     """A release notebook someone answered or ran: a code cell with outputs, or an answer cell that is
     no longer the released stub (its nbgrader checksum). A fresh `bootcamp build` is neither, so an
     author's uncommitted build is never taken for a learner's work."""
-    from course.learner.update import _is_answer, _untouched
-
     try:
         cells = json.loads(Path(path).read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError, AttributeError):
@@ -187,9 +185,29 @@ def holds_learner_work(path: Path) -> bool:
     for c in cells:
         if c.get("cell_type") == "code" and (c.get("outputs") or c.get("execution_count")):
             return True
-        if _is_answer(c) and (c.get("metadata") or {}).get("nbgrader", {}).get("checksum") and not _untouched(c):
+        nbg = (c.get("metadata") or {}).get("nbgrader") or {}
+        if nbg.get("solution") and nbg.get("checksum") and not is_stub(c):
             return True
     return False
+
+
+def is_stub(cell: dict) -> bool:
+    """True when an answer cell is still the released stub (its nbgrader checksum matches)."""
+    want = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("checksum")
+    if not want:
+        return False
+    try:
+        import copy
+
+        import nbformat
+        from nbgrader.utils import compute_checksum
+
+        plain = copy.deepcopy(cell)
+        src = plain.get("source", "")
+        plain["source"] = "".join(src) if isinstance(src, list) else str(src or "")  # saved notebooks keep lines
+        return compute_checksum(nbformat.from_dict(plain)) == want
+    except Exception:
+        return False
 
 
 def edited_release_files(root: Path = ROOT, slugs: list[str] | None = None) -> dict[str, list[tuple[str, str]]]:
@@ -233,9 +251,8 @@ def migrate(root: Path = ROOT, slugs: list[str] | None = None, dry_run: bool = F
     if not found:
         return m
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    from course.learner.progress import data_dir
-
-    backup = data_dir(root) / "backups" / f"{stamp}-exercises"
+    data = os.environ.get("BOOTCAMP_DATA_DIR")  # as course.learner.progress.data_dir (this module imports none)
+    backup = (Path(data) if data else root / ".bootcamp") / "learner" / "backups" / f"{stamp}-exercises"
     with_git = _in_git(root)
     for slug, entries in sorted(found.items()):
         files = []
