@@ -456,8 +456,11 @@ def plot_progress(p: Progress, path: Path) -> Path:
     for y, lp in enumerate(reversed(shown)):
         total = max(1, len(lp.exercises))
         frac = 1.0 if lp.status == "placed" else len(lp.passed) / total
-        ax.barh(y, 1, color="#eceff1", edgecolor="#90a4ae")
-        ax.barh(y, frac, color=STATUS_COLOUR[lp.status], edgecolor="#90a4ae")
+        # the track is an empty outline (white inside), so a lesson with nothing passed reads as empty;
+        # only the passed share is filled
+        ax.barh(y, 1, color="white", edgecolor="#78909c", linewidth=0.8, zorder=1)
+        if frac > 0:
+            ax.barh(y, frac, color=STATUS_COLOUR[lp.status], edgecolor="#90a4ae", zorder=2)
         note = f"{len(lp.passed)}/{len(lp.exercises)}  {STATUS_TEXT[lp.status]}"
         if lp.attempt:
             note += f" · {since(lp.attempt.at)}"
@@ -467,6 +470,7 @@ def plot_progress(p: Progress, path: Path) -> Path:
     ax.set_yticks(range(len(shown)), [f"{lp.info.id} {lp.info.title}" for lp in reversed(shown)], fontsize=9)
     ax.set_xlim(0, 1.6)
     ax.set_xticks([0, 0.5, 1], ["0", "50%", "100%"])
+    ax.set_xlabel("share of the lesson's exercises passed (filled); the outline is the whole lesson", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     title = "Your progress"
     if p.next:
