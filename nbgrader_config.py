@@ -9,8 +9,9 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "exercises"
-# The .py lesson source holds the solutions: it must never be copied into exercises/.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", ".*"]
+# The .py lesson source holds the solutions, and walkthroughs.md the third tier of hints
+# (course/learner/walkthrough.py): neither may be copied into exercises/.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", ".*", "walkthroughs.md"]
 
 c.ClearSolutions.code_stub = {
     "python": "# YOUR CODE HERE\nraise NotImplementedError(\"replace this line with your code\")",

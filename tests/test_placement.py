@@ -14,7 +14,7 @@ from course.cli import main
 from course.learner import placement, progress
 from course.learner.placement import Item, ItemResult, decide
 
-MODULES = ("0", "1")
+MODULES = ("0", "1", "2")
 _SOLUTION_MARK = re.compile(r"^\s*#+\s*(BEGIN|END)\s+SOLUTION\b.*$\n?", re.M)
 
 
@@ -49,6 +49,10 @@ def graded(tmp_path_factory):
         "0-untouched": ("0", filled_quiz("0", tamper={"logsumexp_test": "pass"})),
         "1-input_grad-wrong": ("1", filled_quiz("1", wrong={"input_grad": "def input_grad(f, x):\n"
                                                                            "    return torch.zeros_like(x)\n"})),
+        # the mistake the item is about: a plain reshape to (B, H, S, Dh) mixes positions into heads
+        "2-split_heads-wrong": ("2", filled_quiz("2", wrong={"split_heads": "def split_heads(x, n_heads):\n"
+                                                                             "    b, s, d = x.shape\n"
+                                                                             "    return x.reshape(b, n_heads, s, d // n_heads)\n"})),
     }
     out = {}
     for name, (module, nb) in cases.items():
@@ -118,6 +122,15 @@ def test_module_1_sends_a_learner_back_to_module_0(graded):
     assert v.skip == ["1.1", "1.2", "1.3", "1.4"] and v.below == ["0.3"] and v.start_with == "0.3"
     text = placement.format_verdict(load_syllabus(), quiz, results, v)
     assert "go back to:  0.3 PyTorch fundamentals (an earlier module, introductory): item input_grad" in text
+
+
+def test_module_2_catches_a_head_split_that_mixes_positions(graded):
+    v = verdict_of(graded, "2-split_heads-wrong")
+    assert "2.1" not in v.skip and "2.2" in v.skip
+    assert ("split_heads", "2.1") in v.go_back
+    _, results, _ = graded["2-split_heads-wrong"]
+    failed = [r for r in results if r.item.grade_id == "split_heads"][0]
+    assert failed.status == "FAIL" and "differs" in failed.message
 
 
 def test_placement_command_grades_records_and_moves_progress_on(graded, tmp_path, monkeypatch, capsys):

@@ -4,4 +4,5 @@
     syllabus.py    syllabus.toml as data: modules, lessons, prerequisites, levels, papers
     runner.py      run a notebook headlessly and collect what every graded test said
     verify.py      CI's proofs: the solution passes; every test fails on the stubs, on `pass`, hidden alone
+    hint_leak.py   how much of each solution its hint gives away (3-gram overlap), held to a limit by a test
 """

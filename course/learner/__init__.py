@@ -8,6 +8,7 @@ submit and status (the grading service's client, HTTP only), proposals, new-proj
     update.py      a new release without losing a line of learner work
     placement.py   the placement quizzes
     hints.py       hints on demand, counted (never in the grade)
+    walkthrough.py the third tier: an annotated walkthrough on request, counted
     client.py      submit / status / serve / admin: talks to the service over HTTP, never imports autograder
     proposals.py   proposals, claims, peers
     transcript.py  signed transcripts: fetch, render, verify offline

@@ -5,6 +5,7 @@
     bootcamp progress                  exercises passed per lesson, last attempt, hints, the next lesson (and a PNG)
     bootcamp update [--from DIR]       take a new release of the course, keeping every answer (see course/learner/update.py)
     bootcamp hint LESSON [EXERCISE]    show an exercise's hint and count it (never penalised)
+    bootcamp hint LESSON EXERCISE --walkthrough   the annotated walkthrough (third tier, counted)
 
 ``course.cli`` registers them with :func:`add_subcommands`. Nothing heavy is imported
 until a command runs (matplotlib only to draw a picture).
@@ -311,6 +312,11 @@ def cmd_hint(args) -> int:
             shown = counts.get(name)
             print(f"  {n:>2}  {name}" + ("" if text else "  (no hint)") + (f"  (hint shown {shown}×)" if shown else ""))
         return 0
+    if args.walkthrough:
+        from course.learner.walkthrough import format_walkthrough, take_walkthrough
+
+        print(format_walkthrough(take_walkthrough(args.lesson, args.exercise, ROOT, record=not args.no_record)))
+        return 0
     got = take_hint(args.lesson, args.exercise, ROOT, record=not args.no_record)
     print(format_hint(got))
     return 0
@@ -353,4 +359,6 @@ def add_subcommands(sub) -> None:
     s.add_argument("lesson", metavar="LESSON")
     s.add_argument("exercise", nargs="?", metavar="EXERCISE", help="its name or number (default: list them)")
     s.add_argument("--no-record", action="store_true", help="show it without counting it")
+    s.add_argument("--walkthrough", action="store_true",
+                   help="the third tier: an annotated walkthrough of the exercise (counted; best read after it passes)")
     s.set_defaults(func=cmd_hint)

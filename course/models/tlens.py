@@ -95,11 +95,11 @@ def to_bridge(model):
 
 
 def load_bridge(name: str):
-    """The shipped checkpoint ``name`` (``"stdlib-gpt"``, ``"induction-2l"``) as a ``TransformerBridge``. No network."""
+    """The shipped checkpoint ``name`` (``"stdlib-gpt"``, ``"induction-2l"``, ``"ioi-3l"``) as a ``TransformerBridge``. No network."""
     from .registry import get, load
 
     model = load(name)
-    if get(name).module == "attn_only":
+    if get(name).module in ("attn_only", "ioi"):  # both are course.models.attn_only.AttnOnlyTransformer
         return attn_only_bridge(model)
     return to_bridge(model)
 

@@ -372,6 +372,20 @@ checks.assert_shape("standardise", checks.call("standardise", standardise, np.on
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Most interpretability results are one number reduced from a large array: a logit difference
+# averaged over a batch, an attention score summed over positions, a patching effect divided by
+# a baseline. If the reduction runs over the wrong axis, or broadcasting quietly stretches a
+# `(batch,)` array against a `(batch, 1)` one, the code runs and prints a plausible number that
+# answers a different question. Kapoor and Narayanan (2023), "Leakage and the Reproducibility
+# Crisis in Machine-Learning-based Science", found published results in many fields that rested
+# on leakage, an error in the data pipeline rather than in the model, in code that ran without complaint.
+# Naming axes, keeping dimensions and testing on empty, size-1 and awkward shapes, as these
+# exercises do, is the cheapest defence. A safety claim such as "ablating this head removes the
+# behaviour" is only as trustworthy as the last reduction it rests on.
+
+# %% [markdown]
 # ## Exercise 3: a numerically stable softmax
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 10 minutes, then look at the hint.
@@ -589,10 +603,12 @@ checks.assert_no_loops("one_hot", one_hot, hint="build the whole result with one
 #
 # <details><summary>Hint</summary>
 #
-# `diff = x[:, None, :] - y[None, :, :]`, then `np.sqrt((diff ** 2).sum(axis=-1))`.
-# If you used the expansion $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$ instead,
-# rounding can make it slightly negative: clamp at 0 (`np.maximum(..., 0)`) before the
-# square root.
+# **The idea.** Every pair of a row of `x` and a row of `y` at once: give the two arrays axes that
+# broadcast against each other, so the difference is a `(n, m, d)` array, then reduce over `d`.
+#
+# **A pointer.** Insert a new axis in the middle of `x` and at the front of `y`. If you use the
+# expansion $\lVert x\rVert^2 - 2x\cdot y + \lVert y\rVert^2$ instead, rounding can make it a
+# tiny bit negative: clamp before the square root.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "pairwise_distances"} exercise={"difficulty": 3, "importance": 5, "minutes": 15}
@@ -1074,9 +1090,13 @@ def class_means_loop(x, labels, num_classes):
 #
 # <details><summary>Hint</summary>
 #
-# `onehot = (labels[:, None] == np.arange(num_classes)).astype(np.float64)`, then
-# `sums = onehot.T @ x` and `counts = onehot.sum(axis=0)`. Divide by
-# `np.maximum(counts, 1)[:, None]`: empty classes have sum 0, so dividing them by 1 gives 0.
+# **The idea.** A mean is a sum divided by a count, and both can be had for every class at once
+# without a loop: build a `(n, C)` matrix that says which sample belongs to which class, and one
+# matrix product sums the rows of `x` per class.
+#
+# **A pointer.** Compare `labels` (made a column) with `np.arange(num_classes)` (a row) to get that
+# matrix; its transpose times `x` gives the sums, and its column sums give the counts. An empty class
+# has count 0: what can you divide by so that its mean comes out 0 instead of NaN?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "class_means"} exercise={"difficulty": 3, "importance": 4, "minutes": 12}

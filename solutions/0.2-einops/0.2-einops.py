@@ -149,8 +149,12 @@ except NotImplementedError:
 #
 # <details><summary>Hint</summary>
 #
-# `rearrange(x, "b s (h d) -> b h s d", h=n_heads)`. The order inside the group matters:
-# `(h d)` says the head index varies slowest, i.e. each head is a contiguous block of `d_head` numbers.
+# **The idea.** The last axis holds `n_heads` blocks of `d_head` numbers side by side. Name that
+# axis as a group of two axes in the einops pattern, then move the head axis in front of the sequence.
+#
+# **A pointer.** In a group `(a b)`, the first name varies slowest. Which of heads and head
+# features should vary slowest, if each head is a contiguous block? You have to tell `rearrange`
+# one of the two sizes.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "split_heads"} exercise={"difficulty": 1, "importance": 5, "minutes": 5}
@@ -192,7 +196,12 @@ checks.assert_close("split_heads", split_heads(x[:, :1], 2), x[:, :1].view(2, 1,
 #
 # <details><summary>Hint</summary>
 #
-# `"b c (ph p1) (pw p2) -> b (ph pw) (c p1 p2)"` with `p1=p, p2=p`.
+# **The idea.** Each image axis is really two: which patch, and where inside the patch. Name both in
+# the pattern's left side, then regroup: all patches in one axis, and each patch's pixels (with
+# their channels) flattened in the other.
+#
+# **A pointer.** A group like `(ph p1)` splits an axis; `rearrange` needs to know one of the sizes
+# in each group. Check the order of `c`, `p1`, `p2` in the output against the docstring.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "patchify"} exercise={"difficulty": 3, "importance": 3, "minutes": 10}
@@ -339,8 +348,11 @@ checks.assert_equal("upsample", upsample(rect.transpose(2, 3), 2), F.interpolate
 #
 # <details><summary>Hint</summary>
 #
-# `"b g s d -> b (g r) s d"` with `r=n_rep`. `(r g)` would give `k.repeat(1, n_rep, 1, 1)`:
-# heads 0, 1, 2, 0, 1, 2 instead of 0, 0, 1, 1, 2, 2.
+# **The idea.** Each of the `g` key-value heads is shared by `n_rep` query heads that sit next to
+# each other: repeat each head `n_rep` times in place, do not tile the whole stack.
+#
+# **A pointer.** `einops.repeat` with a new axis inside a group. The order inside the group decides
+# between heads `0, 0, 1, 1, 2, 2` and `0, 1, 2, 0, 1, 2`: which name must vary slowest?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "expand_kv"} exercise={"difficulty": 2, "importance": 3, "minutes": 5}
@@ -436,8 +448,11 @@ checks.assert_close("batched_matmul", batched_matmul(a[:1], b[:1]), a[0] @ b[0][
 #
 # <details><summary>Hint</summary>
 #
-# `einops.einsum(q, k, "b h q d, b h k d -> b h q k") / math.sqrt(q.shape[-1])`: the
-# summed index `d` is the last axis of *both* inputs, so no transpose is needed.
+# **The idea.** Each score is the dot product of one query with one key of the same batch and head,
+# scaled by one over the square root of the head size.
+#
+# **A pointer.** In an einsum, an index that appears in both inputs but not in the output is summed
+# over. Which index is that here, and does either input need transposing for it?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_scores"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
@@ -514,12 +529,13 @@ except NotImplementedError:
 #
 # <details><summary>Hint</summary>
 #
-# 1. `scores = attention_scores(q, k)`;
-# 2. if causal: `mask = torch.arange(k_len)[None, :] <= torch.arange(q_len)[:, None]`,
-#    `scores = torch.where(mask, scores, float("-inf"))`;
-# 3. `pattern = scores.softmax(dim=-1)`;
-# 4. `einops.einsum(pattern, v, "b h q k, b h k d -> b q h d")`, then
-#    `rearrange(..., "b q h d -> b q (h d)")`.
+# **The idea.** Attention in four steps: scores (you wrote that function), a causal mask when asked
+# (a query may not see later keys), a softmax over the keys, then the weighted sum of the values,
+# with the heads put back side by side in the last axis.
+#
+# **A pointer.** A mask can be built by comparing a row of key positions with a column of query
+# positions; `torch.where` puts minus infinity where it is False. The weighted sum is one einsum
+# over the key axis, and one `rearrange` merges `h` and `d`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attend"} exercise={"difficulty": 3, "importance": 5, "minutes": 20}
@@ -577,6 +593,19 @@ with checks.tolerance(rtol=1e-5, atol=1e-6):
 # attention code (merging heads with `(d h)` instead of `(h d)`, and summing over the wrong
 # axis) are visible in the pattern rather than hidden in a `view`. The causal mask was built
 # from two `arange`s and a comparison: that trick is the subject of Part 3.
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# Einsum is the notation in which transformer circuits are written down. Elhage et al. (2021),
+# "A Mathematical Framework for Transformer Circuits", read each attention head as two low-rank
+# matrices, $W_Q^\top W_K$ (where to attend) and $W_O W_V$ (what to move), and the composition
+# scores and OV circuits of lessons 3.1 and 3.2 are einsums over named axes such as `head`,
+# `d_model` and `d_head`. A researcher auditing a model writes such products all day; with named
+# axes, a transposed weight or a head axis summed by mistake is an error you can see rather than
+# a wrong plot you believe. Grouped-query attention (exercise 6) is used by several open-weight
+# model families, so an analysis written for one key per head gives wrong answers on them:
+# knowing the shapes tells you when a tool needs adapting.
 
 # %% [markdown]
 # # Part 3: tensor puzzles

@@ -422,8 +422,13 @@ print("u is not a leaf, so backward() keeps no u.grad (u.retains_grad =", u.reta
 #
 # <details><summary>Hint</summary>
 #
-# `p = torch.softmax(x @ W + b, dim=-1)`; the one-hot matrix is
-# `F.one_hot(y, k).to(p.dtype)`; `dz = (p - Y) / n`; then `x.T @ dz` and `dz.sum(0)`.
+# **The idea.** For softmax with cross-entropy, the gradient with respect to the logits is
+# "probabilities minus the one-hot labels", divided by `n` for a mean loss. The chain rule through
+# `x @ W + b` does the rest.
+#
+# **A pointer.** `F.one_hot` makes the labels' matrix (match the dtype of the probabilities). The
+# weight gradient is a product of `x` (transposed) with the logits' gradient; the bias gradient
+# sums that gradient over the batch.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "softmax_regression_grads"} exercise={"difficulty": 3, "importance": 5, "minutes": 25}
@@ -1312,8 +1317,11 @@ same_list([epoch_order(_t), epoch_order(_t)], [list(range(20))] * 2,
 #
 # <details><summary>Hint</summary>
 #
-# Build a list: `for a, b in zip(sizes[:-1], sizes[1:])` append `nn.Linear(a, b)` and
-# `nn.ReLU()`; drop the last ReLU; `nn.Sequential(*layers)`.
+# **The idea.** Consecutive sizes are the input and output of each linear layer; a ReLU follows
+# every linear layer except the last one (the output is logits).
+#
+# **A pointer.** Pair each size with the next (`zip` of two slices), collect the layers in a list,
+# and hand the list to `nn.Sequential` (unpacked).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "make_mlp"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -1384,9 +1392,11 @@ check_mlp([1, 5, 1, 5, 1])
 #
 # <details><summary>Hint</summary>
 #
-# `was_training = model.training; model.eval()`, then under `torch.no_grad()` loop over
-# `xb, yb` adding `(model(xb).argmax(dim=-1) == yb).sum().item()` and `len(yb)`; finally
-# `model.train(was_training)`.
+# **The idea.** Evaluation must not change the model: switch to eval mode, turn off autograd, count
+# correct predictions over the whole loader, then put the model back in the mode it was in.
+#
+# **A pointer.** Remember `model.training` before `model.eval()`; `torch.no_grad()` around the loop;
+# a prediction is the `argmax` over the class axis; `model.train(...)` takes the mode to restore.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "accuracy"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -1633,7 +1643,21 @@ plt.show()
 # gave about 95%; the hidden layer buys the rest. With a fixed `torch.manual_seed` for the
 # weights and a fixed generator for the loader, the run repeats exactly, which is what let
 # a test assert an accuracy.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Much of safety research is training small models on top of large ones: a linear probe for a
+# concept, a sparse autoencoder, a reward model. These loops fail silently. A loop with a missing
+# `zero_grad` or a model left in training mode still draws a loss curve, and the probe's accuracy
+# becomes the finding. Adebayo et al. (2018), "Sanity Checks for Saliency Maps", showed that some
+# popular explanation methods gave nearly the same pictures for a trained network and for the same
+# network with random weights, so those pictures said little about what the model had learnt. The
+# habit of the next exercises, checking a loop on a case whose answer you know (a single batch it
+# must be able to memorise) before trusting what it reports, is their sanity check applied
+# to your own code.
+
+# %% [markdown]
 # ## Debugging: overfit one batch
 #
 # A training loop with a bug rarely crashes. It runs, the loss goes down a little, and the

@@ -592,10 +592,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# Two steps. `extra = grad.ndim - len(shape)`; `grad = grad.sum(axis=tuple(range(extra)))`
-# removes the added leading axes. Then the axes `i` with `shape[i] == 1` and
-# `grad.shape[i] != 1` were stretched: `grad.sum(axis=those_axes, keepdims=True)`.
-# `np.sum` accepts a tuple of axes, including an empty one (which sums nothing).
+# **The idea.** Broadcasting copied `a` along some axes, so each copy got its own gradient; add the
+# copies back up. Axes can be stretched in two ways: added in front, or grown from size 1.
+#
+# **A pointer.** First sum away the leading axes that `shape` does not have, then sum (keeping the
+# dimension) over the axes where `shape` has a 1 and the gradient does not. `np.sum` takes a tuple
+# of axes.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "unbroadcast"} exercise={"difficulty": 3, "importance": 5, "minutes": 15}
@@ -1072,7 +1074,12 @@ for _a in [np.array(1.5), np.array(-1.5), np.zeros((0, 4)), _rng.standard_normal
 #
 # <details><summary>Hint</summary>
 #
-# `g = np.zeros_like(a)`, then `np.add.at(g, index, grad_out)`, then return `g`.
+# **The idea.** Indexing picks some elements of `a`; the gradient flows back only to the elements
+# that were picked, and an element picked twice receives both contributions.
+#
+# **A pointer.** Start from an array of zeros shaped like `a`. Plain `g[index] += grad_out` does not
+# accumulate repeated indices (try it with `index = [0, 0]`); numpy has an unbuffered version of
+# `add` for exactly this: look for its `.at` method.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "getitem_backward"} exercise={"difficulty": 3, "importance": 4, "minutes": 12}
@@ -1264,6 +1271,20 @@ for _seed in range(100, 140):
     _fn, _inputs, _lines = random_graph(_seed)
     gradcheck.check_graph("backward", _fn, _inputs, Tensor, hint=f"random_graph({_seed}): " + "; ".join(_lines))
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# Gradients are the cheapest view of what a model responds to, and safety research uses them far
+# beyond training. Saliency maps are the gradient of an output with respect to the input
+# (Simonyan, Vedaldi and Zisserman 2014, "Deep Inside Convolutional Networks"). Attribution
+# patching replaces thousands of activation-patching runs with one backward pass, a first-order
+# estimate of every component's effect (Syed, Rager and Conmy 2023, "Attribution Patching
+# Outperforms Automated Circuit Discovery"). Adversarial attacks, from image perturbations to the
+# jailbreak suffixes of Zou et al. (2023), follow the gradient of a loss with respect to the input.
+# Each of them is only as good as the vector-Jacobian products you just wrote, for every op and
+# every broadcast shape. When an attribution looks strange, checking the gradient against finite
+# differences tells you whether the model is strange or your code is.
 
 # %% [markdown]
 # # Part 3: training a network with your engine

@@ -133,10 +133,12 @@ for step in range(1, 61):
 #
 # <details><summary>Hint</summary>
 #
-# `zero_grad`: `for p in self.params: p.grad = None`. `step`: loop over `self.params`,
-# `continue` when `p.grad is None`, else `p.add_(p.grad, alpha=-self.lr)` (that is
-# $p \leftarrow p - \eta g$ in one in-place operation; `p -= self.lr * p.grad` is the same).
-# The decorator `@torch.no_grad()` is already there.
+# **The idea.** `zero_grad` forgets every gradient; `step` moves each parameter that has a gradient
+# a distance `lr` against it, in place, so the model sees the change.
+#
+# **A pointer.** Setting `.grad` to `None` is what torch does by default. Skip parameters whose
+# gradient is `None`. An in-place update (`add_` with `alpha`, or `-=`) keeps the same tensor; the
+# decorator `@torch.no_grad()` is already there.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "plain_sgd"} exercise={"difficulty": 1, "importance": 5, "minutes": 8}
@@ -266,13 +268,12 @@ ROSEN_START = (-1.2, 1.0)  # the classic starting point
 #
 # <details><summary>Hint</summary>
 #
-# ```python
-# xy = torch.tensor(start, dtype=torch.float64, requires_grad=True)   # the one parameter
-# opt = make_optimiser([xy])
-# path = [xy.detach().clone()]                                        # a copy, not a view
-# for each step: opt.zero_grad(); loss_fn(xy).backward(); opt.step(); path.append(a copy of xy)
-# return torch.stack(path)                                            # (steps + 1, 2)
-# ```
+# **The idea.** Make the point a leaf tensor that requires grad, give it to the optimiser, and
+# record where it is before the first step and after every step.
+#
+# **A pointer.** The usual three calls per step (zero the gradient, backward on the loss, step).
+# Record a *copy* detached from the graph each time: a view of the same tensor would change with it.
+# `torch.stack` turns the list into `(steps + 1, 2)`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "trajectory"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
@@ -379,19 +380,14 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# ```python
-# for i, p in enumerate(self.params):                                # i indexes self.buffers
-#     if p.grad is None: continue
-#     g = p.grad
-#     if self.weight_decay != 0: g = g + self.weight_decay * p      # a new tensor: p.grad is untouched
-#     if self.momentum != 0:                                         # else g stays as it is
-#         if self.buffers[i] is None: self.buffers[i] = g.clone()
-#         else: self.buffers[i].mul_(self.momentum).add_(g, alpha=1 - self.dampening)
-#         g = g + self.momentum * self.buffers[i] if self.nesterov else self.buffers[i]
-#     p.add_(g, alpha=-self.lr)                                      # theta <- theta - lr * g
-# ```
-# The `clone()` matters: without it the buffer *is* the gradient tensor, and later
-# in-place updates of one change the other.
+# **The idea.** The update direction is built in stages, each optional: the gradient, plus weight
+# decay times the parameter; then a momentum buffer that keeps a running sum of directions; with
+# Nesterov, look one momentum step ahead. Finally step against that direction.
+#
+# **A pointer.** Each parameter has its own buffer (`self.buffers[i]`); on the first step it starts
+# as a *copy* of the direction (without `clone()` it would be the gradient tensor itself, and later
+# in-place updates would change both). Never modify `p.grad`. Check the Nesterov/dampening rule in
+# the constructor.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "sgd"} exercise={"difficulty": 3, "importance": 4, "minutes": 25}
@@ -638,10 +634,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# For each parameter with a gradient: `g = p.grad` (+ weight decay), then
-# `v.mul_(self.alpha).addcmul_(g, g, value=1 - self.alpha)` updates `self.v[i]` in place,
-# and `p.addcdiv_(g, v.sqrt().add_(self.eps), value=-self.lr)` is step 3. If you write
-# `v = self.alpha * v + ...` instead, that creates a new tensor: store it back in `self.v[i]`.
+# **The idea.** Keep a running average of squared gradients per parameter and divide each step by
+# its square root (plus `eps`), so coordinates with large gradients take smaller steps.
+#
+# **A pointer.** Update `self.v[i]` in place (`mul_` then `addcmul_`), or assign the new tensor back
+# to the list; `addcdiv_` does "add value times a over b" in place for the step. Weight decay goes
+# into the gradient first.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "rmsprop"} exercise={"difficulty": 2, "importance": 3, "minutes": 12}
@@ -716,17 +714,12 @@ optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr
 #
 # <details><summary>Hint</summary>
 #
-# ```python
-# beta1, beta2 = self.betas                            # two floats
-# self.t += 1
-# for p, m, v in zip(self.params, self.m, self.v):     # m, v: this parameter's state
-#     if p.grad is None: continue
-#     g = p.grad (+ weight decay, as a new tensor)
-#     m.mul_(beta1).add_(g, alpha=1 - beta1)             # in place: self.m[i] is updated
-#     v.mul_(beta2).addcmul_(g, g, value=1 - beta2)      # addcmul_: v += value * g * g
-#     m_hat, v_hat = m / (1 - beta1 ** self.t), v / (1 - beta2 ** self.t)
-#     p.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
-# ```
+# **The idea.** Two running averages per parameter: of the gradient (momentum, `m`) and of its
+# square (`v`). Early on both are biased towards zero, so divide each by one minus its beta to the
+# power of the step count, then step by `lr` times `m_hat / (sqrt(v_hat) + eps)`.
+#
+# **A pointer.** Count the step once per call, not once per parameter. Update `m` and `v` in place
+# so the optimiser's state changes; `eps` goes after the square root.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "adam"} exercise={"difficulty": 3, "importance": 5, "minutes": 20}
@@ -1063,8 +1056,11 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# Return a closure: `def multiplier(step): return lr_at(step, max_lr=1.0, ..., min_lr=min_factor)`,
-# then `return multiplier` (or a `lambda`).
+# **The idea.** `LambdaLR` multiplies the optimiser's base learning rate by a function of the step.
+# Your `lr_at` already computes a schedule; with a peak of 1 it computes exactly that multiplier.
+#
+# **A pointer.** Return a function of `step` (a closure over the arguments) that calls `lr_at`
+# with `max_lr=1.0` and the minimum given as a fraction.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "schedule_lambda"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -1350,6 +1346,19 @@ plt.show()
 
 # %% [markdown]
 # *Your reading here.*
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# A sweep like the one you just ran decides safety claims as much as capability claims. A
+# robustness claim is a claim that an optimiser, the attack, failed: Madry et al. (2018), "Towards
+# Deep Learning Models Resistant to Adversarial Attacks", frame robustness as a min-max problem
+# whose inner maximisation is run by projected gradient descent, and Carlini et al. (2019), "On
+# Evaluating Adversarial Robustness", name weak attacks (too few steps, a badly chosen step size)
+# among the common reasons that defences looked robust and were not. The same holds when you train
+# a probe, a sparse autoencoder or a steering vector: a negative result from an untuned learning
+# rate says little about the model. Before reporting that something cannot be found, show that
+# the optimiser looking for it was tuned, as this sweep does.
 
 # %% [markdown]
 # ## Putting the schedule to work

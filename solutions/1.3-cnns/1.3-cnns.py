@@ -1089,9 +1089,11 @@ checks.assert_true("ResNet", isinstance(_net.blocks[1].shortcut, nn.Sequential),
 #
 # <details><summary>Hint</summary>
 #
-# `was_training = model.training`; `model.eval()`; under `with torch.no_grad():` loop
-# over `range(0, len(x), batch_size)` and count `(model(xb).argmax(dim=1) == yb).sum()`;
-# then `model.train(was_training)` and `return correct / len(x)`.
+# **The idea.** Evaluation must not change the model: eval mode (batch norm uses its running
+# statistics), no autograd, count correct predictions batch by batch, then restore the mode.
+#
+# **A pointer.** Slice `x` and `y` in steps of `batch_size`; a prediction is the `argmax` over the
+# class axis. Remember `model.training` before switching, and hand it back to `model.train`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "evaluate"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -1394,6 +1396,18 @@ if len(wrong) > 0:
         ax.axis("off")
     plt.tight_layout()
     plt.show()
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# Mechanistic interpretability began with convolutional networks like this one. Olah et al.
+# (2020), "Zoom In: An Introduction to Circuits", traced curve detectors in an image classifier
+# (InceptionV1) through its weights, and the claim that features and circuits can be read off
+# the weights is what later work carried over to transformers. Convolutional networks are also
+# where adversarial examples were found: Szegedy et al. (2014), "Intriguing properties of neural
+# networks", showed that perturbations too small to see change their predictions, which is why the
+# test accuracy you just measured says nothing about worst-case inputs. The hooks you write in
+# exercise 10 serve both lines of work: read what a layer computes, then intervene on it.
 
 # %% [markdown]
 # ## What did the first layer learn?

@@ -302,6 +302,18 @@ print(f"torch {torch.__version__}; largest difference between 1 and 2 threads ov
       f"{max(abs(a - b) for a, b in zip(_one, _two)):.3g}")
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# A safety claim is often a claim about a small difference: an intervention lowers a harmful
+# behaviour by a few points, or one training method generalises slightly better than another.
+# Henderson et al. (2018), "Deep Reinforcement Learning that Matters", showed that runs of the same
+# algorithm with different random seeds could differ as much as the algorithms that papers
+# compared, so that reported improvements were sometimes seed noise. Bitwise reproducibility, as in
+# exercise 2, lets you and a reviewer rerun exactly the experiment behind a figure. Seeds varied on
+# purpose, as in lesson 5.1's comparison with a baseline, tell you how much of an effect is noise.
+# Both matter more when the result is used to decide whether a model or a mitigation can be trusted.
+
+# %% [markdown]
 # ## Part 2: Checkpoint and resume
 #
 # Long runs get interrupted: a pre-empted machine, a time limit, a crash at step 90,000. A
@@ -786,12 +798,13 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `if isinstance(parameters, torch.Tensor): parameters = [parameters]`, then collect
-# `grads = [p.grad for p in parameters if p.grad is not None]` (a list: now you may iterate
-# twice). `torch.linalg.vector_norm(g, ord)` takes the norm of all entries of any shape
-# (non-contiguous too) and accepts `ord=float("inf")`; stack the per-tensor norms and take
-# their norm again. `torch.clamp(max_norm / (total + 1e-6), max=1.0)`, then `g.mul_(coef)`
-# changes each gradient in place (`g = g * coef` would only rebind a name).
+# **The idea.** One norm for all gradients together: the norm of the per-tensor norms. If it is
+# above `max_norm`, scale every gradient by the same factor, in place; return the norm from before.
+#
+# **A pointer.** Accept a single tensor too, and skip parameters without a gradient (collect them
+# in a list first: a generator can be iterated only once). `torch.linalg.vector_norm` takes any
+# shape and `ord=inf`. The factor is `max_norm / (total + 1e-6)`, capped at 1; `mul_` changes a
+# gradient in place, `g = g * c` only rebinds a name.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "clip_grad_norm"} exercise={"difficulty": 2, "importance": 4, "minutes": 15}

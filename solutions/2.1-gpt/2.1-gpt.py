@@ -113,9 +113,11 @@ print(corpus[2000:2400])
 #
 # <details><summary>Hint</summary>
 #
-# `self.chars = sorted(set(text))`; keep a dict `self.stoi = {c: i for i, c in enumerate(self.chars)}`.
-# `encode`: `[self.stoi[c] for c in s]`, turning the `KeyError` into a `ValueError`.
-# `decode`: `"".join(self.chars[i] for i in ids)`.
+# **The idea.** The vocabulary is the set of characters in the text, in a fixed (sorted) order; a
+# character's id is its position, and decoding looks the position up again.
+#
+# **A pointer.** Keep both directions: the list of characters and a dict from character to id.
+# An unknown character should raise a `ValueError` that names it, not a bare `KeyError`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "char_tokenizer"} exercise={"difficulty": 1, "importance": 3, "minutes": 8}
@@ -185,6 +187,12 @@ print("first ids of the corpus:", char_tok.encode(corpus[:30]))
 # the new id, and repeats. Frequent words and fragments (`"self"`, `" return"`, four
 # spaces of indentation) end up as single tokens, so sequences get shorter.
 #
+# One simplification. Before it merges anything, GPT-2's real tokenizer splits the text with a
+# regular expression into chunks (words with their leading space, runs of digits, runs of
+# punctuation, whitespace) and never merges across two chunks, so no token spans the end of
+# one word and the start of the next. Ours merges over the whole text, so its merges are not
+# GPT-2's: on Python source it may learn `e(` or `s.` as one token, which GPT-2 could not.
+#
 # Worked example on `"aaabdaaabac"` (`a`=97, `b`=98, `c`=99, `d`=100):
 #
 # | step | tokens | most frequent pair | new id |
@@ -210,7 +218,11 @@ print("first ids of the corpus:", char_tok.encode(corpus[:30]))
 #
 # <details><summary>Hint</summary>
 #
-# `zip(ids, ids[1:])` gives the adjacent pairs; `Counter(...)` counts them.
+# **The idea.** The adjacent pairs of a list are each element with the one after it; count how
+# often each pair occurs, overlaps included.
+#
+# **A pointer.** Pair the list with itself shifted by one; `collections.Counter` counts anything
+# hashable, and the test wants a plain `dict`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "pair_counts"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -387,9 +399,13 @@ checks.assert_equal("train_bpe", train_bpe(_text, 20), _ref_train(_text, 20), na
 #
 # <details><summary>Hint</summary>
 #
-# `vocab = {i: bytes([i]) for i in range(256)}`; then, in the order learned (so both
-# halves already exist), `vocab[new] = vocab[a] + vocab[b]`. Finally
-# `b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")`.
+# **The idea.** Every token stands for a string of bytes: the first 256 for one byte each, and each
+# merged token for the bytes of its two halves joined. Build that table, look every id up, join the
+# bytes, decode as UTF-8.
+#
+# **A pointer.** Go through the merges in the order they were learned, so both halves already have
+# their bytes. Bytes that are not valid UTF-8 on their own (a token can end mid-character) should
+# not crash: `decode` has an `errors` argument.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "bpe_decode"} exercise={"difficulty": 2, "importance": 3, "minutes": 8}
@@ -438,8 +454,13 @@ checks.assert_equal("bpe_decode", bpe_decode(list("naïve ☃".encode()), {}), "
 #
 # <details><summary>Hint</summary>
 #
-# `while len(ids) >= 2:` take `pair = min(pair_counts(ids), key=lambda p: merges.get(p, math.inf))`;
-# `if pair not in merges: break`; `ids = merge_pair(ids, pair, merges[pair])`.
+# **The idea.** Start from the text's bytes and apply the merges in the order they were learned:
+# at each step, of the pairs present, merge the one learned *earliest*, until no pair present has
+# a merge, or only one token is left.
+#
+# **A pointer.** `merges` maps a pair to its new id, and ids grow in the order of learning, so the
+# earliest pair present is the one with the smallest id (`min` with a `key` that gives unknown
+# pairs infinity). `merge_pair` does the replacing.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "bpe_encode"} exercise={"difficulty": 3, "importance": 4, "minutes": 15}
@@ -632,8 +653,11 @@ checks.assert_raises("embed", ValueError, embed, torch.zeros(1, cfg.n_ctx + 1, d
 #
 # <details><summary>Hint</summary>
 #
-# `mean = x.mean(-1, keepdim=True)`, `var = ((x - mean) ** 2).mean(-1, keepdim=True)`,
-# then `(x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias`.
+# **The idea.** Normalise each position's vector on its own: subtract its mean, divide by its
+# standard deviation (with `eps` inside the square root), then apply the learned scale and shift.
+#
+# **A pointer.** Every statistic is over the last axis, kept with `keepdim=True` so it broadcasts
+# back. The variance is the *biased* one (divide by `d_model`, as `torch.var(..., unbiased=False)`).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "layernorm"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -723,9 +747,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])`;
-# `mask = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)` (True above the
-# diagonal); `scores.masked_fill(mask, float("-inf")).softmax(dim=-1)`.
+# **The idea.** Scores are query-key dot products scaled by one over the square root of `d_head`;
+# a query may not look at later positions, so those scores become minus infinity before the softmax.
+#
+# **A pointer.** The keys need their last two axes swapped for the product. `torch.triu` with
+# `diagonal=1` marks the positions strictly after each query; `masked_fill` and a softmax over the
+# key axis do the rest. Make the mask on the same device as `q`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_pattern"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
@@ -886,12 +913,14 @@ plt.show()
 # position on its own: `c_fc: d_model → d_mlp = 4·d_model`, a GELU, then
 # `c_proj: d_mlp → d_model`. GPT-2 uses the **tanh approximation** of GELU,
 # $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715 x^3)))$ (`transformers` calls it
-# `gelu_new`), which differs from the exact $x\,\Phi(x)$ by up to about $10^{-3}$: enough
-# for the test to notice. The picture shows both and their difference.
+# `gelu_new`), which differs from the exact $x\,\Phi(x)$ by at most about $4.7\times10^{-4}$
+# (near $x \approx 2.7$; printed by the cell below): small, but far above float32's rounding, so
+# the test notices which one you used. The picture shows both and their difference.
 #
 # <details><summary>Hint</summary>
 #
-# `self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))`.
+# Three steps in `forward`, in the order the paragraph above names them. `F.gelu` computes
+# both versions: its `approximate` argument chooses.
 # </details>
 
 # %%
@@ -904,6 +933,7 @@ ax1.legend()
 ax1.set_title("activations")
 ax2.plot(xs, F.gelu(xs, approximate="tanh") - F.gelu(xs))
 ax2.set_title("tanh approximation − exact")
+print(f"largest |tanh approximation - exact| on [-4, 4]: {(F.gelu(xs, approximate='tanh') - F.gelu(xs)).abs().max():.2e}")
 plt.tight_layout()
 plt.show()
 
@@ -948,7 +978,11 @@ gpt_checks.compare_module("mlp", MLP(cfg), ref.transformer.h[1].mlp, x_test[:, :
 #
 # <details><summary>Hint</summary>
 #
-# Two lines: `x = x + self.attn(self.ln_1(x))`, then `return x + self.mlp(self.ln_2(x))`.
+# **The idea.** GPT-2 is *pre-norm*: each sub-layer reads a LayerNorm of the residual stream and
+# *adds* its output back to the stream, attention first, then the MLP.
+#
+# **A pointer.** Two residual updates, each using its own LayerNorm (`ln_1` goes with attention).
+# Call the sub-modules themselves rather than copying their code.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "block"} exercise={"difficulty": 2, "importance": 5, "minutes": 8}
@@ -997,9 +1031,12 @@ gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn
 #
 # <details><summary>Hint</summary>
 #
-# `x = embed(tokens, self.wte, self.wpe)`; `for block in self.h: x = block(x)`;
-# `return self.ln_f(x) @ self.wte.weight.T`. Call the sub-modules (`block(x)`, not a
-# copy of their code) so the test's hooks see them.
+# **The idea.** Embed the tokens (token plus position embeddings), pass the stream through every
+# block in order, apply the final LayerNorm, and read out logits with the unembedding.
+#
+# **A pointer.** You wrote `embed` above. GPT-2 ties its unembedding to the token embedding: which
+# matrix, transposed, maps `d_model` to the vocabulary? Call the sub-modules (`block(x)`) so the
+# test's hooks see them.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "gpt"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
@@ -1081,6 +1118,19 @@ ax.set_title(f"random GPT: cross-entropy {loss.item():.2f} nats vs ln V = {math.
 ax.legend()
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# Interpretability tools assume an architecture, and an analysis is only as faithful as that
+# assumption. Elhage et al. (2021), "A Mathematical Framework for Transformer Circuits", read a
+# transformer as a residual stream that every attention head and MLP reads from and writes to: the
+# sum you built in the block exercise. Direct logit attribution and activation patching (lesson
+# 3.1) rest on that reading. Loading GPT-2's weights into your own code and getting the same
+# logits is the check every such tool needs: TransformerLens, for example, folds LayerNorm weights
+# into the neighbouring matrices and centres the unembedding, which changes individual weights but
+# not the model's output probabilities. When you later read a head's pattern or its direct effect,
+# knowing every line of the forward pass is what lets you tell a finding from an artefact of the tool.
 
 # %% [markdown]
 # ## Summary

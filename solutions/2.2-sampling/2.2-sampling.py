@@ -194,9 +194,11 @@ for _seed, _b, _n, _d in [(1, 16, 32, ramp), (2, 1, 5, ramp[:6]), (3, 7, 3, torc
 #
 # <details><summary>Hint</summary>
 #
-# `optimizer.zero_grad()`, `logits = model(x)`,
-# `loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))`,
-# `loss.backward()`, clip, `optimizer.step()`, `return loss.item()`.
+# **The idea.** One step of training: clear old gradients, compute the loss of the model's next-token
+# predictions, backpropagate, clip the gradient norm, step, and report the loss as a number.
+#
+# **A pointer.** Cross-entropy wants `(N, V)` logits and `(N,)` targets: flatten batch and
+# positions together. torch has a gradient clipper in `torch.nn.utils`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "train_step"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
@@ -366,8 +368,11 @@ print(counter(torch.tensor([[0, 3]])).exp())
 #
 # <details><summary>Hint</summary>
 #
-# Keep `tokens` as a `(1, T)` tensor; in a loop, `logits = model(tokens[:, -n_ctx:])`,
-# `nxt = logits[0, -1].argmax()`, `tokens = torch.cat([tokens, nxt.view(1, 1)], dim=1)`.
+# **The idea.** Repeatedly run the model on what you have, take the single most likely next token,
+# append it, and go on; the model sees at most its context length.
+#
+# **A pointer.** Keep the tokens as a `(1, T)` batch; the prediction for the next token is at the
+# last position. Crop the input to the last `n_ctx` tokens, and turn off autograd.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "greedy_decode"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -440,7 +445,11 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `torch.softmax(logits / temperature, dim=-1)`, after an `if temperature <= 0: raise ValueError(...)`.
+# **The idea.** Temperature divides the logits before the softmax: below 1 it sharpens the
+# distribution, above 1 it flattens it. Zero or negative makes no sense and should be refused.
+#
+# **A pointer.** Check the argument first and raise a `ValueError` that says what was passed;
+# the softmax is over the vocabulary axis.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "softmax_with_temperature"} exercise={"difficulty": 1, "importance": 4, "minutes": 5}
@@ -492,8 +501,11 @@ checks.assert_close("softmax_with_temperature", softmax_with_temperature(x3, 2.0
 #
 # <details><summary>Hint</summary>
 #
-# `torch.topk(logits, k, dim=-1).values[..., -1:]` is each row's k-th largest logit; keep
-# the logits `>=` it: `logits.masked_fill(logits < kth, float("-inf"))`. Clamp `k` to `V` first.
+# **The idea.** Keep each row's `k` largest logits and make every other one impossible (minus
+# infinity), so the softmax gives it probability 0. Ties with the k-th value may stay.
+#
+# **A pointer.** `torch.topk` gives each row's k-th largest value (keep it as a column so it
+# broadcasts); `masked_fill` what lies below it. A `k` larger than the vocabulary must not crash.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "top_k_filter"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
@@ -607,6 +619,19 @@ checks.assert_equal("top_p_filter", torch.isfinite(got), torch.isfinite(_ref_top
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# How a model is sampled decides what an evaluation measures. Huang et al. (2023), "Catastrophic
+# Jailbreak of Open-source LLMs via Exploiting Generation", found that changing only the decoding
+# settings (temperature, top-k, top-p) of safety-tuned open models made them produce harmful output
+# far more often than under the default settings they had been evaluated with. Capability
+# evaluations count tries for the same reason: pass@k (Chen et al. 2021, "Evaluating Large Language
+# Models Trained on Code") is the chance that one of k samples succeeds, and an attacker samples
+# many times. A refusal rate or a capability score is a property of a model *and* a sampler, so
+# report both. Test a sampler statistically, as the next exercise does, rather than by reading a
+# few of its outputs.
+
+# %% [markdown]
 # ## Exercise 7: sampling, tested statistically
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 15 minutes, then look at the hint.
@@ -624,9 +649,12 @@ checks.assert_equal("top_p_filter", torch.isfinite(got), torch.isfinite(_ref_top
 #
 # <details><summary>Hint</summary>
 #
-# `scaled = logits / temperature`; `if top_k is not None: scaled = top_k_filter(scaled, top_k)`;
-# the same for `top_p`; `probs = scaled.softmax(-1)`;
-# `return torch.multinomial(probs, 1, generator=generator).squeeze(-1)`.
+# **The idea.** Compose what you have written: scale by the temperature, apply the filters that
+# were asked for, turn the logits into probabilities, draw one token per row with the given
+# generator.
+#
+# **A pointer.** Filters work on logits, so apply them before the softmax; skip a filter whose
+# argument is `None`. `torch.multinomial` draws indices; it returns a column, the test wants `(B,)`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "sample_next"} exercise={"difficulty": 2, "importance": 4, "minutes": 15}
@@ -841,12 +869,13 @@ checks.assert_equal("beam_search", tokens, torch.tensor([0]), name="n_new=0 retu
 #
 # <details><summary>Hint</summary>
 #
-# `T_past = 0 if cache is None else cache[0][0].shape[2]`; `x = model.embed(tokens, start=T_past)`.
-# For each block: `h = block.ln_1(x)`; `q = attn.split_heads(attn.q(h))`, the same for k
-# and v; if there is a past, `k = torch.cat([k_past, k], dim=2)` (and v); scores
-# `q @ k.transpose(-2, -1) / math.sqrt(attn.d_head)`, masked with
-# `attn.mask[T_past:T_past + T_new, :T_past + T_new]`; `z = (softmax @ v).transpose(1, 2).reshape(B, T_new, -1)`;
-# `x = x + attn.proj(z)`; `x = x + block.mlp(block.ln_2(x))`. End with `model.unembed(model.ln_f(x))`.
+# **The idea.** The model's forward pass, written out so that each layer's keys and values for the
+# new tokens are *appended* to those of the past instead of recomputed. Only the new tokens need
+# queries; their positions start after the past ones, and the causal mask is the matching slice.
+#
+# **A pointer.** The past length is the size of the cached keys' sequence axis. Embed with the right
+# start position, and per block: project, split heads, concatenate the past along the sequence
+# axis, attend with the mask rows of the new positions, then the MLP as usual. Return the new cache.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "forward_with_cache"} exercise={"difficulty": 4, "importance": 4, "minutes": 40}

@@ -494,9 +494,12 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(d_head)`; a boolean mask
-# `torch.ones(T, T, dtype=torch.bool).triu(1)` is True above the diagonal;
-# `scores.masked_fill(mask, float("-inf")).softmax(dim=-1)`.
+# **The idea.** Scores are query-key dot products per head, scaled by one over the square root of
+# `d_head`; a query may not look at later positions, so those become minus infinity before the
+# softmax over keys. Note this lesson's layout: the head axis comes *after* the position axis.
+#
+# **A pointer.** One einsum from `(b, q, h, d)` and `(b, k, h, d)` to `(b, h, q, k)`; a boolean mask
+# strictly above the diagonal (`triu` with an offset), on `q`'s device.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_pattern"} exercise={"difficulty": 2, "importance": 5, "minutes": 12}
@@ -649,7 +652,11 @@ print("attention to the previous position (mean over prompts and positions):\n",
 #
 # <details><summary>Hint</summary>
 #
-# One einsum: `torch.einsum("bphd,hdm->bphm", z, W_O)`.
+# **The idea.** Each head writes its own result to the residual stream: its `z` vectors times its
+# own slice of `W_O`. Keep the head axis instead of summing over it.
+#
+# **A pointer.** One einsum over `d_head`: write the index letters for `z` and `W_O`, and keep `h`
+# in the output. Compare the sum over heads of your result with the attention output to check it.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "head_outputs"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -990,8 +997,13 @@ print("mean over d_model of resid_post 1    : raw", f"{clean_cache['blocks.1.hoo
 #
 # <details><summary>Hint</summary>
 #
-# `W = ln_weight[:, None] * W_U` scales row $i$ (the $i$-th residual direction) by $w_i$;
-# `b = ln_bias @ W_U + b_U`; return `W - W.mean(-1, keepdim=True), b - b.mean()`.
+# **The idea.** The final LayerNorm's scale and bias are linear after normalisation, so they can be
+# moved into the unembedding: scale each residual direction's row of `W_U` by its weight, and turn
+# the LayerNorm bias into an extra logit bias. Logits are only defined up to a constant, so centre
+# what you return.
+#
+# **A pointer.** Scaling *rows* means broadcasting `ln_weight` as a column. The bias passes through
+# `W_U` like any residual vector. Centre the new weight over the vocabulary axis, and the bias too.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "fold_ln_into_unembed"} exercise={"difficulty": 3, "importance": 3, "minutes": 15}
@@ -1682,7 +1694,22 @@ plt.show()
 # `resid_pre 1` of the first heatmap). Four methods, one story: a two-head "quote mover".
 # A fuller circuit analysis would patch *paths* (does L1H0 get the quote type through its
 # value vectors, or through its choice of where to look?), which is the first item below.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Activation patching and ablation are how researchers find which components drive a behaviour,
+# the first step towards auditing it. Wang et al. (2022), "Interpretability in the Wild", used path
+# patching to find a circuit of 26 attention heads that performs indirect object identification in
+# GPT-2 small, and Conmy et al. (2023), "Towards Automated Circuit Discovery for Mechanistic
+# Interpretability", automated the search (ACDC). The same methods can mislead: the choice of
+# metric and of corruption changes which components look important (Zhang and Nanda 2024,
+# "Towards Best Practices of Activation Patching in Language Models"), which is why this lesson
+# compares zero with mean ablation and patches over layers and positions. An audit needs both
+# halves: the components that matter for a behaviour, and evidence strong enough that someone
+# would act on it.
+
+# %% [markdown]
 # ## Summary
 #
 # - A `TransformerBridge` wraps a model so that every activation has a hook name;

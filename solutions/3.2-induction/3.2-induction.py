@@ -150,8 +150,11 @@ print("tokens:", tuple(tokens.shape), tokens[0, :8].tolist(), "...", tokens[0, 3
 #
 # <details><summary>Hint</summary>
 #
-# `first = torch.randint(...)`, a column of BOS `torch.zeros(batch, 1, dtype=torch.long)`,
-# then `torch.cat([bos, first, first], dim=1)`.
+# **The idea.** A batch of random sequences, each followed by itself once more, behind a BOS token:
+# in the second half, every next token can be predicted by looking back one period.
+#
+# **A pointer.** Draw tokens in `[1, d_vocab)` (0 is BOS) with the given generator, make a column
+# of BOS, and concatenate along the sequence axis.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "generate_repeated_tokens"} exercise={"difficulty": 1, "importance": 4, "minutes": 10}
@@ -286,8 +289,13 @@ for _args in [(1, 64, 64, 8, 32, 1), (5, 4, 64, 8, 32, 2), (3, 20, 5, 4, 4, 3), 
 #
 # <details><summary>Hint</summary>
 #
-# `logprobs = logits[:, :-1].log_softmax(dim=-1)`, then
-# `-logprobs.gather(-1, tokens[:, 1:, None])[..., 0]`.
+# **The idea.** Position `i`'s logits predict token `i + 1`, so the last position predicts nothing
+# and the first token is never predicted. The loss is minus the log-probability of the true next
+# token.
+#
+# **A pointer.** Drop the last position of the logits and the first of the tokens. `log_softmax`
+# over the vocabulary, then pick each position's true token with `gather` (it wants an index with
+# the same number of dimensions as the input).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "per_token_loss"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
@@ -456,7 +464,22 @@ plt.show()
 # the course's own code): the loss falls exactly when the induction score jumps. That
 # coincidence is Olsson et al.'s first argument, here in miniature. Now the detective work:
 # *which* heads, and how do they work?
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Olsson et al. (2022), "In-context Learning and Induction Heads", argue that induction heads are a
+# large part of how transformers learn from their context, and a phase change like the one you just
+# watched is their main evidence: the heads and the in-context learning ability appear together, in
+# a narrow window of training. For safety this is a small, fully understood case of a capability
+# that arrives abruptly; predicting such transitions from a model's internals, rather than noticing
+# them afterwards, is what progress measures (lesson 4.1) aim at. In-context learning is also a
+# channel for misuse: Anil et al. (2024), "Many-shot Jailbreaking", showed that a long prompt full
+# of faked dialogues can override a model's safety training, more reliably the more examples it
+# holds. Knowing the mechanism by which models use their context is one route to defences that do
+# not depend on spotting each new prompt.
+
+# %% [markdown]
 # ## Into TransformerLens
 #
 # `tlens.attn_only_bridge(model)` builds a `TransformerBridge` (3.1) around a copy of the
@@ -504,8 +527,11 @@ plt.show()
 #
 # <details><summary>Hint</summary>
 #
-# `pattern.diagonal(offset=-1, dim1=-2, dim2=-1)` has shape `(B, H, T - 1)`: entry `[b, h, t]`
-# is `pattern[b, h, t + 1, t]`. Average over the batch and the last axis.
+# **The idea.** A previous-token head puts its attention of each position on the position just
+# before it: average, over the batch and the positions, the attention from `t + 1` to `t`.
+#
+# **A pointer.** Those entries lie on the diagonal just below the main one; `diagonal` takes an
+# offset and the two axes to read it from. Average over everything but the head axis.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "prev_token_score"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
@@ -812,8 +838,13 @@ checks.assert_close("composition_score", composition_score(_A * 1e3, _A.T * 1e-3
 #
 # <details><summary>Hint</summary>
 #
-# `W_OV = W_V0 @ W_O0` is `(H0, d, d)`; `W_QK = W_Q1 @ W_K1.transpose(-1, -2)` is `(H1, d, d)`.
-# `composition_score(W_OV[:, None], W_QK.transpose(-1, -2)[None])` is `(H0, H1)`.
+# **The idea.** K-composition asks how much of what a layer-0 head writes (its OV circuit) is read
+# by a layer-1 head's keys. Build each layer-0 head's OV matrix and each layer-1 head's QK matrix,
+# then score every pair with the `composition_score` you wrote.
+#
+# **A pointer.** Products of per-head matrices keep the head axis in front. To score all
+# `(H0, H1)` pairs in one call, give the two stacks singleton axes in different places so they
+# broadcast. Which side of `W_QK` does the key side sit on, and does it need a transpose?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "k_composition_scores"} exercise={"difficulty": 2, "importance": 4, "minutes": 15}
@@ -1051,8 +1082,11 @@ for _layer, _head in [(0, 0), (0, 3), (1, 1)]:
 #
 # <details><summary>Hint</summary>
 #
-# `m = m.AB if isinstance(m, FactoredMatrix) else m`; then
-# `(m.argmax(dim=-1) == torch.arange(m.shape[0])).float().mean().item()`.
+# **The idea.** For each input token (a row), is the output token it most increases (the row's
+# largest entry) the same token? The score is the fraction of rows where it is.
+#
+# **A pointer.** A `FactoredMatrix` becomes an ordinary tensor through its `.AB`. Compare each
+# row's `argmax` with the row index, and return a Python float.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "top1_diagonal_fraction"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}

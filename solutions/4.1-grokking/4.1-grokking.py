@@ -1349,6 +1349,20 @@ checks.assert_true("ablate_embedding", grokking.evaluate(_m, x_test, y_test)[1] 
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# Sudden capabilities worry safety researchers because a model can go from unable to able with
+# little warning. Wei et al. (2022), "Emergent Abilities of Large Language Models", catalogued
+# abilities that appear abruptly with scale, and Schaeffer, Miranda and Koyejo (2023), "Are
+# Emergent Abilities of Large Language Models a Mirage?", showed that some of the abruptness comes
+# from the metric: accuracy jumps where a smoother measure of the same outputs does not. Grokking is
+# the cleanest small case of the question. Test accuracy sits still and then jumps, while, as
+# Nanda et al. (2023) showed, measures built from the mechanism (the restricted and excluded losses
+# you just computed) start moving earlier, because the generalising circuit forms during the
+# plateau. Progress measures of this kind are a candidate early warning; the open problem is
+# finding them for models whose mechanism you do not already know.
+
+# %% [markdown]
 # ## The paper's size: p = 113
 #
 # The paper's main run has p = 113 and 30% of the 12,769 pairs for training. At that size

@@ -252,9 +252,11 @@ checks.assert_equal("generate_batch", _g1, _g2, name="two batches with generator
 #
 # <details><summary>Hint</summary>
 #
-# `hidden = torch.einsum("ihf,bif->bih", W, x)`, then
-# `torch.relu(torch.einsum("ihf,bih->bif", W, hidden) + b)`. The bias has shape
-# `(instances, features)` and broadcasts over the batch axis on its own.
+# **The idea.** The model squeezes `n_features` into `n_hidden` with `W`, then reads them back with
+# the same `W` transposed, adds a bias and applies a ReLU; every instance has its own `W`.
+#
+# **A pointer.** Two einsums with the instance index in every term (the batch axis is in `x`, the
+# instance axis in both). Check the shapes after each step against the docstring.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "toy_forward"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
@@ -343,8 +345,11 @@ checks.assert_no_loops("toy_forward", toy_forward, hint="one einsum to encode, o
 #
 # <details><summary>Hint</summary>
 #
-# `(importance * (x_hat - x) ** 2).mean(dim=(0, 2))`: axis 0 is the batch, axis 2 the
-# features, and axis 1 (instances) stays.
+# **The idea.** The error of each feature is weighted by its importance, then averaged over
+# everything except the instances, so each instance gets its own loss.
+#
+# **A pointer.** Which axes are the batch and the features in `x`'s shape? Average over those two
+# at once (`mean` takes a tuple of dims); importance broadcasts along the batch.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "weighted_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -770,10 +775,12 @@ plot_directions(sweep_W, [f"p={LEVEL_P[k % LEVELS]:.3f}\n{int(c)} features" for 
 #
 # <details><summary>Hint</summary>
 #
-# `norms = W.norm(dim=1, keepdim=True)` has shape `(instances, 1, features)`;
-# `W_hat = W / norms.clamp_min(1e-12)`. Square the `(instances, features, features)` dot
-# products, sum over `j` (the last axis) and subtract the diagonal term $j = i$:
-# `torch.diagonal(sq, dim1=-2, dim2=-1)`. Or multiply by `1 - torch.eye(n)` before summing.
+# **The idea.** How much of feature `i`'s direction other features share: for each `j != i`, the
+# squared dot product of `i`'s unit vector with `j`'s column, summed over `j`.
+#
+# **A pointer.** Normalise the columns of `W` over the hidden axis (guard against zero columns),
+# compute all dot products for an instance with one einsum, square, sum over `j`, and remove the
+# `j = i` term (a diagonal, or a mask of `1 - eye`).
 # </details>
 
 # %%
@@ -1158,7 +1165,20 @@ checks.assert_true("classify_geometry", int((_g[:, 1:] == "pentagon").sum()) >= 
 # arrangements wins at a middle sparsity depends on the seed (see the table): several
 # arrangements are local minima, and the lesson's tests assert only what held across
 # seeds.
+
+# %% [markdown]
+# ## Why this matters for safety
 #
+# Superposition is the main reason a model cannot be audited one neuron at a time. If a model
+# stores more features than it has dimensions, each neuron responds to several unrelated features,
+# and a check that reads neurons will miss some features and confuse others. Elhage et al. (2022)
+# argue that undoing superposition is what it would take to enumerate every feature a model uses,
+# and an audit that wants to conclude "no feature of this dangerous kind is present" needs exactly
+# that enumeration. Sparse autoencoders (lesson 4.3) are the field's main attempt to undo it. The
+# antipodal pairs and the pentagon you just found are the simplest case on which such methods can
+# be checked against a known truth.
+
+# %% [markdown]
 # ## Part 4: dimensionality
 #
 # ## Exercise 9: dimensions per feature
@@ -1178,7 +1198,11 @@ checks.assert_true("classify_geometry", int((_g[:, 1:] == "pentagon").sum()) >= 
 #
 # <details><summary>Hint</summary>
 #
-# `W.shape[1] / (W ** 2).sum(dim=(1, 2))`.
+# **The idea.** Elhage et al.'s "dimensions per feature" is the number of hidden dimensions divided
+# by how many features are represented, measured by the squared Frobenius norm of `W`.
+#
+# **A pointer.** For each instance: the hidden size over the sum of squares of that instance's
+# `W`. Which axis of `W` is the hidden one?
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "dims_per_feature"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -1236,9 +1260,12 @@ checks.assert_close("dims_per_feature", dims_per_feature(2 * W), torch.tensor([0
 #
 # <details><summary>Hint</summary>
 #
-# `sq = torch.einsum("ihf,ihg->ifg", W_hat, W) ** 2` as in `interference`, then
-# `W.norm(dim=1) ** 2 / sq.sum(dim=-1).clamp_min(1e-12)`. For a zero column the numerator
-# is 0 and so is the (clamped) denominator's sum, giving 0.
+# **The idea.** Elhage et al.'s $D_i$: the squared norm of feature `i`'s column, divided by the sum
+# over all `j` of its squared overlap with feature `j` (itself included). An orthogonal feature has
+# $D_i = 1$; one sharing a pair of antipodal directions, 1/2.
+#
+# **A pointer.** The overlaps are those of `interference` with the `j = i` term kept. A zero column
+# must give 0, not NaN: clamp the denominator.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "feature_dimensionality"} exercise={"difficulty": 3, "importance": 3, "minutes": 15}

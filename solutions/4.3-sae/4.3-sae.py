@@ -324,9 +324,12 @@ checks.assert_true("sae", all(p.grad is not None for p in _big.parameters()),
 #
 # <details><summary>Hint</summary>
 #
-# `recon = (x_hat - x).pow(2).sum(-1).mean()`, `sparsity = f.abs().sum(-1).mean()`, and return
-# `(recon + l1 * sparsity, recon, sparsity)`. `f` is non-negative, so `f.sum(-1)` would do too, but
-# `abs` says what is meant.
+# **The idea.** Two terms: how well the SAE reconstructs `x` (squared error summed over the
+# activation dimension) and how many latents it uses (an L1 penalty on the latent activations),
+# each averaged over the batch; the loss adds them with weight `l1`.
+#
+# **A pointer.** Sum over the last axis first, then take the mean over the batch, for both terms.
+# Return the total and both parts, in the order the docstring gives.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "sae_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -410,9 +413,13 @@ checks.assert_close("sae_loss", _out[0], ((_xh.detach() - _x) ** 2).sum(-1).mean
 #
 # <details><summary>Hint</summary>
 #
-# `dots = (W_dec.grad * W_dec).sum(-1, keepdim=True)`, then `W_dec.grad -= dots * W_dec` (shape
-# `(d_sae, 1)` broadcasts along each row). For the norm: `W_dec /= W_dec.norm(dim=-1, keepdim=True)`.
-# Both inside `with torch.no_grad():`.
+# **The idea.** Each decoder row should stay a unit vector. A gradient step along the row's own
+# direction only changes its length, which the renormalisation undoes anyway, so remove that part
+# of the gradient before the step, and renormalise after it.
+#
+# **A pointer.** For each row, the component of the gradient along the row is (their dot product)
+# times the row. Row-wise dot products: multiply and sum over the last axis, keeping it so the
+# result broadcasts. Edit the tensors in place under `torch.no_grad()`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "decoder_norm"} exercise={"difficulty": 2, "importance": 4, "minutes": 12}
@@ -963,7 +970,11 @@ for _name, _s in [("b_dec from the geometric median", toy_sae), ("b_dec from zer
 #
 # <details><summary>Hint</summary>
 #
-# `fired = (f > 0).any(dim=0)`, then `torch.where(fired, 0, steps_since_fired + 1)`.
+# **The idea.** A latent that fired (activation above 0) for any example of the batch resets its
+# counter to 0; every other latent's counter goes up by one.
+#
+# **A pointer.** "Any example" is a reduction over the batch axis; `torch.where` picks between the
+# reset and the increment per latent.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "steps_since_fired"} exercise={"difficulty": 1, "importance": 3, "minutes": 5}
@@ -1645,8 +1656,11 @@ print(f"loss recovered {loss_recovered:.1%} (recorded when the checkpoint was tr
 #
 # <details><summary>Hint</summary>
 #
-# `values, flat = acts.flatten().topk(k)`, then `rows = flat // acts.shape[1]` and `cols = flat %
-# acts.shape[1]`. (`.flatten()` copies a non-contiguous tensor, which is fine.)
+# **The idea.** The `k` largest entries of the whole `(examples, latents)` matrix, with the row and
+# column of each.
+#
+# **A pointer.** Flatten, take `topk`, then turn each flat index back into a row and a column: a
+# flat index counts `n_latents` entries per row (integer division and remainder).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "top_activations"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
@@ -1735,9 +1749,12 @@ for _j in (0, 1, 2, 3):
 #
 # <details><summary>Hint</summary>
 #
-# `total = acts.sum(0)`, `inside = acts[in_class].sum(0)` (or `(acts * in_class[:, None]).sum(0)`),
-# then `torch.where(total > 0, inside / total, 0.0)`; dividing 0 by 0 first would make NaN, so
-# divide by `total.clamp_min(tiny)` or use `torch.where` on a safe denominator.
+# **The idea.** Of a latent's total activation, the share that falls on examples of the class; a
+# latent that never fires has selectivity 0, not NaN.
+#
+# **A pointer.** Sum activations over examples, once for all examples and once with the class mask
+# applied (a boolean mask can select rows, or multiply as a column). Divide only where the total is
+# positive: `torch.where` with a safe denominator avoids 0/0.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "selectivity"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
@@ -1781,6 +1798,19 @@ checks.assert_close("selectivity", _got, torch.zeros(7), name="selectivity for a
 _got = checks.call("selectivity", class_selectivity, torch.zeros(0, 4), torch.zeros(0, dtype=torch.bool), case="no inputs")
 checks.assert_close("selectivity", _got, torch.zeros(4), name="selectivity with no inputs")
 ### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Why this matters for safety
+#
+# Sparse autoencoders are being tried as monitors and audit tools. Templeton et al. (2024),
+# "Scaling Monosemanticity", trained SAEs on a production model (Claude 3 Sonnet) and found latents
+# related to deception, sycophancy and dangerous content, some of which changed the model's
+# behaviour when clamped. Marks et al. (2025), "Auditing Language Models for Hidden Objectives",
+# trained a model with a hidden objective and found that auditing teams using SAEs, among other
+# tools, could uncover it. What has not been shown is that a latent fires on *all and only* the cases
+# a monitor must catch. A top-activating list like exercise 12's shows where a latent fires, not
+# where it stays silent, which is why exercise 13 measures selectivity on a class of inputs. Treat a
+# latent's label as a hypothesis with a falsifier, as exercise 2 of lesson 5.0 asks.
 
 # %% [markdown]
 # ## Latents against neurons

@@ -8,7 +8,7 @@
 #     id: "5.1"
 #     title: Extending a replication
 #     minutes: 240
-#     prerequisites: ["4.1"]
+#     prerequisites: ["4.1", "5.0"]
 # ---
 
 # %% [markdown]
@@ -33,8 +33,9 @@
 # - tell an effect from seed noise with a two-sample comparison.
 #
 # **Prerequisites.** One replication lesson: 4.1 (grokking) is the one this notebook's
-# examples use, and any of 3.2 or 4.1–4.4 works for your own plan. Lesson 1.4 (training
-# infrastructure: seeds, logged sweeps) helps.
+# examples use, and any of 3.2 or 4.1–4.4 works for your own plan. Lesson 5.0 (threat models
+# and research agendas) is where the plan's threat model comes from: its answer B is a first
+# draft of section 4 below. Lesson 1.4 (training infrastructure: seeds, logged sweeps) helps.
 #
 # **Time.** About 4 hours: eight auto-graded exercises (18 points) and five answers graded
 # by a mentor (12 points). Spend most of the time on the plan.
@@ -622,6 +623,19 @@ checks.assert_equal("plan_problems", plan_problems(_renamed, PLAN_START), [],
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Why this matters for safety
+#
+# The threat model is the part of a plan that connects a small experiment to the failure it is
+# meant to help prevent. Lesson 5.0 is the map to draw it from, and its answer B is a first draft.
+# Hubinger (2020), "An overview of 11 proposals for building safe advanced AI", judges each proposal
+# by what would have to be true for it to work, under separate headings for outer alignment, inner
+# alignment and competitiveness; asking the same of your project tells you which of its outcomes
+# would change what someone does. An extension of a replication usually bears on the reliability
+# of interpretability itself: whether a mechanism found in one run holds across seeds, recipes and
+# sizes decides whether an audit built on it can be trusted. Write down which outcome would change
+# whose decision before you run the experiment.
+
+# %% [markdown]
 # ## Your research plan
 #
 # Now the part no test can grade. Write your own plan in the five cells below, for an
@@ -719,6 +733,9 @@ checks.assert_equal("plan_problems", plan_problems(_renamed, PLAN_START), [],
 # | 2 | Two of the three. |
 # | 1 | One of the three, or generic statements ("this helps safety") without a chain. |
 # | 0 | Missing. |
+#
+# Start from your answer B of lesson 5.0 (threat models and research agendas): its table of
+# threat models says which failures the field works on and which agendas address them.
 
 # %% [markdown] nbgrader={"solution": true, "grade": true, "grade_id": "plan_threat_model", "points": 3}
 # ## Threat model and theory of change
