@@ -42,7 +42,7 @@ def notebook_of(lesson: str) -> Path:
     return workspace.open_lesson(find_lesson(lesson).slug, ROOT)
 
 
-def save_notebook(path: Path, wait: float = 6.0) -> bool:
+def save_notebook(path: Path, wait: float = 15.0) -> bool:
     """Ask the JupyterLab page to save; True once the file on disk changed."""
     from IPython.display import Javascript, display
 
@@ -75,7 +75,7 @@ class Submitted:
         score = f", score <b>{g['score']:g}/{g['max_score']:g}</b>" if g.get("score") is not None else ""
         rows = "".join(
             f"<tr><td><code>{html.escape(r['exercise'])}</code></td><td>{r['points']:g}/{r['max_points']:g}</td>"
-            f"<td>{html.escape(r['status'])}</td><td><pre style='white-space:pre-wrap;margin:0'>"
+            f"<td>{html.escape(r['status'])}</td><td style='text-align:left'><pre style='white-space:pre-wrap;margin:0'>"
             f"{html.escape(r.get('message') or '')}</pre></td></tr>" for r in g.get("results", []))
         flags = "".join(f"<li>{html.escape(f['kind'])}: {html.escape(f['detail'])}</li>" for f in g.get("flags", []))
         return ("<div class='bootcamp-submitted'>"
