@@ -3,8 +3,8 @@
     bootcamp list                      the lessons, with ids and titles
     bootcamp build [LESSON...]         exercises/ from solutions/ (nbgrader generate_assignment)
     bootcamp build --check             fail if exercises/ is stale or leaks a solution
-    bootcamp check LESSON [--notebook PATH]   run a notebook headlessly, print a table
-    bootcamp lab [--no-browser]        JupyterLab on exercises/
+    bootcamp check LESSON [-v] [--notebook PATH]   run your notebook headlessly, print a table
+    bootcamp lab [--no-browser]        JupyterLab on your workspace (workspace/, your copy of exercises/)
     bootcamp submit LESSON [--notebook PATH]  send a notebook to the grading service, print the result
     bootcamp status [ID]               your submissions and their grades
     bootcamp serve                     the grading service (API, worker, mentor dashboard)
@@ -47,8 +47,10 @@ def _lessons_from(names: list[str]):
 
 
 def cmd_list(args) -> int:
+    from course.authoring.syllabus import read_header  # the header only: no jupytext, no validation (fast)
+
     for lesson in all_lessons():
-        meta = lesson.metadata()
+        meta = read_header(lesson.source)
         print(f"{lesson.id:<5} {lesson.slug:<28} {meta.get('title', '')}  (~{meta.get('minutes', '?')} min)")
     return 0
 
@@ -80,10 +82,10 @@ def cmd_check(args) -> int:
     from course.authoring.runner import format_table, run_notebook
 
     lesson = find_lesson(args.lesson)
-    path = Path(args.notebook) if args.notebook else lesson.exercise_notebook
+    path = Path(args.notebook) if args.notebook else _learner_notebook(lesson)
     run = run_notebook(path, timeout=args.timeout)
     print(f"{lesson.id} {run.title or lesson.slug}: {path}")
-    print(format_table(run.results))
+    print(format_table(run.results, verbose=args.verbose, width=_width()))
     for err in run.errors_outside_tests[:5]:
         print(f"note: an error outside the tests, {err}")
     print(f"ran in {run.seconds:.1f} s")
@@ -94,13 +96,41 @@ def cmd_check(args) -> int:
     return 0 if all(r.passed for r in run.results) else 1
 
 
+def _width() -> int:
+    import shutil
+
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
+def _learner_notebook(lesson) -> Path:
+    """The learner's copy in the workspace (copied from exercises/ the first time; earlier work moved)."""
+    from course.learner import workspace
+
+    moved = workspace.migrate(ROOT, slugs=[lesson.slug])
+    for line in moved.lines(ROOT):
+        print(line, file=sys.stderr)
+    path = workspace.open_lesson(lesson.slug, ROOT, migrate_first=False)
+    if not path.is_file():
+        raise LessonError(f"{lesson.slug} has no released notebook (exercises/{lesson.slug}/): "
+                          f"run `bootcamp build {lesson.id}`")
+    return path
+
+
 def cmd_lab(args) -> int:
-    target = ROOT / "exercises"
+    from course.learner import workspace
+
+    moved = workspace.migrate(ROOT)
+    for line in moved.lines(ROOT):
+        print(line, flush=True)
+    workspace.open_all(ROOT)
+    target = workspace.workspace_dir(ROOT)
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={target}"]
     if args.no_browser:
         argv.append("--no-browser")
     if args.port:
         argv.append(f"--port={args.port}")
+    # the submit button (course.learner.submit) saves the notebook through the page's app object
+    argv.append("--LabApp.expose_app_in_browser=True")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # containers and CI machines often run as root
     argv += args.extra
@@ -123,8 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("check", help="run a lesson notebook headlessly and print a table of its tests")
     s.add_argument("lesson", metavar="LESSON")
-    s.add_argument("--notebook", metavar="PATH", help="notebook to run (default: exercises/<lesson>/<lesson>.ipynb)")
+    s.add_argument("--notebook", metavar="PATH",
+                   help="notebook to run (default: your copy, workspace/<lesson>/<lesson>.ipynb)")
     s.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    s.add_argument("-v", "--verbose", action="store_true",
+                   help="every message in full: the numbers, the likely cause and the hint (passing tests too)")
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("lab", help="open the course in JupyterLab")
@@ -155,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     args.extra = extra
     try:
         return args.func(args)
+    except BrokenPipeError:  # `bootcamp progress | head`: the reader has what it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except OSError:
+            pass
+        return 0
     except LessonError as err:
         print(f"bootcamp: {err}", file=sys.stderr)
         return 2

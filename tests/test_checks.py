@@ -1,5 +1,7 @@
 """course.checks: the messages themselves are the product, so the tests read them."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -275,3 +277,43 @@ def test_correctly_masked_patterns_that_differ_in_scale_do_not_blame_the_mask():
     with pytest.raises(checks.CheckFailure) as info:
         checks.assert_close("attn", pattern(s * 4), pattern(s))
     assert "mask looks right" in str(info.value) and "wrong side" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- issue 18: errors inside learner code
+def test_a_broadcasting_error_in_learner_code_gets_the_shapes_and_the_usual_cause():
+    def standardise(x):
+        return x - x.mean(axis=1)  # the classic: a (2,) row mean against a (2, 3) array
+
+    with pytest.raises(checks.CheckFailure) as info:
+        checks.call("standardise", standardise, np.ones((2, 3)), case="a (2, 3) array")
+    text = str(info.value)
+    assert "shapes (2,3) (2,)" in text and "axis -1 has size 3 in one and 2 in the other" in text
+    assert "keepdims=True" in text and "x[:, None]" in text
+
+
+def test_explain_knows_torch_shape_and_dtype_errors_and_nothing_else():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError) as info:
+        torch.ones(2, 3) @ torch.ones(2, 4)
+    assert "inner sizes 3 and 2 must be equal" in checks.explain(info.value)[0]
+    with pytest.raises(RuntimeError) as info:
+        torch.ones(2, 3) - torch.ones(2)
+    assert "axis 1 has size 3 in one tensor and 2" in checks.explain(info.value)[0]
+    assert checks.explain(ValueError("something else")) == []
+
+
+def test_in_a_kernel_an_error_outside_call_gets_the_diagnosis_in_its_message():
+    """What `bootcamp check` and the grader read: the error output's evalue (IPython's custom handler)."""
+    import nbformat
+
+    from course.authoring.runner import execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nfrom course import checks"),
+                nbformat.v4.new_code_cell("np.ones((2, 3)) - np.ones(2)"),
+                nbformat.v4.new_code_cell("raise ValueError('not a known one')")]
+    execute(nb, Path(__file__).parent, timeout=120)
+    (err,) = nb.cells[1].outputs
+    assert err["ename"] == "ValueError" and "shapes (2,3) (2,)" in err["evalue"]
+    assert "likely cause" in err["evalue"] and any("likely cause" in line for line in err["traceback"])
+    assert nb.cells[2].outputs[0]["evalue"] == "not a known one"

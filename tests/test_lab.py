@@ -1,4 +1,4 @@
-"""`bootcamp lab` serves exercises/ in JupyterLab (the README's first command ends here)."""
+"""`bootcamp lab` serves the learner's workspace in JupyterLab (the README's first command ends here)."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from course.authoring.lessons import ROOT, all_lessons
+from course.authoring.lessons import all_lessons
 
 
 def free_port() -> int:
@@ -19,9 +19,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_lab_serves_the_exercises(tmp_path):
+def test_lab_serves_the_workspace(tmp_path):
     port, token = free_port(), "test-token"
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    ws = tmp_path / "ws"
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               BOOTCAMP_WORKSPACE=str(ws))
     bootcamp = Path(sys.executable).parent / "bootcamp"
     proc = subprocess.Popen(
         [str(bootcamp), "lab", "--no-browser", "--port", str(port), f"--IdentityProvider.token={token}",
@@ -49,4 +51,6 @@ def test_lab_serves_the_exercises(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
-    assert str(ROOT / "exercises") in out  # it says where it serves from
+    assert str(ws) in out  # it says where it serves from
+    for lesson in all_lessons():  # every lesson copied from the release the first time, byte for byte
+        assert (ws / lesson.slug / f"{lesson.slug}.ipynb").read_bytes() == lesson.exercise_notebook.read_bytes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -24,6 +25,7 @@ from course.learner.progress import lesson_exercises
 def env(tmp_path, monkeypatch):
     """The learner's records in a scratch folder, and no grading service."""
     monkeypatch.setenv("BOOTCAMP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BOOTCAMP_WORKSPACE", str(tmp_path / "workspace"))
     monkeypatch.setenv("BOOTCAMP_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.delenv("BOOTCAMP_TOKEN", raising=False)
     monkeypatch.delenv("BOOTCAMP_NO_SERVICE", raising=False)
@@ -91,7 +93,7 @@ def test_bootcamp_check_records_its_run(env, monkeypatch, capsys):
     monkeypatch.setattr(course.authoring.runner, "run_notebook", lambda path, timeout=600: fake_run("0.1", {"softmax"}))
     assert main(["check", "0.1"]) == 1
     (rec,) = progress.read_records("checks.jsonl")
-    assert rec["lesson"] == "0.1" and rec["notebook"].endswith("exercises/0.1-numpy/0.1-numpy.ipynb")
+    assert rec["lesson"] == "0.1" and rec["notebook"].endswith("workspace/0.1-numpy/0.1-numpy.ipynb")
     assert [r["exercise"] for r in rec["results"] if r["passed"]] == ["softmax"]
 
 
@@ -100,9 +102,10 @@ def test_saved_notebook_outputs_count_as_an_attempt(env, tmp_path):
     for slug in ("0.1-numpy", "0.2-einops"):
         (root / "solutions" / slug).mkdir(parents=True)
         shutil.copy(ROOT / "solutions" / slug / f"{slug}.py", root / "solutions" / slug)
-        (root / "exercises" / slug).mkdir(parents=True)
-        shutil.copy(ROOT / "exercises" / slug / f"{slug}.ipynb", root / "exercises" / slug)
-    nb_path = root / "exercises/0.1-numpy/0.1-numpy.ipynb"
+        (root / "workspace" / slug).mkdir(parents=True)
+        shutil.copy(ROOT / "exercises" / slug / f"{slug}.ipynb", root / "workspace" / slug)
+    os.environ.pop("BOOTCAMP_WORKSPACE")  # the default: <course>/workspace
+    nb_path = root / "workspace/0.1-numpy/0.1-numpy.ipynb"
     nb = json.loads(nb_path.read_text())
     for cell in nb["cells"]:
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id", "")
@@ -281,3 +284,51 @@ def test_since_reads_like_a_person():
 def test_the_data_folder_follows_bootcamp_data_dir(env):
     assert progress.data_dir() == env
     assert Path(progress.data_dir(Path("/x"))).name == "learner"
+
+
+# --------------------------------------------------------------------------- issue 18: pictures that do not mislead
+def _pixels_near(png, hex_colour: str, tol: float = 1.5 / 255) -> int:
+    """Pixels of exactly this colour (a filled area; anti-aliased edges blend into other colours)."""
+    import matplotlib.colors
+    import matplotlib.image
+    import numpy as np
+
+    img = matplotlib.image.imread(str(png))[..., :3]
+    want = np.array(matplotlib.colors.to_rgb(hex_colour))
+    return int((np.abs(img - want).max(axis=-1) < tol).sum())
+
+
+def test_progress_picture_of_an_untouched_course_fills_no_track(env, tmp_path):
+    empty = progress.plot_progress(progress.collect(use_service=False), tmp_path / "empty.png")
+    for colour in (*progress.STATUS_COLOUR.values(), "#eceff1"):  # no status fill, and no grey full-width track
+        assert _pixels_near(empty, colour) < 100, f"{colour} fills an area in the picture of a course with nothing passed"
+    lesson = find_lesson("0.1")
+    half = set(lesson_exercises(load_syllabus().lesson("0.1"))[:5])
+    record("0.1", half)
+    started = progress.plot_progress(progress.collect(use_service=False), tmp_path / "half.png")
+    assert _pixels_near(started, progress.STATUS_COLOUR["started"]) > 500, lesson  # the passed half is filled
+
+
+def test_map_edges_never_run_under_another_lesson_box():
+    from course.learner.commands import _bezier, edge_routes, map_layout
+
+    syl = load_syllabus()
+    pos, _ = map_layout(syl)
+    w, h = 2.05, 0.8
+
+    def crosses(points, ends):
+        return [o for o in pos if o not in ends and any(abs(x - pos[o][0]) < w / 2 and abs(y - pos[o][1]) < h / 2
+                                                        for x, y in points)]
+
+    straight = {(pre, lid): crosses(_bezier((pos[pre][0] + w / 2, pos[pre][1]), pos[lid], (pos[lid][0] - w / 2,
+                                                                                            pos[lid][1]), 1), ())
+                for lid, info in syl.lessons.items() for pre in info.prerequisites if pre in pos}
+    routes = edge_routes(syl, pos, w, h)
+    assert set(routes) == set(straight)
+    bad = {e: crosses(list(_bezier(*r, n=200)), e) for e, r in routes.items()}
+    assert not {e: b for e, b in bad.items() if b}, bad
+    # the layout has edges that a straight line would draw under a box (2.1 -> 3.1 under 2.2 was the report)
+    naive = {e for e in routes if crosses([(routes[e][0][0] + (routes[e][2][0] - routes[e][0][0]) * t / 50,
+                                            routes[e][0][1] + (routes[e][2][1] - routes[e][0][1]) * t / 50)
+                                           for t in range(51)], e)}
+    assert naive, "no edge needed bending: this test would not catch an edge under a box"

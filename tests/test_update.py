@@ -250,9 +250,10 @@ def test_merged_notebook_is_a_valid_notebook():
 def course_dir(tmp_path, monkeypatch):
     """A learner's course directory with one tiny lesson, and a new release beside it."""
     monkeypatch.setenv("BOOTCAMP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BOOTCAMP_WORKSPACE", raising=False)
     root = tmp_path / "course"
-    (root / "exercises" / "9.1-tiny").mkdir(parents=True)
-    (root / "exercises" / "9.1-tiny" / "9.1-tiny.ipynb").write_text(notebook_text(learner_v1()))
+    (root / "workspace" / "9.1-tiny").mkdir(parents=True)
+    (root / "workspace" / "9.1-tiny" / "9.1-tiny.ipynb").write_text(notebook_text(learner_v1()))
     return root
 
 
@@ -267,20 +268,20 @@ def test_update_from_dir_backs_up_first_and_merges(course_dir, tmp_path):
     new = release_v1()
     del new["cells"][4:7]
     rel = write_release(tmp_path / "new", {"9.1-tiny": new, "9.2-more": release_v1()})
-    before = (course_dir / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes()
+    before = (course_dir / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes()
     plan, saved = update_from_dir(rel, course_dir)
     assert plan.ok
-    assert (saved / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes() == before
+    assert (saved / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes() == before
     assert saved.parent == tmp_path / "data" / "learner" / "backups"
-    merged = json.loads((course_dir / "exercises/9.1-tiny/9.1-tiny.ipynb").read_text())
+    merged = json.loads((course_dir / "workspace/9.1-tiny/9.1-tiny.ipynb").read_text())
     assert "return x * x  # mine" in src(merged["cells"][-1])
-    assert (course_dir / "exercises/9.2-more/9.2-more.ipynb").is_file()  # a new lesson arrives
+    assert (course_dir / "workspace/9.2-more/9.2-more.ipynb").is_file()  # a new lesson arrives
     assert {r.status for r in plan.reports} == {"merged", "new"}
 
 
 def test_corrupt_learner_notebook_is_named_and_left_alone(cli_root, tmp_path, capsys):
     course_dir = cli_root
-    broken = course_dir / "exercises" / "9.0-broken" / "9.0-broken.ipynb"
+    broken = course_dir / "workspace" / "9.0-broken" / "9.0-broken.ipynb"
     broken.parent.mkdir(parents=True)
     broken.write_text('{"cells": [ {"cell_type": "code", ')  # cut off mid-save
     rel = write_release(tmp_path / "new", {"9.1-tiny": release_v1(), "9.0-broken": release_v1()})
@@ -288,9 +289,9 @@ def test_corrupt_learner_notebook_is_named_and_left_alone(cli_root, tmp_path, ca
     out = capsys.readouterr()
     assert code == 1
     assert broken.read_text() == '{"cells": [ {"cell_type": "code", '
-    assert "exercises/9.0-broken/9.0-broken.ipynb" in out.out + out.err and "not valid JSON" in out.out + out.err
+    assert "workspace/9.0-broken/9.0-broken.ipynb" in out.out + out.err and "not valid JSON" in out.out + out.err
     # the other notebook was still updated
-    assert "# mine" in (course_dir / "exercises/9.1-tiny/9.1-tiny.ipynb").read_text()
+    assert "# mine" in (course_dir / "workspace/9.1-tiny/9.1-tiny.ipynb").read_text()
 
 
 @pytest.fixture
@@ -305,11 +306,11 @@ def test_update_cli_dry_run_writes_nothing(cli_root, tmp_path, capsys):
     new = release_v1()
     del new["cells"][4:7]
     rel = write_release(tmp_path / "new", {"9.1-tiny": new})
-    before = (cli_root / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes()
+    before = (cli_root / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes()
     assert main(["update", "--from", str(rel), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "removed (your answer is in the appendix): square" in out and "dry run" in out
-    assert (cli_root / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes() == before
+    assert (cli_root / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes() == before
     assert not (tmp_path / "data" / "learner" / "backups").exists()
 
 
@@ -339,15 +340,16 @@ def test_real_lesson_answers_survive_a_release_that_renames_and_removes(tmp_path
             nbg["grade_id"] = c["id"] = "stable_softmax_test"
     new["cells"] = [c for c in new["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id")
                     not in ("one_hot", "one_hot_test")]
+    monkeypatch.delenv("BOOTCAMP_WORKSPACE", raising=False)
     root = tmp_path / "course"
-    (root / "exercises" / slug).mkdir(parents=True)
-    (root / "exercises" / slug / f"{slug}.ipynb").write_text(notebook_text(learner))
+    (root / "workspace" / slug).mkdir(parents=True)
+    (root / "workspace" / slug / f"{slug}.ipynb").write_text(notebook_text(learner))
     rel = write_release(tmp_path / "new", {slug: new})
     plan, _ = update_from_dir(rel, root)
     (report,) = plan.reports
     assert report.renamed == [("softmax", "stable_softmax")] and report.removed == ["one_hot"]
     assert report.extra_cells == 1
-    merged = json.loads((root / "exercises" / slug / f"{slug}.ipynb").read_text())
+    merged = json.loads((root / "workspace" / slug / f"{slug}.ipynb").read_text())
     by = cells_by_id(merged)
     assert "return 'my softmax'" in src(by["stable_softmax"])
     assert "return 'my one_hot'" in src(merged["cells"][-1])
@@ -367,15 +369,18 @@ def clone(tmp_path, monkeypatch):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     monkeypatch.setenv("BOOTCAMP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BOOTCAMP_WORKSPACE", raising=False)
     up = tmp_path / "upstream"
     write_release(up / "exercises", {"9.1-tiny": release_v1(), "9.3-other": release_v1()})
     (up / "README.md").write_text("v1\n")
+    (up / ".gitignore").write_text("/workspace/\n")
     git(up, "init", "-q", "-b", "main")
     git(up, "add", ".")
     git(up, "commit", "-qm", "v1")
     git(tmp_path, "clone", "-q", str(up), "clone")
     learner = tmp_path / "clone"
-    (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").write_text(notebook_text(learner_v1()))
+    (learner / "workspace/9.1-tiny").mkdir(parents=True)
+    (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").write_text(notebook_text(learner_v1()))
     return up, learner
 
 
@@ -397,28 +402,41 @@ def test_git_update_fast_forwards_and_keeps_answers(clone):
     assert out.plan.ok
     assert git(learner, "rev-parse", "HEAD") == git(up, "rev-parse", "HEAD")
     assert (learner / "README.md").read_text() == "v2\n"
-    merged = json.loads((learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_text())
+    merged = json.loads((learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_text())
     assert src(merged["cells"][0]) == "# Tiny lesson v2"
     assert "return 2 * x  # mine" in src(cells_by_id(merged)["double"])
     assert "return x * x  # mine" in src(merged["cells"][-1])  # removed upstream: in the appendix
     other = json.loads((learner / "exercises/9.3-other/9.3-other.ipynb").read_text())
-    assert src(other["cells"][0]) == "# Tiny lesson v2"  # untouched by the learner: simply the new one
-    assert (out.backup / "exercises/9.1-tiny/9.1-tiny.ipynb").is_file()
-    # the learner's work shows as a local change against the new commit, as before the update
-    assert git(learner, "status", "--porcelain").strip() == "M exercises/9.1-tiny/9.1-tiny.ipynb"
+    assert src(other["cells"][0]) == "# Tiny lesson v2"  # never opened by the learner: git brought the new one
+    assert not (learner / "workspace/9.3-other").exists()
+    assert (out.backup / "workspace/9.1-tiny/9.1-tiny.ipynb").is_file()
+    # the learner's work is git-ignored: the clone is exactly the new commit
+    assert git(learner, "status", "--porcelain").strip() == ""
 
 
-def test_git_update_with_a_corrupt_notebook_that_upstream_changed_changes_nothing(clone):
+def test_git_update_with_a_corrupt_notebook_names_it_and_leaves_it_alone(clone):
     up, learner = clone
     release_v2(up)
-    broken = learner / "exercises/9.3-other/9.3-other.ipynb"
+    broken = learner / "workspace/9.3-other/9.3-other.ipynb"
+    broken.parent.mkdir(parents=True)
     broken.write_text("{ not json")
-    mine = (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes()
+    out = update_from_git(learner)
+    assert broken.read_text() == "{ not json"
+    assert any("workspace/9.3-other/9.3-other.ipynb" in p and "not valid JSON" in p for p in out.plan.problems)
+    merged = json.loads((learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_text())
+    assert src(merged["cells"][0]) == "# Tiny lesson v2"  # the other notebook was still updated
+    assert git(learner, "rev-parse", "HEAD") == git(up, "rev-parse", "HEAD")
+
+
+def test_git_update_that_cannot_fast_forward_changes_nothing(clone):
+    up, learner = clone
+    release_v2(up)
+    (learner / "README.md").write_text("my edit of a course file\n")  # the release changes it too
+    mine = (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes()
     head = git(learner, "rev-parse", "HEAD")
     with pytest.raises(update.UpdateError, match="nothing was changed"):
         update_from_git(learner)
-    assert broken.read_text() == "{ not json"
-    assert (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
+    assert (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
     assert git(learner, "rev-parse", "HEAD") == head
 
 
@@ -435,7 +453,7 @@ def test_git_update_refuses_a_diverged_branch(clone):
 def test_git_update_when_up_to_date(clone):
     _, learner = clone
     out = update_from_git(learner)
-    assert not out.plan.writes and "already up to date" in out.notes[-1]
+    assert not out.plan.writes and any("already up to date" in n for n in out.notes)
 
 
 def test_git_update_cli_in_a_clone(clone, monkeypatch, capsys):
@@ -452,7 +470,7 @@ def test_git_update_cli_in_a_clone(clone, monkeypatch, capsys):
     assert (learner / "README.md").read_text() == "v1\n"
     assert main(["update"]) == 0
     out = capsys.readouterr().out
-    assert "exercises/9.1-tiny/9.1-tiny.ipynb: 2 answer(s) kept" in out and "backup of your notebooks" in out
+    assert "workspace/9.1-tiny/9.1-tiny.ipynb: 2 answer(s) kept" in out and "backup of your notebooks" in out
     assert (learner / "README.md").read_text() == "v2\n"
 
 
@@ -460,18 +478,18 @@ def test_git_update_keeps_a_notebook_the_release_did_not_change(clone):
     up, learner = clone
     (up / "README.md").write_text("v2\n")
     git(up, "commit", "-qam", "only the README")
-    mine = (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes()
+    mine = (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes()
     update_from_git(learner)
     assert (learner / "README.md").read_text() == "v2\n"
-    assert (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
+    assert (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
 
 
 def test_git_update_keeps_a_notebook_whose_lesson_the_release_dropped(clone):
     up, learner = clone
     git(up, "rm", "-rq", "exercises/9.1-tiny")
     git(up, "commit", "-qm", "drop 9.1")
-    mine = (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes()
+    mine = (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes()
     out = update_from_git(learner)
     assert [r.status for r in out.plan.reports] == ["kept (not in the release)"]
-    assert (learner / "exercises/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
+    assert (learner / "workspace/9.1-tiny/9.1-tiny.ipynb").read_bytes() == mine
     assert git(learner, "rev-parse", "HEAD") == git(up, "rev-parse", "HEAD")

@@ -138,7 +138,9 @@ def dashboard(request: Request, user: Viewer, s: DB):
     cohorts = [c for c in s.scalars(select(Cohort).order_by(Cohort.name)) if accounts.can_see_cohort(user, c)]
     if len(cohorts) == 1:
         return RedirectResponse(f"/cohorts/{cohorts[0].id}", status_code=303)
-    return page(request, "cohorts.html", user, cohorts=cohorts)
+    # the landing page is the grid: every cohort's, each linking to its full page
+    grids = [(c, progress.cohort_grid(s, c, request.app.state.catalogue)) for c in cohorts]
+    return page(request, "cohorts.html", user, cohorts=cohorts, grids=grids)
 
 
 @router.get("/cohorts/{cohort_id}", response_class=HTMLResponse)

@@ -55,7 +55,10 @@ def cohort_grid(s, cohort: Cohort, catalogue) -> dict:
 
 
 def stuck_learners(s, learners: list[User], threshold: int) -> list[dict]:
-    """Learners with at least ``threshold`` failed attempts at one exercise they have not passed since."""
+    """Learners with at least ``threshold`` failed attempts at one exercise they have not passed since.
+
+    Only real attempts count: a result still "not implemented yet" (status ``todo``) is an
+    exercise the learner has not started, so it is neither a failure nor a reason to nudge."""
     out = []
     subs = learner_submissions(s, [u.id for u in learners])
     by_id = {u.id: u for u in learners}
@@ -66,7 +69,7 @@ def stuck_learners(s, learners: list[User], threshold: int) -> list[dict]:
                 key = (sub.lesson, r.exercise)
                 if r.passed:
                     failures.pop(key, None)
-                else:
+                elif r.status != "todo":
                     failures[key].append(r)
         for (lesson, exercise), fails in failures.items():
             if len(fails) >= threshold:
@@ -100,7 +103,13 @@ def nudge_message(user: User, lesson: str, exercise: str, failures: int, message
 
 def silent_message(user: User, days: int, lesson: str | None) -> str:
     where = f" on lesson {lesson}" if lesson else ""
-    return (f"Hi {user.first_name or user.username}, it has been {days} days since your last submission{where}. "
+    if lesson is None:
+        since = "you have not submitted anything yet"
+    elif days < 1:
+        since = f"your last submission{where} was today"
+    else:
+        since = f"it has been {days} day{'s' if days != 1 else ''} since your last submission{where}"
+    return (f"Hi {user.first_name or user.username}, {since}. "
             "How is it going? If something is blocking you, reply here and we will sort it out together.")
 
 
@@ -111,17 +120,20 @@ def exercise_stats(s, learner_ids: list[int] | None, top: int = 3) -> list[dict]
     stats: dict[tuple[str, str], dict] = {}
     for r, lesson in s.execute(q):
         d = stats.setdefault((lesson, r.exercise), {"lesson": lesson, "exercise": r.exercise, "attempts": 0,
-                                                     "failures": 0, "messages": Counter()})
+                                                     "failures": 0, "todo": 0, "messages": Counter()})
         d["attempts"] += 1
         if not r.passed:
             d["failures"] += 1
+            d["todo"] += r.status == "todo"
             d["messages"][(r.message or r.status).splitlines()[0][:160]] += 1
     out = []
     for d in stats.values():
         d["failure_rate"] = d["failures"] / d["attempts"] if d["attempts"] else 0.0
         d["common"] = d.pop("messages").most_common(top)
         out.append(d)
-    return sorted(out, key=lambda d: (-d["failure_rate"], d["lesson"], d["exercise"]))
+    # real failures first (a wrong answer is what a mentor can help with); "not implemented yet" below them
+    return sorted(out, key=lambda d: (-(d["failures"] - d["todo"]) / max(d["attempts"], 1), -d["failure_rate"],
+                                      d["lesson"], d["exercise"]))
 
 
 def timeline(s, learner: User) -> list[Submission]:

@@ -29,6 +29,7 @@ class CellResult:
     passed: bool
     error_name: str | None  # "CheckFailure", "NotImplementedError", ...
     message: str  # first line of what the learner sees; "" when it passed
+    detail: str = ""  # the whole message: the numbers, the likely cause, the hint (`bootcamp check -v`)
 
     @property
     def status(self) -> str:
@@ -108,7 +109,8 @@ def collect(nb) -> tuple[list[CellResult], list[str]]:
             ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
             if err is not None:
                 results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False,
-                                          err["ename"], _first_line(err["ename"], err["evalue"])))
+                                          err["ename"], _first_line(err["ename"], err["evalue"]),
+                                          "" if err["ename"] == "NotImplementedError" else (err["evalue"] or "")))
             elif not ran:
                 results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False, "NotRun",
                                           "this cell did not run"))
@@ -130,18 +132,40 @@ def run_notebook(path: Path, timeout: int = 600, cwd: Path | None = None) -> Run
     return RunResult(results, seconds, other, title)
 
 
-def format_table(results: list[CellResult]) -> str:
+def wrap(text: str, width: int, indent: int) -> list[str]:
+    """``text`` wrapped to ``width`` columns, every line after the first indented; never cut."""
+    import textwrap
+
+    room = max(20, width - indent)
+    out: list[str] = []
+    for line in text.splitlines() or [""]:
+        lead = len(line) - len(line.lstrip())
+        out += textwrap.wrap(line, room, subsequent_indent=" " * (lead + 2), break_long_words=True,
+                             break_on_hyphens=False) or [""]
+    return out[:1] + [" " * indent + x for x in out[1:]]
+
+
+def format_table(results: list[CellResult], verbose: bool = False, width: int = 100) -> str:
+    """One row per test; messages wrap to ``width`` (never cut). ``verbose``: the whole message."""
     rows = [("exercise", "points", "result", "message")]
     for r in results:
         pts = f"{r.points:g}/{r.points:g}" if r.passed else f"0/{r.points:g}"
-        rows.append((r.exercise, pts, r.status, r.message[:100]))
+        msg = r.message
+        if verbose and r.detail and r.error_name != "NotImplementedError":
+            msg = r.detail.strip() if r.error_name == "CheckFailure" else f"{r.error_name}: {r.detail.strip()}"
+        rows.append((r.exercise, pts, r.status, msg))
     widths = [max(len(row[k]) for row in rows) for k in range(3)]
+    indent = sum(widths) + 6
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3])) + "  " + row[3])
+        head = "  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3])) + "  "
+        lines.append((head + "\n".join(wrap(row[3], width, indent))).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 7)
     total = sum(r.points for r in results)
     got = sum(r.points for r in results if r.passed)
     lines.append(f"\nscore {got:g}/{total:g}; {sum(r.passed for r in results)} of {len(results)} tests pass")
+    if not verbose and any(r.detail.strip() != r.message for r in results if r.detail):
+        lines += wrap("`bootcamp check LESSON -v` shows each failure in full: the numbers, the likely cause, the hint",
+                      width, 2)
     return "\n".join(lines)

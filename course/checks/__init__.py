@@ -27,6 +27,7 @@ import ast
 import contextlib
 import inspect
 import math
+import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ __all__ = [
     "assert_raises",
     "assert_no_loops",
     "call",
+    "explain",
     "tolerance",
     "default_tolerance",
 ]
@@ -529,7 +531,92 @@ def call(exercise: str, fn: Callable[..., Any], *args: Any, case: str, hint: str
     except Exception as err:
         name = getattr(fn, "__name__", "the function")
         first = " ".join(str(err).split())[:200]
-        _fail(exercise, f"{name} raised {type(err).__name__} on {case}: {first}", [], hint)
+        _fail(exercise, f"{name} raised {type(err).__name__} on {case}: {first}", explain(err), hint)
+
+
+def _shape_text(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", text))
+
+
+def _right_aligned(a: tuple[int, ...], b: tuple[int, ...]) -> list[str]:
+    """Where two shapes clash when lined up from the right (NumPy's and torch's broadcasting rule)."""
+    n = max(len(a), len(b))
+    pa, pb = (None,) * (n - len(a)) + a, (None,) * (n - len(b)) + b
+    clash = [k for k in range(n) if pa[k] is not None and pb[k] is not None and pa[k] != pb[k] and 1 not in (pa[k], pb[k])]
+    out = []
+    for k in clash:
+        out.append(f"lined up from the right, axis {k - n} has size {pa[k]} in one and {pb[k]} in the other; "
+                   "sizes must be equal, or one of them 1")
+    return out
+
+
+def explain(err: BaseException) -> list[str]:
+    """Known errors from inside learner code, translated: which shapes, and the usual cause.
+
+    Returns detail lines for a CheckFailure (empty when the error is not one we know).
+    """
+    text = " ".join(str(err).split())
+    m = re.search(r"operands could not be broadcast together with (?:remapped )?shapes ((?:\([\d, ]*\),? ?)+)", text)
+    if m:  # numpy
+        shapes = [_shape_text(x) for x in re.findall(r"\([\d, ]*\)", m.group(1))]
+        lines = [f"numpy could not broadcast shapes {' and '.join(str(s) for s in shapes)}"]
+        if len(shapes) >= 2:
+            lines += _right_aligned(shapes[0], shapes[1])
+        return lines + ["likely cause: a per-row quantity of shape (n,) used against an (n, m) array lines up with "
+                        "the LAST axis; keep the reduced axis (keepdims=True) or add it back (x[:, None])"]
+    m = re.search(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) "
+                  r"at non-singleton dimension (\d+)", text)
+    if m:  # torch
+        a, b, dim = m.groups()
+        return [f"torch could not broadcast: axis {dim} has size {a} in one tensor and {b} in the other",
+                "likely cause: a reduction that dropped an axis (use keepdim=True), or a transposed operand; "
+                "print both .shape just before the line that fails"]
+    m = re.search(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)", text) or \
+        re.search(r"shapes \(([\d]+),([\d]+)\) and \(([\d]+),([\d]+)\) not aligned", text)
+    if m:
+        r1, c1, r2, c2 = m.groups()
+        return [f"a matrix product of ({r1}, {c1}) by ({r2}, {c2}): the inner sizes {c1} and {r2} must be equal",
+                "likely cause: a weight stored as (out, in) used as (in, out): transpose it (W.T), or check which "
+                "axis holds the features"]
+    m = re.search(r"matmul: Input operand 1 has a mismatch in its core dimension 0.*\(size (\d+) is different from (\d+)\)",
+                  text)
+    if m:
+        return [f"a matrix product whose inner sizes differ ({m.group(2)} columns on the left, {m.group(1)} rows on the "
+                "right)", "likely cause: an operand that needs transposing (.T), or features on the wrong axis"]
+    m = re.search(r"expected (?:scalar type|m1 and m2 to have the same dtype, but got:?) (\w+)", text)
+    if m or "found dtype" in text or ("dtype" in text and "same dtype" in text):
+        return ["two tensors of different dtypes met (float32 vs float64, or an int index)",
+                "likely cause: a tensor made from a NumPy array is float64; use torch.float32 (.float()) throughout"]
+    if "Expected all tensors to be on the same device" in text:
+        return ["tensors on different devices met: create new tensors with device=x.device"]
+    return []
+
+
+def _explain_in_notebook(shell, etype, evalue, tb, tb_offset=None):
+    """IPython's handler for errors raised in learner code outside `call`: the usual traceback, and
+    the course's diagnosis added to the message (so `bootcamp check` and the grader show it too)."""
+    lines = explain(evalue)
+    if lines and not getattr(evalue, "_course_explained", False):
+        try:
+            evalue.args = (f"{evalue.args[0] if evalue.args else evalue}\n" + "\n".join(f"  {x}" for x in lines),
+                           *evalue.args[1:])
+            evalue._course_explained = True
+        except (AttributeError, TypeError):
+            pass
+    shell.showtraceback((etype, evalue, tb), tb_offset=tb_offset)  # IPython shows nothing else for these
+    return None
+
+
+def _install_explainer() -> None:
+    """In a Jupyter kernel, translate known errors (ValueError, RuntimeError) wherever they are raised."""
+    ipython = sys.modules.get("IPython")
+    get = getattr(ipython, "get_ipython", None)
+    shell = get() if get else None
+    if shell is not None and not getattr(shell, "custom_exceptions", ()):
+        shell.set_custom_exc((ValueError, RuntimeError), _explain_in_notebook)
+
+
+_install_explainer()
 
 
 _LOOP_KINDS = {

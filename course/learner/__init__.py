@@ -3,6 +3,8 @@ submit and status (the grading service's client, HTTP only), proposals, new-proj
 
     commands.py    map, placement, progress, update, hint (registered by course.cli)
     progress.py    where a learner stands; `lesson_summary` for a lesson's last cell
+    workspace.py   the learner's own copies of the lessons (workspace/), apart from the release in exercises/
+    jupyter.py     submit from JupyterLab: the button under every lesson, and `submit("0.1")`
     update.py      a new release without losing a line of learner work
     placement.py   the placement quizzes
     hints.py       hints on demand, counted (never in the grade)

@@ -68,7 +68,14 @@ def request(method: str, path: str, body: bytes | None = None, tok: str | None =
 
 def submit(lesson_name: str, notebook: Path | None = None, **kw) -> dict:
     lesson = find_lesson(lesson_name)
-    path = Path(notebook) if notebook else lesson.exercise_notebook
+    if notebook:
+        path = Path(notebook)
+    else:
+        from course.learner import workspace
+
+        for line in workspace.migrate(ROOT, slugs=[lesson.slug]).lines(ROOT):
+            print(line, file=sys.stderr)
+        path = workspace.open_lesson(lesson.slug, ROOT, migrate_first=False)
     if not path.is_file():
         raise LessonError(f"{path}: no such notebook")
     return request("POST", f"/api/submissions?lesson={lesson.slug}", path.read_bytes(),
@@ -85,6 +92,27 @@ def status(submission_id: str | None = None, lesson: str | None = None, **kw) ->
     return rows[0]
 
 
+def submissions(lesson: str | None = None, limit: int = 20, **kw) -> list[dict]:
+    """Your submissions, newest first."""
+    q = f"?limit={int(limit)}" + (f"&lesson={find_lesson(lesson).slug}" if lesson else "")
+    return request("GET", f"/api/submissions{q}", **kw) or []
+
+
+def format_list(rows: list[dict]) -> str:
+    if not rows:
+        return "you have no submissions yet: `bootcamp submit LESSON`"
+    table = [("id", "lesson", "submitted", "status", "score")]
+    for r in rows:
+        when = (r.get("created_at") or "").replace("T", " ")[:16]
+        score = f"{r['score']:g}/{r['max_score']:g}" if r.get("score") is not None else "-"
+        table.append((str(r["id"]), r["lesson"], when, r["status"], score))
+    w = [max(len(t[k]) for t in table) for k in range(5)]
+    lines = ["  ".join(c.ljust(w[k]) for k, c in enumerate(t)).rstrip() for t in table]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    lines.append("`bootcamp status ID` shows one submission's messages in full")
+    return "\n".join(lines)
+
+
 def wait(submission_id: str, timeout: float = 120.0, **kw) -> dict:
     end = time.monotonic() + timeout
     while True:
@@ -94,20 +122,32 @@ def wait(submission_id: str, timeout: float = 120.0, **kw) -> dict:
         time.sleep(0.3)
 
 
-def format_result(got: dict) -> str:
-    lines = [f"submission {got['id']} of {got['lesson']}: {got['status']}"
-             + (f", score {got['score']:g}/{got['max_score']:g}" if got.get("score") is not None else "")]
+def _width() -> int:
+    import shutil
+
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
+def format_result(got: dict, width: int | None = None) -> str:
+    """A submission and its results; every message in full, wrapped to ``width`` (never cut)."""
+    from course.authoring.runner import wrap
+
+    width = width or _width()
+    lines = wrap(f"submission {got['id']} of {got['lesson']}: {got['status']}"
+                 + (f", score {got['score']:g}/{got['max_score']:g}" if got.get("score") is not None else ""), width, 2)
     if got.get("message"):
-        lines.append(f"  {got['message']}")
-    rows = [(r["exercise"], f"{r['points']:g}/{r['max_points']:g}", r["status"],
-             (r["message"] or "").splitlines()[0][:100] if r["message"] else "") for r in got.get("results", [])]
+        lines += ["  " + x for x in wrap(got["message"], width - 2, 2)]
+    rows = [(r["exercise"], f"{r['points']:g}/{r['max_points']:g}", r["status"], (r["message"] or "").strip())
+            for r in got.get("results", [])]
     if rows:
         w = [max(len(x[k]) for x in rows + [("exercise", "points", "result", "")]) for k in range(3)]
         lines.append("  " + "  ".join(h.ljust(w[k]) for k, h in enumerate(("exercise", "points", "result"))) + "  message")
+        indent = 2 + sum(w) + 6
         for row in rows:
-            lines.append("  " + "  ".join(row[k].ljust(w[k]) for k in range(3)) + "  " + row[3])
+            head = "  " + "  ".join(row[k].ljust(w[k]) for k in range(3)) + "  "
+            lines.append((head + "\n".join(wrap(row[3], width, indent))).rstrip())
     for f in got.get("flags", []):
-        lines.append(f"  flag: {f['kind']}: {f['detail']}")
+        lines += ["  " + x for x in wrap(f"flag: {f['kind']}: {f['detail']}", width - 2, 4)]
     return "\n".join(lines)
 
 
@@ -122,12 +162,20 @@ def cmd_submit(args) -> int:
     if got["status"] in ("queued", "grading"):
         print(f"still {got['status']}: `bootcamp status {got['id']}` later")
         return 0
-    return 0 if got.get("score") is not None and got["score"] == got.get("max_score") else 1
+    # graded is success, whatever the score (a partial score is feedback, not an error); 1 only when
+    # grading itself failed (the notebook could not run, the service gave up)
+    return 0 if got.get("score") is not None else 1
 
 
 def cmd_status(args) -> int:
-    got = status(args.id, args.lesson)
-    print(format_result(got))
+    if args.id:
+        print(format_result(status(args.id)))
+        return 0
+    rows = submissions(args.lesson, limit=args.limit)
+    print(format_list(rows))
+    if rows:
+        print()
+        print(format_result(status(rows[0]["id"])))
     return 0
 
 
@@ -158,14 +206,15 @@ def add_subcommands(sub) -> None:
     """Register submit, status, serve and admin on `bootcamp`'s subparsers."""
     s = sub.add_parser("submit", help="send a lesson notebook to the grading service and show the result")
     s.add_argument("lesson", metavar="LESSON")
-    s.add_argument("--notebook", metavar="PATH", help="notebook to send (default: exercises/<lesson>/<lesson>.ipynb)")
+    s.add_argument("--notebook", metavar="PATH", help="notebook to send (default: your copy, workspace/<lesson>/<lesson>.ipynb)")
     s.add_argument("--no-wait", action="store_true", help="do not wait for the grade")
     s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the grade (default 120)")
     s.set_defaults(func=cmd_submit)
 
-    s = sub.add_parser("status", help="the grade of a submission (default: your latest)")
+    s = sub.add_parser("status", help="your submissions, and the latest one's results (or one submission's)")
     s.add_argument("id", nargs="?", metavar="SUBMISSION_ID")
-    s.add_argument("--lesson", help="your latest submission of this lesson")
+    s.add_argument("--lesson", help="only this lesson's submissions")
+    s.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("serve", help="run the grading service (API, dashboard, worker) on 127.0.0.1")

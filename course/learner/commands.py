@@ -61,30 +61,21 @@ def plot_map(p, path: Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-    from course.authoring.syllabus import depth
     from course.learner.progress import STATUS_COLOUR, STATUS_TEXT
 
     syl = p.syllabus
-    d = depth(syl)
-    columns: dict[int, list[str]] = {}
-    for lid in syl.order():
-        columns.setdefault(d[lid], []).append(lid)
+    pos, columns = map_layout(syl)
     tallest = max(len(c) for c in columns.values())
-    pos = {}
-    for x, ids in columns.items():
-        for k, lid in enumerate(ids):
-            pos[lid] = (x * 2.6, (len(ids) - 1) / 2 - k)  # each column centred on y = 0
-    fig, ax = plt.subplots(figsize=(2.15 * len(columns) + 1, 1.25 * tallest + 1.6))
+    fig, ax = plt.subplots(figsize=(2.4 * len(columns) + 1, 1.6 * tallest + 1.6))
     w, h = 2.05, 0.8
-    for lid, info in syl.lessons.items():
-        x1, y1 = pos[lid]
-        for pre in info.prerequisites:
-            if pre not in pos:
-                continue
-            x0, y0 = pos[pre]
-            ax.add_patch(FancyArrowPatch((x0 + w / 2, y0), (x1 - w / 2, y1), arrowstyle="-|>", mutation_scale=10,
-                                         connectionstyle="arc3,rad=0.08", color="#78909c", lw=1,
-                                         linestyle="--" if info.planned else "-", zorder=1))
+    from matplotlib.path import Path as MPath
+
+    routes = edge_routes(syl, pos, w, h)
+    for (_pre, lid), (p0, c, p1) in routes.items():
+        info = syl.lessons[lid]
+        ax.add_patch(FancyArrowPatch(path=MPath([p0, c, p1], [MPath.MOVETO, MPath.CURVE3, MPath.CURVE3]),
+                                     arrowstyle="-|>", mutation_scale=10, color="#78909c", lw=1,
+                                     linestyle="--" if info.planned else "-", zorder=1))
     for lid, info in syl.lessons.items():
         x, y = pos[lid]
         lp = p.lessons[lid]
@@ -105,7 +96,7 @@ def plot_map(p, path: Path) -> Path:
     handles.append(Patch(facecolor="white", edgecolor="#d32f2f", lw=2, label="next"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=7, fontsize=8, frameon=False)
     xs = [v[0] for v in pos.values()]
-    ys = [v[1] for v in pos.values()]
+    ys = [v[1] for v in pos.values()] + [y for r in routes.values() for _, y in _bezier(*r, n=10)]
     ax.set_xlim(min(xs) - w / 2 - 0.2, max(xs) + w / 2 + 0.2)
     ax.set_ylim(min(ys) - h / 2 - 0.2, max(ys) + h / 2 + 0.2)
     ax.axis("off")
@@ -119,6 +110,58 @@ def plot_map(p, path: Path) -> Path:
     return path
 
 
+COL, ROW = 3.0, 1.35  # box centres: the gaps between boxes are lanes that edges can take
+
+
+def map_layout(syl) -> tuple[dict[str, tuple[float, float]], dict[int, list[str]]]:
+    """Each lesson's box centre: columns by depth in the prerequisite graph, each column centred on y = 0."""
+    from course.authoring.syllabus import depth
+
+    d = depth(syl)
+    columns: dict[int, list[str]] = {}
+    for lid in syl.order():
+        columns.setdefault(d[lid], []).append(lid)
+    pos = {}
+    for x, ids in columns.items():
+        for k, lid in enumerate(ids):
+            pos[lid] = (x * COL, ((len(ids) - 1) / 2 - k) * ROW)
+    return pos, columns
+
+
+def _bezier(p0, c, p1, n: int = 40):
+    for k in range(n + 1):
+        t = k / n
+        yield ((1 - t) ** 2 * p0[0] + 2 * (1 - t) * t * c[0] + t * t * p1[0],
+               (1 - t) ** 2 * p0[1] + 2 * (1 - t) * t * c[1] + t * t * p1[1])
+
+
+def edge_routes(syl, pos: dict, w: float, h: float) -> dict:
+    """{(prerequisite, lesson): (start, control, end)}: a curve per edge that passes no other box.
+
+    A straight edge from 2.1 to 3.1 would run under 2.2's box and read as 2.2 → 3.1; each edge
+    bends (a quadratic curve, in data coordinates, so what is checked is what is drawn) by the
+    smallest amount that clears every box but its two ends."""
+    routes = {}
+    pad = 0.06
+    for lid, info in syl.lessons.items():
+        for pre in info.prerequisites:
+            if pre not in pos or lid not in pos:
+                continue
+            (x0, y0), (x1, y1) = pos[pre], pos[lid]
+            p0, p1 = (x0 + w / 2, y0), (x1 - w / 2, y1)
+            others = [pos[o] for o in pos if o not in (pre, lid)]
+            mid, d = ((p0[0] + p1[0]) / 2, (p0[1] + p1[1]) / 2), (p1[0] - p0[0], p1[1] - p0[1])
+            best = None
+            for bend in [0.0] + [s * k / 20 for k in range(1, 25) for s in (1, -1)]:
+                c = (mid[0] + bend * d[1], mid[1] - bend * d[0])
+                if not any(abs(x - bx) < w / 2 + pad and abs(y - by) < h / 2 + pad
+                           for x, y in _bezier(p0, c, p1) for bx, by in others):
+                    best = c
+                    break
+            routes[(pre, lid)] = (p0, best or mid, p1)
+    return routes
+
+
 def format_card(p, lid: str) -> str:
     from course.learner.progress import STATUS_TEXT, _hours
 
@@ -129,7 +172,9 @@ def format_card(p, lid: str) -> str:
     lines = [f"{lid} {info.title}" + ("  (planned: not written yet)" if info.planned else ""),
              f"Module {mod.id} · {mod.title} · {info.level} · about {_hours(info.minutes)} · {STATUS_TEXT[lp.status]}"]
     if info.available:
-        lines.append(f"notebook: exercises/{info.slug}/{info.slug}.ipynb  ({len(lp.passed)}/{len(lp.exercises)} "
+        from course.learner.workspace import notebook_path, shown
+
+        lines.append(f"notebook: {shown(notebook_path(info.slug, ROOT), ROOT)}  ({len(lp.passed)}/{len(lp.exercises)} "
                      "exercises pass)")
     pre = [f"{x} {syl.lessons[x].title} ({STATUS_TEXT[p.lessons[x].status]})" for x in info.prerequisites]
     lines.append("needs: " + ("; ".join(pre) if pre else "nothing"))
@@ -229,8 +274,11 @@ def cmd_placement(args) -> int:
 
 # --------------------------------------------------------------------------- update
 def cmd_update(args) -> int:
-    from course.learner import update
+    from course.learner import update, workspace
 
+    moved = workspace.migrate(ROOT, dry_run=args.dry_run)
+    for line in moved.lines(ROOT):
+        print(line)
     if args.source:
         plan, saved = update.update_from_dir(Path(args.source), ROOT, dry_run=args.dry_run)
         notes, header = [], f"update from {args.source}"

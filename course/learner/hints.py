@@ -52,11 +52,14 @@ def exercises_and_hints(cells: list[dict]) -> dict[str, str | None]:
 
 
 def hint_table(info: LessonInfo, root: Path = ROOT) -> dict[str, str | None]:
-    """{exercise: hint} for a lesson, from the learner's notebook, else from the lesson source."""
+    """{exercise: hint} for a lesson, from the learner's workspace notebook (else the release), else the source."""
     if not info.slug:
         raise LessonError(f"lesson {info.id} ({info.title}) is planned and has no exercises yet")
     table: dict[str, str | None] = {}
-    nb = info.exercise_notebook(root)
+    from course.learner.workspace import notebook_path
+
+    mine = notebook_path(info.slug, root)  # the learner's copy when there is one, else the release
+    nb = mine if mine.is_file() else info.exercise_notebook(root)
     try:
         table = exercises_and_hints(_cells_from_notebook(nb))
     except (OSError, ValueError, AttributeError):

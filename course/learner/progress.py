@@ -203,9 +203,11 @@ class Attempt:
 
 def notebook_attempt(info: LessonInfo, root: Path = ROOT) -> Attempt | None:
     """What the saved learner notebook's test-cell outputs say, if any test cell has run."""
-    path = info.exercise_notebook(root)
-    if path is None:
+    if not info.slug:
         return None
+    from course.learner.workspace import notebook_path
+
+    path = notebook_path(info.slug, root)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -310,6 +312,7 @@ class Progress:
     lessons: dict[str, LessonProgress]
     next: str | None
     sources: list[str]
+    root: Path = ROOT
 
     def for_lesson(self, lesson_id: str) -> LessonProgress:
         return self.lessons[lesson_id]
@@ -339,7 +342,7 @@ def collect(root: Path = ROOT, use_service: bool = True, syllabus: Syllabus | No
                    f"{sum(1 for lp in lessons.values() if lp.attempt and lp.attempt.source == 'notebook')} "
                    f"from saved notebooks ({local} used)")
     _assign_statuses(syl, lessons)
-    return Progress(syl, lessons, recommend(syl, lessons), sources)
+    return Progress(syl, lessons, recommend(syl, lessons), sources, Path(root))
 
 
 def _satisfied(lp: LessonProgress) -> bool:
@@ -426,8 +429,10 @@ def next_line(p: Progress) -> str:
     if p.next:
         info = p.syllabus.lessons[p.next]
         started = p.lessons[p.next].status == "started"
+        from course.learner.workspace import notebook_path, shown
+
         return (f"next: {'continue ' if started else ''}{info.id} {info.title} (~{_hours(info.minutes)}): "
-                f"exercises/{info.slug}/{info.slug}.ipynb")
+                f"{shown(notebook_path(info.slug, p.root), p.root)}")
     planned = [lid for lid, lp in p.lessons.items() if lp.info.planned]
     if all(_satisfied(lp) for lp in p.lessons.values() if lp.info.available):
         return "next: every lesson that exists is done" + (f"; coming: {', '.join(planned)}" if planned else "")
@@ -451,8 +456,11 @@ def plot_progress(p: Progress, path: Path) -> Path:
     for y, lp in enumerate(reversed(shown)):
         total = max(1, len(lp.exercises))
         frac = 1.0 if lp.status == "placed" else len(lp.passed) / total
-        ax.barh(y, 1, color="#eceff1", edgecolor="#90a4ae")
-        ax.barh(y, frac, color=STATUS_COLOUR[lp.status], edgecolor="#90a4ae")
+        # the track is an empty outline (white inside), so a lesson with nothing passed reads as empty;
+        # only the passed share is filled
+        ax.barh(y, 1, color="white", edgecolor="#78909c", linewidth=0.8, zorder=1)
+        if frac > 0:
+            ax.barh(y, frac, color=STATUS_COLOUR[lp.status], edgecolor="#90a4ae", zorder=2)
         note = f"{len(lp.passed)}/{len(lp.exercises)}  {STATUS_TEXT[lp.status]}"
         if lp.attempt:
             note += f" · {since(lp.attempt.at)}"
@@ -462,6 +470,7 @@ def plot_progress(p: Progress, path: Path) -> Path:
     ax.set_yticks(range(len(shown)), [f"{lp.info.id} {lp.info.title}" for lp in reversed(shown)], fontsize=9)
     ax.set_xlim(0, 1.6)
     ax.set_xticks([0, 0.5, 1], ["0", "50%", "100%"])
+    ax.set_xlabel("share of the lesson's exercises passed (filled); the outline is the whole lesson", fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     title = "Your progress"
     if p.next:
@@ -539,7 +548,10 @@ class LessonSummary:
 def lesson_summary(lesson: str, root: Path = ROOT, use_service: bool = True, timeout: float = 2.0):
     """The summary cell at the end of every lesson: ``from course.learner.progress import lesson_summary;
     lesson_summary("0.1")``. Shows the same as ``bootcamp progress`` for that one lesson. It
-    never raises: a notebook's last cell must not fail (in CI, in the grading sandbox)."""
+    never raises: a notebook's last cell must not fail (in CI, in the grading sandbox).
+
+    In JupyterLab it also shows a "Submit for grading" button (course/learner/jupyter.py)."""
+    _show_submit_button(lesson)
     try:
         use_service = use_service and not os.environ.get("BOOTCAMP_NO_SERVICE")
         p = collect(root, use_service=use_service, timeout=timeout)
@@ -549,3 +561,19 @@ def lesson_summary(lesson: str, root: Path = ROOT, use_service: bool = True, tim
     except Exception as err:
         dummy = LessonProgress(LessonInfo(str(lesson), "", str(lesson), 0, (), ""), [])
         return LessonSummary(dummy, None, error=f"(progress for {lesson} is not available here: {err})")
+
+
+def _show_submit_button(lesson: str) -> None:
+    """Only in a kernel that a Jupyter server started: never in `bootcamp check` or the grader."""
+    if not os.environ.get("JPY_SESSION_NAME"):
+        return
+    try:
+        from IPython.display import display
+
+        from course.learner.jupyter import submit_button
+
+        button = submit_button(lesson)
+        if button is not None:
+            display(button)
+    except Exception:  # noqa: BLE001  (the summary must still show)
+        pass

@@ -1,21 +1,23 @@
 """``bootcamp update``: take a new release of the course without losing a line of learner work.
 
-The problem. A learner works in ``exercises/<lesson>/<lesson>.ipynb``, which the course
-also ships and changes. ``git pull`` then refuses ("your local changes would be
-overwritten") or conflicts inside the notebook's JSON; ARENA's advice is to work on a
-copy. Here the learner keeps working in ``exercises/`` and runs ``bootcamp update``.
+The problem. A learner's notebooks change, and so does the release they came from.
+``git pull`` over edited notebooks refuses ("your local changes would be overwritten") or
+conflicts inside the notebook's JSON. So the learner works in their workspace
+(``workspace/<lesson>/<lesson>.ipynb``, git-ignored: see ``course/learner/workspace.py``),
+never in ``exercises/``, and ``bootcamp update`` first moves any work still found in
+``exercises/`` into the workspace (backup first; ``exercises/`` back to the release).
 
 Where the new release comes from:
 
-* **a git clone** (the default): ``bootcamp update`` runs ``git fetch``, takes the new
-  ``exercises/`` from the upstream branch's git objects (``git show REF:exercises/...``),
-  merges each learner notebook into it in memory, puts the learner's notebooks back to
-  the committed version so that ``git merge --ff-only`` can move the clone to the new
-  commit (course code, solutions, data and notebooks together), and then writes the
-  merged notebooks over the new ones. If the fast-forward fails (the learner committed
-  work of their own, or edited a file the update changes), every notebook is put back
-  exactly as it was and nothing else happens. ``--ref REF`` takes another ref (a tag),
-  ``--no-fetch`` works offline from what was fetched before.
+* **a git clone** (the default): ``bootcamp update`` runs ``git fetch`` and
+  ``git merge --ff-only`` to the upstream branch (course code, solutions, data and the
+  release together; the workspace is git-ignored, so git never meets the learner's
+  work), then merges each workspace notebook whose release changed into the new release.
+  If the fast-forward fails (the learner committed work of their own, or edited a course
+  file the update changes), nothing is written. ``--ref REF`` takes another ref (a tag),
+  ``--no-fetch`` works offline from what was fetched before. After a ``git pull`` by hand,
+  ``bootcamp update`` merges the notebooks whose release changed (the workspace records
+  which release each copy came from).
 * **a directory** (``--from DIR``): a fresh clone, a downloaded release or a freshly
   built ``exercises/`` (``bootcamp build`` into another checkout). Only the notebooks are
   merged; git is not touched.
@@ -34,7 +36,7 @@ The merge, per notebook, keyed by nbgrader's ``grade_id`` (see :func:`merge_note
   earlier cell that still exists).
 
 Before anything is written, every learner notebook is copied to
-``.bootcamp/learner/backups/<time>/``. A notebook that is not valid JSON is never
+``.bootcamp/learner/backups/<time>/workspace/``. A notebook that is not valid JSON is never
 overwritten: the update names it and leaves it alone.
 """
 
@@ -91,16 +93,9 @@ def _is_appendix(cell: dict) -> bool:
 
 def _untouched(cell: dict) -> bool:
     """True when an answer cell is still the released stub (its nbgrader checksum matches)."""
-    want = _nbg(cell).get("checksum")
-    if not want:
-        return False
-    try:
-        import nbformat
-        from nbgrader.utils import compute_checksum
+    from course.learner.workspace import is_stub
 
-        return compute_checksum(nbformat.from_dict(copy.deepcopy(cell))) == want
-    except Exception:
-        return False
+    return is_stub(cell)
 
 
 def _defined_names(source: str) -> set[str]:
@@ -331,18 +326,21 @@ def _release_from_dir(src: Path) -> dict[str, bytes]:
 
 
 def learner_notebooks(root: Path) -> dict[str, Path]:
-    base = Path(root) / "exercises"
-    if not base.is_dir():
-        return {}
-    return {d.name: d / f"{d.name}.ipynb" for d in sorted(base.iterdir())
-            if d.is_dir() and (d / f"{d.name}.ipynb").is_file()}
+    """{slug: path} of the learner's notebooks: the workspace (course/learner/workspace.py)."""
+    from course.learner import workspace
+
+    return workspace.learner_notebooks(root)
 
 
 def backup(paths: list[Path], root: Path, stamp: str) -> Path:
     """Copy each file to .bootcamp/learner/backups/<stamp>/<path relative to the course>."""
+    from course.learner import workspace
+
     dest = data_dir(root) / "backups" / stamp
+    ws = workspace.workspace_dir(root).resolve()
     for p in paths:
-        rel = Path(p).resolve().relative_to(Path(root).resolve())
+        p = Path(p).resolve()
+        rel = Path("workspace") / p.relative_to(ws) if p.is_relative_to(ws) else p.relative_to(Path(root).resolve())
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, target)
@@ -365,10 +363,12 @@ class Plan:
 
 def plan_merge(root: Path, release: dict[str, bytes], learner: dict[str, bytes | None], when: str) -> Plan:
     """Decide every write. ``learner`` maps slug -> the learner's bytes (None: no notebook)."""
+    from course.learner import workspace
+
     plan = Plan()
     for slug in sorted(set(release) | {s for s, b in learner.items() if b is not None}):
-        path = Path(root) / "exercises" / slug / f"{slug}.ipynb"
-        rel = f"exercises/{slug}/{slug}.ipynb"
+        path = workspace.notebook_path(slug, root)
+        rel = workspace.shown(path, root)
         mine = learner.get(slug)
         if slug not in release:
             plan.reports.append(MergeReport(rel, status="kept (not in the release)",
@@ -412,7 +412,9 @@ def _stamp() -> str:
 
 
 def update_from_dir(src: Path, root: Path = ROOT, dry_run: bool = False) -> tuple[Plan, Path | None]:
-    """Merge every learner notebook under root/exercises into the release in ``src``."""
+    """Merge every learner notebook in the workspace into the release in ``src``."""
+    from course.learner import workspace
+
     release = _release_from_dir(src)
     mine = learner_notebooks(root)
     learner = {slug: p.read_bytes() for slug, p in mine.items()}
@@ -425,6 +427,9 @@ def update_from_dir(src: Path, root: Path = ROOT, dry_run: bool = False) -> tupl
     for path, text in plan.writes.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    for slug in release:
+        if slug not in plan.left_alone and workspace.notebook_path(slug, root).is_file():
+            workspace.record_base(slug, release[slug], root)
     return plan, saved
 
 
@@ -472,8 +477,8 @@ def update_from_git(root: Path = ROOT, ref: str | None = None, fetch: bool = Tru
         raise UpdateError(f"no such ref: {ref!r}")
     old = _git(root, "rev-parse", "HEAD").stdout.strip()
     if old == new:
-        return GitOutcome(Plan(), None, old, new, notes + [f"already up to date with {ref}"])
-    if _git(root, "merge-base", "--is-ancestor", old, new, check=False).returncode != 0:
+        notes.append(f"the course is already up to date with {ref}")
+    if old != new and _git(root, "merge-base", "--is-ancestor", old, new, check=False).returncode != 0:
         raise UpdateError(f"your branch has commits that {ref} does not have, so it cannot simply move forward. "
                           f"Either move your commits aside (`git branch my-work; git reset --keep {ref}` keeps your "
                           f"uncommitted notebooks), or run `bootcamp update --from DIR` with a fresh copy of the course")
@@ -485,49 +490,60 @@ def update_from_git(root: Path = ROOT, ref: str | None = None, fetch: bool = Tru
         parts = Path(path).parts
         if len(parts) == 3 and parts[2] == f"{parts[1]}.ipynb":
             release[parts[1]] = _git(root, "show", f"{new}:{path}", binary=True).stdout
-    # the learner's notebooks, and which differ from the commit they started from
+    changed, notes2 = _workspace_changes(root, release, old)
+    notes += notes2
     mine = learner_notebooks(root)
-    learner = {slug: p.read_bytes() for slug, p in mine.items()}
-    committed = {}
-    for slug in mine:
-        got = _git(root, "show", f"{old}:exercises/{slug}/{slug}.ipynb", check=False, binary=True)
-        committed[slug] = got.stdout if got.returncode == 0 else None
-    edited = {slug for slug in mine if learner[slug] != committed.get(slug)}
-    changed = {slug for slug in edited if release.get(slug) != committed.get(slug)}  # the release changed them
-    if edited - changed:
-        notes.append(f"{len(edited - changed)} notebook(s) with your work that this release does not change: "
-                     "kept as they are")
+    learner = {slug: mine[slug].read_bytes() for slug in changed}
     when = datetime.now().strftime("%Y-%m-%d")
-    # only the notebooks with learner work that the release changes need a merge; git brings the rest
-    plan = plan_merge(root, {s: b for s, b in release.items() if s in changed}, {s: learner[s] for s in changed}, when)
+    # the workspace is git-ignored, so git moves the release forward without touching it; then each
+    # learner notebook whose release changed is merged into the new release
+    plan = plan_merge(root, {s: release[s] for s in changed}, learner, when)
+    from course.learner import workspace
+
+    for slug in sorted(set(mine) - set(release)):
+        plan.reports.append(MergeReport(workspace.shown(mine[slug], root), status="kept (not in the release)",
+                                        reason="this lesson is not in the new release; your notebook stays"))
     if dry_run:
         return GitOutcome(plan, None, old, new, notes)
-
     stamp = _stamp()
     saved = backup([mine[s] for s in sorted(mine)], root, stamp) if mine else None
-    broken = plan.left_alone
-    restored = []
-    try:
-        for slug in sorted(edited - broken):
-            if committed.get(slug) is not None:
-                mine[slug].write_bytes(committed[slug])  # the committed version, so git can move forward
-                restored.append(slug)
-            elif slug in release:  # untracked here, tracked upstream: out of git's way for the moment
-                mine[slug].unlink()
-                restored.append(slug)
+    if old != new:
         ff = _git(root, "merge", "--ff-only", "--quiet", new, check=False)
         if ff.returncode != 0:
             raise UpdateError("git could not move to the new version, so nothing was changed:\n  "
                               + "\n  ".join(ff.stderr.strip().splitlines()[-6:]))
-    except BaseException:
-        for slug in restored:
-            mine[slug].write_bytes(learner[slug])
-        raise
+    _write_plan(plan, release, root)
+    return GitOutcome(plan, saved, old, new, notes)
+
+
+def _workspace_changes(root: Path, release: dict[str, bytes], old: str) -> tuple[set[str], list[str]]:
+    """The workspace lessons whose release changed since their copy was made (or last merged)."""
+    from course.learner import workspace
+
+    bases = workspace.read_bases(root)
+    changed, same = set(), 0
+    for slug in learner_notebooks(root):
+        if slug not in release:
+            continue  # a lesson this release does not have: the notebook stays as it is
+        base = bases.get(slug)
+        if base is None:  # copied before the workspace kept a record: the release as of HEAD
+            got = _git(root, "show", f"{old}:exercises/{slug}/{slug}.ipynb", check=False, binary=True)
+            base = workspace.sha(got.stdout) if got.returncode == 0 else None
+        if base != workspace.sha(release[slug]):
+            changed.add(slug)
+        else:
+            same += 1
+    notes = [f"{same} notebook(s) of yours whose lesson this release does not change: kept as they are"] if same else []
+    return changed, notes
+
+
+def _write_plan(plan: Plan, release: dict[str, bytes], root: Path) -> None:
+    from course.learner import workspace
+
     for path, text in plan.writes.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    for slug in restored:  # nothing to merge (the release did not change it, or dropped it): put it back as it was
-        if mine[slug] not in plan.writes:
-            mine[slug].parent.mkdir(parents=True, exist_ok=True)
-            mine[slug].write_bytes(learner[slug])
-    return GitOutcome(plan, saved, old, new, notes)
+    for r in plan.reports:
+        slug = Path(r.path).parent.name if hasattr(r, "path") else None
+        if slug in release and slug not in plan.left_alone:
+            workspace.record_base(slug, release[slug], root)
