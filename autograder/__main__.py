@@ -40,8 +40,7 @@ def cmd_worker(args, settings: Settings) -> int:
 
     if args.slots:
         settings.workers = args.slots
-    Worker(settings).run_forever()
-    return 0
+    return Worker(settings).run_forever()  # 3: unhealthy, so that serve or systemd starts a fresh one
 
 
 def cmd_celery_worker(args, settings: Settings) -> int:

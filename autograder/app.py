@@ -57,9 +57,28 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
 
     @app.get("/healthz")
     def healthz():
-        return {"ok": True}
+        """200 when the gradebook answers and every grading worker on this machine is healthy
+        (threads alive, ticked recently: autograder/grading/worker.py); else 503, saying which."""
+        return health_response(app)
 
     return app
+
+
+def health_response(app: FastAPI) -> JSONResponse:
+    from sqlalchemy import text
+
+    from autograder.grading.worker import read_health
+
+    out: dict = {"ok": True, "gradebook": "ok"}
+    try:
+        with app.state.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001
+        out.update(ok=False, gradebook=f"unavailable ({type(err).__name__})")
+    out["workers"] = read_health(app.state.settings.data_path)
+    if any(not w["ok"] for w in out["workers"]):
+        out["ok"] = False
+    return JSONResponse(out, status_code=200 if out["ok"] else 503)
 
 
 def _install_features(app: FastAPI) -> None:
