@@ -1,0 +1,203 @@
+"""The grading service heals itself (issue 17), tested with real faults: a PostgreSQL server
+stopped and started again while notebooks are graded, the SQLite gradebook's filesystem (a
+small tmpfs) filled and then freed, a grading thread that dies or hangs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from autograder.grading.worker import Worker, wait_idle
+
+from .conftest import Service, make_settings
+from .servers import Postgres
+
+SLOW = "import time\ntime.sleep(2.5)"  # a cell that keeps a notebook in grading long enough to pull the plug
+
+
+def _start(w: Worker, slots: int = 2) -> None:
+    w.release_dead_leases()
+    w.threads = [w._spawn(slot) for slot in range(slots)]
+
+
+def _stop(w: Worker) -> None:
+    w.stopping.set()
+    for t in w.threads:
+        t.join(20)
+
+
+def _wait_status(db, ids, wanted, timeout=60.0):
+    from autograder.gradebook.models import Submission
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with db.session() as s:
+            states = [s.get(Submission, i).status.value for i in ids]
+        if all(st in wanted for st in states):
+            return states
+        time.sleep(0.1)
+    raise AssertionError(f"still {states} after {timeout} s, waiting for {wanted}")
+
+
+def _graded_once(svc, ids):
+    """Each submission: graded with full marks, one job, one row per exercise (never written twice)."""
+    from autograder.gradebook.models import ExerciseResult, GradingJob, Submission
+
+    with svc.db.session() as s:
+        for i in ids:
+            sub = s.get(Submission, i)
+            assert (sub.status.value, sub.score) == ("graded", 5.0), (i, sub.status, sub.score, sub.message)
+            assert s.scalar(select(func.count()).select_from(GradingJob).where(GradingJob.submission_id == i)) == 1
+            assert s.scalar(select(func.count()).select_from(ExerciseResult)
+                            .where(ExerciseResult.submission_id == i)) == 2
+
+
+def _assert_503(r):
+    assert r.status_code == 503, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/json") and "Retry-After" in r.headers
+    line = r.json()["detail"]
+    assert "\n" not in line and "not stored" in line and "try again" in line, line
+
+
+def test_postgresql_stopped_and_started_again_mid_grading(course_root, tmp_path, grader, sub):
+    """On main: the OperationalError raised by jobs.finish ended both grading threads, and every
+    later submission waited forever; a submission while the database was down was a plain 500."""
+    pg = Postgres()
+    svc = w = None
+    try:
+        svc = Service(make_settings(course_root, tmp_path / "data", database_url=pg.url))
+        svc.client = type(svc.client)(svc.app, raise_server_exceptions=False)
+        w = Worker(svc.settings, svc.db, grader)
+        _start(w)
+        ids = [svc.submit(who, sub().solve().after("double", SLOW).bytes()).json()["id"] for who in ("lea", "leo")]
+        _wait_status(svc.db, ids, {"grading"})
+        pg.stop("fast")  # both notebooks are being graded: their grades cannot be written
+        time.sleep(6.0)
+        assert w.db_errors > 0, "the outage was not seen: the test did not test anything"
+        assert all(t.is_alive() for t in w.threads), "a database error ended a grading thread"
+        _assert_503(svc.submit("lia", sub().solve().bytes()))
+        h = svc.client.get("/healthz")
+        assert h.status_code == 503 and h.json()["gradebook"].startswith("unavailable"), h.text
+        pg.start()
+        assert wait_idle(svc.db, 120), "jobs still queued or running two minutes after the database came back"
+        later = svc.submit("lia", sub().solve().bytes()).json()["id"]  # the threads still grade
+        assert wait_idle(svc.db, 60)
+        _graded_once(svc, [*ids, later])
+        assert svc.client.get("/healthz").status_code == 200
+    finally:
+        if w is not None:
+            _stop(w)
+        if svc is not None:
+            svc.db.dispose()
+        pg.close()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 24 MiB tmpfs (root only): the SQLite gradebook's disk, to fill."""
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs to fill needs root")
+    out = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(path) -> int:
+    n = 0
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+                n += 65536
+        except OSError:
+            pass
+    return n
+
+
+def test_a_full_disk_under_the_sqlite_gradebook_then_freed(course_root, small_fs, grader, sub):
+    """On main: 'database or disk is full' raised by jobs.finish ended the grading threads for good."""
+    from sqlalchemy import text
+
+    svc = Service(make_settings(course_root, small_fs / "data"))
+    svc.client = type(svc.client)(svc.app, raise_server_exceptions=False)
+    w = Worker(svc.settings, svc.db, grader)
+    _start(w)
+    filler = small_fs / "filler"
+    try:
+        ids = [svc.submit(who, sub().solve().after("double", SLOW).bytes()).json()["id"] for who in ("lea", "leo")]
+        _wait_status(svc.db, ids, {"grading"})
+        with svc.db.engine.connect() as conn:  # an empty WAL: the next commits must grow it
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert _fill(filler) > 0
+        _assert_503(svc.submit("lia", sub().solve().bytes()))  # its notebook cannot be stored
+        time.sleep(5.0)
+        assert w.db_errors > 0, "the full disk was not seen: the test did not test anything"
+        assert all(t.is_alive() for t in w.threads), "a full disk ended a grading thread"
+        filler.unlink()
+        assert wait_idle(svc.db, 120), "jobs still queued or running two minutes after the disk was freed"
+        later = svc.submit("lia", sub().solve().bytes()).json()["id"]
+        assert wait_idle(svc.db, 60)
+        _graded_once(svc, [*ids, later])
+        with svc.db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    finally:
+        filler.unlink(missing_ok=True)
+        _stop(w)
+        svc.db.dispose()
+
+
+class _NoGrader:
+    zygote = type("Z", (), {"warm_seconds": 0.0})()
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+
+def test_a_dead_grading_thread_is_started_again_and_a_stuck_one_ends_the_process(service, monkeypatch):
+    """On main a grading thread that died stayed dead in a live process, which no supervisor restarts."""
+    settings = service.settings
+    w = Worker(settings, service.db, _NoGrader())
+    dead = threading.Thread(target=lambda: None)
+    dead.start()
+    dead.join()
+    w.threads = [dead]
+    w.tick(0)
+    assert w.health()["ok"] is False and w.health()["threads_alive"] == 0
+    w.stopping.clear()
+    assert w.supervise() is True and w.restarts == 1 and w.threads[0].is_alive()
+    w.stopping.set()
+    w.threads[0].join(10)
+
+    # a slot that stops ticking (hung in a call that never returns): run_forever exits 3
+    hang = threading.Event()
+    w2 = Worker(settings, service.db, _NoGrader())
+    monkeypatch.setattr(w2, "_loop", lambda slot: hang.wait(30))
+    monkeypatch.setattr(w2, "stale_after", lambda: 2.5)
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    seen = []
+    done = threading.Thread(target=lambda: seen.append(w2.run_forever()))
+    done.start()
+    time.sleep(1.5)  # healthy for 2.5 s: its health file is written every second
+    from autograder.grading.worker import read_health
+
+    health = read_health(settings.data_path)
+    done.join(20)
+    hang.set()
+    assert seen == [3], seen
+    assert health and health[0]["slots"] == settings.workers, health
+    assert read_health(settings.data_path) == []  # its health file goes with it
