@@ -56,6 +56,7 @@ def cmd_serve(args, settings: Settings) -> int:
     from autograder.app import create_app
     from autograder.embedded import ensure_local_accounts, token_file
     from autograder.gradebook.db import Database
+    from autograder.httpserver import uvicorn_options
 
     if args.port:
         settings.port = args.port
@@ -88,7 +89,7 @@ def cmd_serve(args, settings: Settings) -> int:
         print(f"  self-paced learner token: {token_file(settings, 'local')}; "
               f"dashboard login token: {token_file(settings, 'local-instructor')}", flush=True)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings))
     finally:
         stop.set()
         proc = worker.get("proc")

@@ -114,3 +114,88 @@ class Redis:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Uvicorn:
+    """The app under a real uvicorn server in a thread, on a free loopback port (as `serve` runs it)."""
+
+    def __init__(self, app, **config):
+        import threading
+
+        import uvicorn
+        from autograder.httpserver import uvicorn_options
+
+        self.port = free_port()
+        options = dict(uvicorn_options(app.state.settings), **config)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    **options))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        end = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < end and self.thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+class DropFirstAnswer:
+    """A loopback TCP proxy that forwards the first request but closes the connection before its
+    answer reaches the client (the service stored it; the client never heard): every later
+    connection is relayed both ways."""
+
+    def __init__(self, upstream_port: int):
+        import threading
+
+        self.upstream = upstream_port
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.dropped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(client, self.connections == 1), daemon=True).start()
+
+    def _handle(self, client, drop: bool):
+        import threading
+
+        up = socket.create_connection(("127.0.0.1", self.upstream))
+
+        def pump(a, b):
+            try:
+                while data := a.recv(65536):
+                    b.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(client, up), daemon=True).start()
+        if drop:
+            up.recv(65536)  # the service answered: it stored the submission
+            client.close()
+            up.close()
+            self.dropped.set()
+        else:
+            pump(up, client)
+
+    def close(self):
+        self.sock.close()

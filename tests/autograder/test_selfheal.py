@@ -201,3 +201,53 @@ def test_a_dead_grading_thread_is_started_again_and_a_stuck_one_ends_the_process
     assert seen == [3], seen
     assert health and health[0]["slots"] == settings.workers, health
     assert read_health(settings.data_path) == []  # its health file goes with it
+
+
+# --------------------------------------------------------------------------- idempotent submission
+def test_the_same_idempotency_key_answers_the_same_submission(service, sub):
+    """On main: the same notebook sent 3 times made 3 rows and 3 gradings."""
+    from autograder.gradebook.models import GradingJob
+
+    body = sub().solve().bytes()
+    key = {"Idempotency-Key": "4f1c0b7e-retry-me"}
+    first = service.client.post("/api/submissions?lesson=9.8", content=body, headers={**service.h("lea"), **key})
+    assert first.status_code == 201, first.text
+    for _ in range(2):
+        again = service.client.post("/api/submissions?lesson=9.8", content=body, headers={**service.h("lea"), **key})
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"], again.text
+        assert again.json()["replayed"] is True
+    assert service.count() == 1
+    with service.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(GradingJob)) == 1
+    # another notebook under the same key: refused, saying why
+    other = service.client.post("/api/submissions?lesson=9.8", content=sub().solve(double="def double(x):\n    return x")
+                                .bytes(), headers={**service.h("lea"), **key})
+    assert other.status_code == 422 and "already used for a different notebook" in other.json()["detail"], other.text
+    # another learner's key is theirs alone
+    theirs = service.client.post("/api/submissions?lesson=9.8", content=body, headers={**service.h("leo"), **key})
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    bad = service.client.post("/api/submissions?lesson=9.8", content=body,
+                              headers={**service.h("lea"), "Idempotency-Key": "x" * 201})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["detail"]
+    assert service.count() == 2
+
+
+def test_bootcamp_submit_sends_again_after_a_lost_answer_and_makes_no_duplicate(service, sub):
+    """On main the client sent no key and did not retry: a lost answer was an error for the
+    learner, and sending again made a second submission."""
+    from course.learner import client
+
+    from .servers import DropFirstAnswer, Uvicorn
+
+    srv = Uvicorn(service.app)
+    proxy = DropFirstAnswer(srv.port)
+    try:
+        got = client.post_notebook("9.8", sub().solve().bytes(), tok=service.tokens["lea"],
+                                   url=f"http://127.0.0.1:{proxy.port}", delays=(0.2, 0.5))
+        assert proxy.dropped.is_set() and proxy.connections == 2
+        assert service.count() == 1, "the retry stored the notebook a second time"
+        assert got["replayed"] is True and got["id"] == service.client.get(
+            "/api/submissions", headers=service.h("lea")).json()[0]["id"]
+    finally:
+        proxy.close()
+        srv.close()
