@@ -20,10 +20,29 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from autograder.settings import Settings  # noqa: E402
 
 
-def cmd_migrate(args, settings: Settings) -> int:
+def open_gradebook(settings: Settings):
+    """The gradebook, migrated; or one line naming the file (or server) and the fix, and exit 2."""
     from autograder.gradebook.db import Database
 
-    Database(settings).migrate()
+    try:
+        db = Database(settings)
+        db.migrate()
+        return db
+    except Exception as err:  # noqa: BLE001 - whatever it is, the operator needs one line, not a traceback
+        reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0][:200]
+        if settings.db_url.startswith("sqlite"):
+            where = settings.db_url.removeprefix("sqlite:///")
+            fix = ("check that it is an SQLite file this user can read and write in a writable directory "
+                   "(restore it from a backup, or move it away to start a new one), or set BOOTCAMP_DATA_DIR")
+        else:
+            where = _safe_url(settings.db_url)
+            fix = "start the database server, or correct BOOTCAMP_DATABASE_URL"
+        print(f"autograder: cannot open the gradebook {where}: {reason}; fix: {fix}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    open_gradebook(settings)
     print(f"gradebook at {_safe_url(settings.db_url)} is at the newest schema")
     return 0
 
@@ -55,15 +74,13 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from autograder.app import create_app
     from autograder.embedded import ensure_local_accounts, token_file
-    from autograder.gradebook.db import Database
     from autograder.httpserver import uvicorn_options
 
     if args.port:
         settings.port = args.port
     if args.host:
         settings.host = args.host
-    db = Database(settings)
-    db.migrate()
+    db = open_gradebook(settings)
     if not args.no_local:
         ensure_local_accounts(settings, db)
     app = create_app(settings, db, migrate=False)

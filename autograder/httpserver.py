@@ -43,23 +43,27 @@ class GuardedH11(H11Protocol):
         if not self.transport.is_closing():
             self._arm_header_timer()  # the next request's headers get header_seconds too
 
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE:  # reading a request's headers (h11 only limits them when incomplete)
+            buffered = self.conn.trailing_data[0] + data
+            end = buffered.find(b"\r\n\r\n")
+            if end > self.max_header_bytes or (end < 0 and len(buffered) > self.max_header_bytes):
+                self._json_error(431, f"request headers over {self.max_header_bytes} bytes")
+                return
+        super().data_received(data)
+
     def send_400_response(self, msg: str) -> None:
         buffered, _ = self.conn.trailing_data
         if len(buffered) >= self.max_header_bytes:
-            status, detail = 431, f"request headers over {self.max_header_bytes} bytes"
+            self._json_error(431, f"request headers over {self.max_header_bytes} bytes")
         else:
-            status, detail = 400, "malformed HTTP request"
+            self._json_error(400, "malformed HTTP request")
+
+    def _json_error(self, status: int, detail: str) -> None:
         body = json.dumps({"detail": detail}).encode()
-        try:
-            for event in (h11.Response(status_code=status, headers=[(b"content-type", b"application/json"),
-                                                                    (b"content-length", str(len(body)).encode()),
-                                                                    (b"connection", b"close")]),
-                          h11.Data(data=body), h11.EndOfMessage()):
-                self.transport.write(self.conn.send(event))
-        except h11.LocalProtocolError:  # h11 may refuse to answer in its error state: write it raw
-            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                                 b"connection: close\r\n\r\n%s" % (status, b"Bad Request" if status == 400 else
-                                                                   b"Request Header Fields Too Large", len(body), body))
+        reason = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}[status]
+        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                             b"connection: close\r\n\r\n%s" % (status, reason, len(body), body))
         self.transport.close()
 
 

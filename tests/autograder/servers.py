@@ -123,6 +123,7 @@ class Uvicorn:
         import threading
 
         import uvicorn
+
         from autograder.httpserver import uvicorn_options
 
         self.port = free_port()

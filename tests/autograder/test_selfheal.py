@@ -251,3 +251,94 @@ def test_bootcamp_submit_sends_again_after_a_lost_answer_and_makes_no_duplicate(
     finally:
         proxy.close()
         srv.close()
+
+
+# --------------------------------------------------------------------------- connections and error answers
+def _closed_within(sock, seconds: float) -> bool:
+    """True if the server closes the connection (EOF or reset) within ``seconds``."""
+
+    sock.settimeout(0.2)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            return True
+        if data == b"":
+            return True
+    return False
+
+
+def test_idle_and_half_sent_connections_are_closed(course_root, tmp_path):
+    """On main: a connection that never completed its request's headers was held for ever (three
+    were still open after 75 s), a file descriptor each."""
+    import socket
+
+    from .servers import Uvicorn
+
+    svc = Service(make_settings(course_root, tmp_path / "data", keepalive_seconds=1, header_seconds=1.5))
+    srv = Uvicorn(svc.app)
+    socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(3)]
+    try:
+        socks[1].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+        socks[2].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # answered, then idle (keep-alive)
+        assert b'"ok":true' in socks[2].recv(65536)
+        closed = [_closed_within(s, 8.0) for s in socks]
+        assert closed == [True, True, True], f"still open after 8 s (idle, half-sent headers, kept alive): {closed}"
+    finally:
+        for s in socks:
+            s.close()
+        srv.close()
+        svc.db.dispose()
+
+
+def test_oversized_headers_and_deep_json_answer_4xx_json(service, sub):
+    """On main: JSON nested 100,000 deep was a 500, oversized headers uvicorn's plain-text 400."""
+    import json as jsonlib
+    import socket
+
+    from .servers import Uvicorn
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = service.client.post("/api/submissions?lesson=9.8", content=deep, headers=service.h("lea"))
+    assert r.status_code == 400 and "nested too deeply" in r.json()["detail"], r.text[:300]
+    r = service.client.post("/api/proposals", content=b'{"title": ' + deep + b"}",
+                            headers={**service.h("ines"), "Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500 and r.headers["content-type"].startswith("application/json"), r.text[:300]
+    assert service.count() == 0
+    srv = Uvicorn(service.app)
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n")
+            raw = b""
+            while chunk := s.recv(65536):
+                raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431") and b"application/json" in head, raw[:300]
+        assert "headers over" in jsonlib.loads(body)["detail"]
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            raw = s.recv(65536)
+        assert raw.startswith(b"HTTP/1.1 400") and raw.endswith(b'{"detail": "malformed HTTP request"}'), raw
+    finally:
+        srv.close()
+
+
+def test_a_gradebook_that_cannot_be_opened_is_one_line_naming_the_file(tmp_path):
+    """On main: a raw traceback."""
+    import sys
+
+    from .conftest import ROOT
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "gradebook.db").write_bytes(b"this is not an SQLite database, it only has the name of one" * 4)
+    env = dict(os.environ, BOOTCAMP_DATA_DIR=str(data), BOOTCAMP_COURSE_DIR=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "autograder", "serve", "--workers", "0", "--no-local", "--port", "1"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 2, (out.returncode, out.stderr[-1500:])
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr[-1500:]
+    assert str(data / "gradebook.db") in lines[0] and "fix:" in lines[0], lines[0]
