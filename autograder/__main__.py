@@ -100,6 +100,10 @@ def cmd_serve(args, settings: Settings) -> int:
 
     if args.workers != 0:
         threading.Thread(target=supervise, daemon=True).start()
+    if settings.task_queue == "celery":  # jobs of a killed Celery worker are retried, even with no worker here
+        from autograder.grading.taskqueue import Sweeper, app_for
+
+        Sweeper(app_for(settings), db, settings).start()
     print(f"grading service on http://{settings.host}:{settings.port}  (dashboard: /dashboard, API: /api/docs)",
           flush=True)
     if not args.no_local:

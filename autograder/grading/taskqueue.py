@@ -116,6 +116,48 @@ def republish(app: Celery, db: Database) -> int:
     return len(ids)
 
 
+class Sweeper:
+    """Every third of a lease: requeue and publish again the jobs whose lease expired."""
+
+    def __init__(self, app: Celery, db: Database, settings: Settings):
+        self.app, self.db, self.settings = app, db, settings
+        self.stopping = threading.Event()
+        self.unpublished: set[int] = set()  # requeued, but the broker was down: published at the next sweep
+        self.swept = 0
+
+    def sweep(self) -> list[int]:
+        ids = jobs.requeue_expired(self.db)
+        if ids:
+            log.warning("sweeper: job(s) %s had an expired lease; queued and published again", ids)
+        self.swept += len(ids)
+        todo, self.unpublished = sorted(self.unpublished | set(ids)), set()
+        for job_id in todo:
+            try:
+                publish(self.app, job_id)
+            except Exception as err:  # noqa: BLE001 - the broker is down: next time
+                log.warning("sweeper: could not publish job %s: %s", job_id, err)
+                self.unpublished.add(job_id)
+        return ids
+
+    def run(self) -> None:
+        delay = 0.5
+        while not self.stopping.wait(max(0.5, self.settings.lease_seconds / 3)):
+            try:
+                self.sweep()
+                delay = 0.5
+            except Exception as err:  # noqa: BLE001 - the gradebook is down: retried, never fatal
+                log.warning("sweeper: %s: %s; again in %.1f s", type(err).__name__, err, delay)
+                self.stopping.wait(delay)
+                delay = min(10.0, delay * 2)
+
+    def start(self) -> Sweeper:
+        threading.Thread(target=self.run, name="lease-sweeper", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
 _apps: dict[str, Celery] = {}
 
 
@@ -130,11 +172,14 @@ def app_for(settings: Settings) -> Celery:
 def run_worker(settings: Settings, concurrency: int) -> None:
     """``python -m autograder celery-worker``: a Celery worker, threads sharing one warm grader."""
     app = make_app(settings)
-    n = republish(app, Database(settings))
+    db = Database(settings)
+    n = republish(app, db)
     if n:
         print(f"published {n} waiting job(s) again", flush=True)
+    sweeper = Sweeper(app, db, settings).start()
     try:
         app.worker_main(["worker", "--pool=threads", f"--concurrency={max(1, concurrency)}", "--loglevel=INFO",
                          "--without-gossip", "--without-mingle", "--without-heartbeat"])
     finally:
+        sweeper.stop()
         app.bootcamp_runner.stop()
