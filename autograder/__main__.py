@@ -94,6 +94,9 @@ def cmd_serve(args, settings: Settings) -> int:
             worker["proc"] = proc
             while proc.poll() is None and not stop.is_set():
                 time.sleep(0.5)
+                if _hung(settings, proc.pid):  # wrote its health once, then stopped: its own watch is stuck too
+                    print(f"autograder: the worker {proc.pid} stopped reporting its health; killing it", file=sys.stderr)
+                    proc.kill()
             if not stop.is_set():
                 print(f"autograder: the worker exited ({proc.returncode}); starting another", file=sys.stderr)
                 time.sleep(1.0)
@@ -121,6 +124,14 @@ def cmd_serve(args, settings: Settings) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def _hung(settings: Settings, pid: int, after: float = 60.0) -> bool:
+    path = settings.data_path / f"worker-{pid}.health"
+    try:
+        return time.time() - path.stat().st_mtime > after
+    except OSError:  # not written yet (still warming its imports), or already removed
+        return False
 
 
 def _worker_env(settings: Settings) -> dict:

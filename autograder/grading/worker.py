@@ -96,8 +96,11 @@ class Worker:
             with open(path + ".tmp", "w") as f:
                 json.dump(dict(self.health(), at=time.time()), f)
             os.replace(path + ".tmp", path)
-        except OSError:  # a full disk: /healthz then sees a stale file, which is the truth
-            pass
+        except OSError:  # a full disk: still alive, so say that much (a new time needs no space)
+            try:
+                os.utime(path)
+            except OSError:
+                pass
 
     def supervise(self) -> bool:
         """Start again any grading thread that died; False when one is alive but stuck."""
@@ -275,7 +278,7 @@ def read_health(data_path, stale_seconds: float = 10.0) -> list[dict]:
             h = json.loads(path.read_text())
         except (ValueError, OSError):
             continue
-        age = time.time() - h.pop("at", 0.0)
+        age = time.time() - max(h.pop("at", 0.0), path.stat().st_mtime)
         if age > stale_seconds:
             h.update(ok=False, stale=f"not updated for {age:.0f} s")
         found.append(h)
