@@ -276,9 +276,9 @@ def read_health(data_path, stale_seconds: float = 10.0) -> list[dict]:
                 path.unlink(missing_ok=True)
                 continue
             h = json.loads(path.read_text())
+            age = time.time() - max(h.pop("at", 0.0), path.stat().st_mtime)
         except (ValueError, OSError):
             continue
-        age = time.time() - max(h.pop("at", 0.0), path.stat().st_mtime)
         if age > stale_seconds:
             h.update(ok=False, stale=f"not updated for {age:.0f} s")
         found.append(h)
