@@ -6,8 +6,8 @@ starts itself when Debian's postgresql is installed (else SQLite, and the databa
 skipped). N learners' submissions of a lesson go out from 8 threads through `bootcamp submit`'s
 own client (an Idempotency-Key each, sent again on connection loss or 503). While they are
 graded it kills the grading worker with SIGKILL (`serve` starts another; leases bring its jobs
-back), and stops the database for a few seconds and starts it again. Then it waits (bounded)
-and prints:
+back), and, once the new worker is up, stops the database for 5 s and starts it again. Then it
+waits (bounded) and prints:
 
   accepted    submissions the API acknowledged with an id
   graded      of those, graded with the lesson's full marks
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import signal
@@ -29,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,7 +86,7 @@ def main() -> int:
     from course.learner import client
 
     lesson = find_lesson(args.lesson)
-    raw = __import__("json").dumps(solved_notebook(lesson)).encode()
+    raw = json.dumps(solved_notebook(lesson)).encode()
     base = Path(tempfile.mkdtemp(prefix="bootcamp-soak-"))
     data = base / "data"
     pg = None
@@ -123,7 +126,11 @@ def main() -> int:
                 pid = int(health[0].stem.split("-")[1])
                 os.kill(pid, signal.SIGKILL)
                 faults.append(f"worker {pid} killed at {time.monotonic() - t0:.1f} s")
-            if pg:
+            if pg:  # when the new worker is grading, so that the outage hits it, not only the API
+                wait = time.monotonic() + 240
+                while time.monotonic() < wait and not [p for p in data.glob("worker-*.health")
+                                                        if p.stem != f"worker-{pid}"]:
+                    time.sleep(0.5)
                 time.sleep(2.0)
                 pg.stop()
                 faults.append(f"PostgreSQL stopped at {time.monotonic() - t0:.1f} s")
@@ -142,6 +149,14 @@ def main() -> int:
                 break
             time.sleep(2.0)
         rows = client.request("GET", "/api/submissions?limit=500", tok=tok, url=url)
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
+                health = json.loads(r.read())
+        except urllib.error.HTTPError as err:
+            health = json.loads(err.read())
+        for w in health["workers"]:
+            print(f"  worker {w['pid']}: {w['graded']} graded, {w['db_errors']} database errors retried "
+                  f"({w['last_db_error'][:80] or 'none'})", flush=True)
         full = [g for g in final.values() if g["status"] == "graded" and g["score"] == g["max_score"]]
         lost = len(set(accepted)) - len(full)
         print(f"accepted {len(accepted)}  graded {len(full)}  lost {lost}  duplicated {len(rows) - len(set(accepted))}"
