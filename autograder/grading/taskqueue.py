@@ -90,8 +90,13 @@ class _Runner:
         w = self.worker()
         slot = self.slot()
         owner = f"{w.host}:{os.getpid()}:celery-{slot}"
-        jobs.fail_exhausted(w.db)
-        if not jobs.claim(w.db, job_id, owner, self.settings.lease_seconds):
+        def claim() -> bool:
+            jobs.fail_exhausted(w.db)
+            return jobs.claim(w.db, job_id, owner, self.settings.lease_seconds)
+
+        # the gradebook down: wait for it (the message is this job's only one; acked_late, a
+        # task that raised would be acknowledged and the queued job left without a message)
+        if not w.retry(f"claiming job {job_id}", claim):
             return "not claimable (graded, or taken by another worker)"
         w.grade_job(job_id, owner, slot)
         return "graded"
