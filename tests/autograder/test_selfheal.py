@@ -144,10 +144,10 @@ def test_a_full_disk_under_the_sqlite_gradebook_then_freed(course_root, small_fs
         with svc.db.engine.connect() as conn:  # an empty WAL: the next commits must grow it
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         assert _fill(filler) > 0
-        _assert_503(svc.submit("lia", sub().solve().bytes()))  # its notebook cannot be stored
         time.sleep(5.0)
         assert all(t.is_alive() for t in w.threads), "a full disk ended a grading thread"
         assert w.db_errors > 0, "the full disk was not seen: the test did not test anything"
+        _assert_503(svc.submit("lia", sub().solve().bytes()))  # its notebook cannot be stored
         filler.unlink()
         assert wait_idle(svc.db, 120), "jobs still queued or running two minutes after the disk was freed"
         later = svc.submit("lia", sub().solve().bytes()).json()["id"]
