@@ -48,6 +48,7 @@ class Worker:
         self.graded = 0
         self.db_errors = 0  # database errors met (and retried) in the grading loop
         self.last_db_error = ""
+        self.last_retry = ""  # what the last retried call was ("writing the grade of job 7")
         self.restarts = 0  # grading threads that died and were started again
         self.ticks: dict[int, float] = {}  # slot -> time.monotonic() of its last sign of life
 
@@ -62,6 +63,7 @@ class Worker:
                 return fn(*args)
             except Exception as err:  # noqa: BLE001 - OperationalError, a pool timeout, a broker's ConnectionError...
                 self.db_errors += 1
+                self.last_retry = what
                 self.last_db_error = f"{what}: {type(err).__name__}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else ''}"
                 log.warning("%s failed (%s); retrying in %.1f s", what, self.last_db_error, delay)
                 if slot is not None:

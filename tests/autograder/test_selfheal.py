@@ -60,6 +60,15 @@ def _graded_once(svc, ids):
                             .where(ExerciseResult.submission_id == i)) == 2
 
 
+def _until_a_grade_could_not_be_written(w: Worker, timeout: float = 40.0) -> None:
+    """Wait until the worker failed to write a finished grade, or one of its threads died."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and all(t.is_alive() for t in w.threads):
+        if getattr(w, "last_retry", "").startswith("writing the grade"):
+            return
+        time.sleep(0.1)
+
+
 def _assert_503(r):
     assert r.status_code == 503, (r.status_code, r.text[:300])
     assert r.headers["content-type"].startswith("application/json") and "Retry-After" in r.headers
@@ -80,7 +89,7 @@ def test_postgresql_stopped_and_started_again_mid_grading(course_root, tmp_path,
         ids = [svc.submit(who, sub().solve().after("double", SLOW).bytes()).json()["id"] for who in ("lea", "leo")]
         _wait_status(svc.db, ids, {"grading"})
         pg.stop("fast")  # both notebooks are being graded: their grades cannot be written
-        time.sleep(6.0)
+        _until_a_grade_could_not_be_written(w)
         assert all(t.is_alive() for t in w.threads), "a database error ended a grading thread"
         assert w.db_errors > 0, "the outage was not seen: the test did not test anything"
         _assert_503(svc.submit("lia", sub().solve().bytes()))
@@ -144,7 +153,7 @@ def test_a_full_disk_under_the_sqlite_gradebook_then_freed(course_root, small_fs
         with svc.db.engine.connect() as conn:  # an empty WAL: the next commits must grow it
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         assert _fill(filler) > 0
-        time.sleep(5.0)
+        _until_a_grade_could_not_be_written(w)
         assert all(t.is_alive() for t in w.threads), "a full disk ended a grading thread"
         assert w.db_errors > 0, "the full disk was not seen: the test did not test anything"
         _assert_503(svc.submit("lia", sub().solve().bytes()))  # its notebook cannot be stored
