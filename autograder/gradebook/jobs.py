@@ -133,6 +133,26 @@ def requeue_expired(db: Database) -> list[int]:
     return won
 
 
+def stale_queued(db: Database, older_than: float) -> list[int]:
+    """Queued jobs untouched for ``older_than`` seconds (their message was lost: the broker was
+    down when the API published, or it lost it). Each is touched, so that of several sweepers
+    one takes it, and it comes back at most once per ``older_than``."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than)
+    with db.session() as s:
+        ids = s.scalars(select(GradingJob.id).where(GradingJob.state == JobState.queued,
+                                                    GradingJob.updated_at < cutoff)).all()
+    won = []
+    for job_id in ids:
+        with db.session() as s:
+            res = s.execute(update(GradingJob).where(GradingJob.id == job_id, GradingJob.state == JobState.queued,
+                                                     GradingJob.updated_at < cutoff)
+                            .values(updated_at=now).execution_options(synchronize_session=False))
+            if res.rowcount == 1:
+                won.append(job_id)
+    return won
+
+
 def claimable_ids(db: Database) -> list[int]:
     """Jobs waiting for a worker (queued, or leased by a worker that stopped renewing)."""
     with db.session() as s:

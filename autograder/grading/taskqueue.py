@@ -135,7 +135,11 @@ class Sweeper:
         if ids:
             log.warning("sweeper: job(s) %s had an expired lease; queued and published again", ids)
         self.swept += len(ids)
-        todo, self.unpublished = sorted(self.unpublished | set(ids)), set()
+        # a job queued long ago whose message is gone (the broker was down when the API published)
+        lost = jobs.stale_queued(self.db, max(300.0, 10 * self.settings.lease_seconds))
+        if lost:
+            log.warning("sweeper: job(s) %s waited over 5 minutes in the queue; published again", lost)
+        todo, self.unpublished = sorted(self.unpublished | set(ids) | set(lost)), set()
         for job_id in todo:
             try:
                 publish(self.app, job_id)

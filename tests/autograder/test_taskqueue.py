@@ -187,3 +187,35 @@ def test_a_celery_worker_killed_mid_grade_its_job_is_retried_within_the_lease_an
         service.db.dispose()
         if redis:
             redis.close()
+
+
+def test_the_sweeper_publishes_again_an_expired_lease_and_a_job_whose_message_was_lost(
+        course_root, tmp_path, sub, monkeypatch):
+    """Without a worker running: a job whose worker vanished mid-grade and a job queued long ago
+    whose message the broker never got are each published again, once, by one sweeper."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from autograder.gradebook import jobs
+    from autograder.gradebook.models import GradingJob, utcnow
+    from autograder.grading import taskqueue
+
+    settings = make_settings(course_root, tmp_path / "data", task_queue="celery")
+    service = Service(settings)
+    sent: list[int] = []
+    monkeypatch.setattr(taskqueue, "publish", lambda app, job_id: sent.append(job_id))
+    try:
+        ids = [service.submit(who, sub().solve().bytes()).json()["id"] for who in ("lea", "leo", "lia")]
+        sent.clear()  # what the API published
+        with service.db.session() as s:
+            a, b, c = (s.scalar(select(GradingJob.id).where(GradingJob.submission_id == i)) for i in ids)
+        assert jobs.claim(service.db, a, "elsewhere:1:0", lease_seconds=-1)  # its lease has already expired
+        with service.db.session() as s:
+            s.execute(update(GradingJob).where(GradingJob.id == b).values(updated_at=utcnow() - timedelta(hours=1)))
+        one, two = (taskqueue.Sweeper(None, service.db, settings) for _ in range(2))
+        assert sorted(one.sweep() + two.sweep()) == [a]
+        assert sorted(sent) == [a, b], sent  # c is simply waiting its turn: not published twice
+        assert one.sweep() == [] and sorted(sent) == [a, b]
+    finally:
+        service.db.dispose()
