@@ -84,12 +84,13 @@ case "$cmd" in
     $VENV/bin/ruff check .
     # exercises/ current with solutions/ and leaking nothing: tests/test_lessons_run.py
     # (`bootcamp build --check` is the same check by hand).
-    # The service's tests use a real PostgreSQL server and a real browser (Debian's packages);
-    # without root or apt they skip, saying why.
+    # The service's tests use a real PostgreSQL server, a real Redis server and a real browser
+    # (Debian's packages); without root or apt they skip, saying why.
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-        echo "== installing chromium and postgresql (Debian packages)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null
+      if ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+          || ! command -v redis-server >/dev/null; then
+        echo "== installing chromium, postgresql and redis-server (Debian packages)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql redis-server >/dev/null
       fi
     fi
     echo "== pytest"

@@ -10,6 +10,7 @@ Laid out by concern (each package's ``__init__`` says what its modules hold):
     transcripts/   signed transcripts: the key, the routes
     app.py         the FastAPI app put together; settings.py every setting (BOOTCAMP_*)
     admin.py       `python -m autograder admin ...`; embedded.py the local accounts by default
+    httpserver.py  how `serve` runs uvicorn: header and keep-alive timeouts, JSON 400/431
 
 `course/` never imports this package; it talks to the service over HTTP only
 (course/learner/client.py), and `bootcamp serve` / `bootcamp admin` run `python -m autograder`.

@@ -20,10 +20,29 @@ sys.modules.setdefault("rfc3987_syntax", None)
 from autograder.settings import Settings  # noqa: E402
 
 
-def cmd_migrate(args, settings: Settings) -> int:
+def open_gradebook(settings: Settings):
+    """The gradebook, migrated; or one line naming the file (or server) and the fix, and exit 2."""
     from autograder.gradebook.db import Database
 
-    Database(settings).migrate()
+    try:
+        db = Database(settings)
+        db.migrate()
+        return db
+    except Exception as err:  # noqa: BLE001 - whatever it is, the operator needs one line, not a traceback
+        reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or [type(err).__name__])[0][:200]
+        if settings.db_url.startswith("sqlite"):
+            where = settings.db_url.removeprefix("sqlite:///")
+            fix = ("check that it is an SQLite file this user can read and write in a writable directory "
+                   "(restore it from a backup, or move it away to start a new one), or set BOOTCAMP_DATA_DIR")
+        else:
+            where = _safe_url(settings.db_url)
+            fix = "start the database server, or correct BOOTCAMP_DATABASE_URL"
+        print(f"autograder: cannot open the gradebook {where}: {reason}; fix: {fix}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    open_gradebook(settings)
     print(f"gradebook at {_safe_url(settings.db_url)} is at the newest schema")
     return 0
 
@@ -40,8 +59,7 @@ def cmd_worker(args, settings: Settings) -> int:
 
     if args.slots:
         settings.workers = args.slots
-    Worker(settings).run_forever()
-    return 0
+    return Worker(settings).run_forever()  # 3: unhealthy, so that serve or systemd starts a fresh one
 
 
 def cmd_celery_worker(args, settings: Settings) -> int:
@@ -56,14 +74,13 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from autograder.app import create_app
     from autograder.embedded import ensure_local_accounts, token_file
-    from autograder.gradebook.db import Database
+    from autograder.httpserver import uvicorn_options
 
     if args.port:
         settings.port = args.port
     if args.host:
         settings.host = args.host
-    db = Database(settings)
-    db.migrate()
+    db = open_gradebook(settings)
     if not args.no_local:
         ensure_local_accounts(settings, db)
     app = create_app(settings, db, migrate=False)
@@ -77,19 +94,26 @@ def cmd_serve(args, settings: Settings) -> int:
             worker["proc"] = proc
             while proc.poll() is None and not stop.is_set():
                 time.sleep(0.5)
+                if _hung(settings, proc.pid):  # wrote its health once, then stopped: its own watch is stuck too
+                    print(f"autograder: the worker {proc.pid} stopped reporting its health; killing it", file=sys.stderr)
+                    proc.kill()
             if not stop.is_set():
                 print(f"autograder: the worker exited ({proc.returncode}); starting another", file=sys.stderr)
                 time.sleep(1.0)
 
     if args.workers != 0:
         threading.Thread(target=supervise, daemon=True).start()
+    if settings.task_queue == "celery":  # jobs of a killed Celery worker are retried, even with no worker here
+        from autograder.grading.taskqueue import Sweeper, app_for
+
+        Sweeper(app_for(settings), db, settings).start()
     print(f"grading service on http://{settings.host}:{settings.port}  (dashboard: /dashboard, API: /api/docs)",
           flush=True)
     if not args.no_local:
         print(f"  self-paced learner token: {token_file(settings, 'local')}; "
               f"dashboard login token: {token_file(settings, 'local-instructor')}", flush=True)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", **uvicorn_options(settings))
     finally:
         stop.set()
         proc = worker.get("proc")
@@ -100,6 +124,14 @@ def cmd_serve(args, settings: Settings) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def _hung(settings: Settings, pid: int, after: float = 60.0) -> bool:
+    path = settings.data_path / f"worker-{pid}.health"
+    try:
+        return time.time() - path.stat().st_mtime > after
+    except OSError:  # not written yet (still warming its imports), or already removed
+        return False
 
 
 def _worker_env(settings: Settings) -> dict:

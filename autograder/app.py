@@ -8,6 +8,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from autograder.gradebook.db import Database
@@ -55,11 +57,55 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
             line = "invalid request"
         return JSONResponse({"detail": line}, status_code=422)
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def gradebook_unavailable(request: Request, exc: Exception):
+        """A server-side outage (the database down, its disk full, the pool exhausted): 503 with
+        Retry-After and what the learner should do, never a traceback."""
+        if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError | InterfaceError) \
+                and not exc.connection_invalidated:
+            return await internal_error(request, exc)
+        log.warning("gradebook unavailable on %s %s: %s", request.method, request.url.path,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        what = "your notebook was not stored" if request.url.path == "/api/submissions" else (
+            "nothing was changed" if request.method not in ("GET", "HEAD") else "nothing could be read")
+        return JSONResponse({"detail": f"the gradebook is unavailable; {what}; try again in a minute"},
+                            status_code=503, headers={"Retry-After": "60"})
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError):
+        return JSONResponse({"detail": "the request body is nested too deeply to be read"}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}); it is in the service's log"},
+                            status_code=500)
+
     @app.get("/healthz")
     def healthz():
-        return {"ok": True}
+        """200 when the gradebook answers and every grading worker on this machine is healthy
+        (threads alive, ticked recently: autograder/grading/worker.py); else 503, saying which."""
+        return health_response(app)
 
     return app
+
+
+def health_response(app: FastAPI) -> JSONResponse:
+    from sqlalchemy import text
+
+    from autograder.grading.worker import read_health
+
+    out: dict = {"ok": True, "gradebook": "ok"}
+    try:
+        with app.state.db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001
+        out.update(ok=False, gradebook=f"unavailable ({type(err).__name__})")
+    out["workers"] = read_health(app.state.settings.data_path)
+    if any(not w["ok"] for w in out["workers"]):
+        out["ok"] = False
+    return JSONResponse(out, status_code=200 if out["ok"] else 503)
 
 
 def _install_features(app: FastAPI) -> None:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8765
 
+    # connections (autograder/httpserver.py): an idle keep-alive connection is closed after
+    # keepalive_seconds; one whose request headers are not complete after header_seconds too
+    keepalive_seconds: float = 5.0
+    header_seconds: float = 10.0
+    max_header_bytes: int = 16 * 1024  # larger request headers: 431 JSON
+
     # submissions
     max_upload_bytes: int = 5 * 1024 * 1024
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from autograder.gradebook import jobs
 from autograder.gradebook.accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
@@ -121,38 +123,76 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
 @router.post("/submissions", status_code=201)
-async def submit(request: Request, lesson: Annotated[str, Query(max_length=120)], user_id: Annotated[int, Depends(submitter_id)]):
-    """The body is the .ipynb file itself. Stored (committed) before the answer is sent."""
+async def submit(request: Request, response: Response, lesson: Annotated[str, Query(max_length=120)],
+                 user_id: Annotated[int, Depends(submitter_id)]):
+    """The body is the .ipynb file itself. Stored (committed) before the answer is sent.
+
+    With an ``Idempotency-Key`` header, the same key from the same learner answers the same
+    submission (200, ``"replayed": true``) however often it is sent: a client whose answer was
+    lost sends it again without making a second row or a second grading."""
     settings = request.app.state.settings
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HTTPException(400, "the Idempotency-Key header must be 1 to 200 printable ASCII characters "
+                                 "without spaces (a random UUID is ideal)")
     raw = await _read_body(request, settings.max_upload_bytes)
     from starlette.concurrency import run_in_threadpool
 
-    found, sub_id, job_id = await run_in_threadpool(_store, request.app.state, lesson, raw, user_id)
+    found, sub_id, job_id = await run_in_threadpool(_store, request.app.state, lesson, raw, user_id, key)
+    if job_id is None:  # the same request again: its submission, nothing new stored or graded
+        response.status_code = 200
+        return {"id": sub_id, "status": "queued", "lesson": found.slug, "url": f"/api/submissions/{sub_id}",
+                "replayed": True}
     # committed: only now is it acknowledged (and, with a task queue, published)
     if settings.task_queue == "celery":
         await run_in_threadpool(_publish, settings, job_id)
     return {"id": sub_id, "status": "queued", "lesson": found.slug, "url": f"/api/submissions/{sub_id}"}
 
 
-def _store(state, lesson: str, raw: bytes, user_id: int):
+def _replay(state, user_id: int, key: str, slug: str, sha: str) -> str | None:
+    """The submission this learner already made under this key, if any (422 if it was another notebook)."""
+    with state.db.session() as s:
+        old = s.scalar(select(Submission).where(Submission.user_id == user_id, Submission.idempotency_key == key))
+        if old is None:
+            return None
+        if old.sha256 != sha or old.lesson != slug:
+            raise HTTPException(422, f"Idempotency-Key {key[:40]!r} was already used for a different notebook "
+                                     f"or lesson (submission {old.id}); send a new key for a new submission")
+        return old.id
+
+
+def _store(state, lesson: str, raw: bytes, user_id: int, key: str | None = None):
     settings, catalogue = state.settings, state.catalogue
+    sha = hashlib.sha256(raw).hexdigest()
     try:
         found = catalogue.find(lesson)
+        if key is not None and (old := _replay(state, user_id, key, found.slug, sha)) is not None:
+            return found, old, None
         nb = parse_notebook(raw, settings.max_upload_bytes)
         spec = catalogue.spec(found.slug)
     except SubmissionError as err:
         code = 413 if "limit" in str(err) else 400 if "not JSON" in str(err) else 422
         raise HTTPException(code, str(err)) from err
+    except RecursionError as err:
+        raise HTTPException(400, "the notebook is not JSON a notebook can be: it is nested too deeply") from err
     wrong = lesson_mismatch(nb, spec, found.id)
     if wrong:
         raise HTTPException(422, wrong)
-    with state.db.session() as s:
-        sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=hashlib.sha256(raw).hexdigest())
-        s.add(sub)
-        job = jobs.enqueue(s, sub, settings.max_attempts)
-        s.flush()
-        return found, sub.id, job.id
+    try:
+        with state.db.session() as s:
+            sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=sha, idempotency_key=key)
+            s.add(sub)
+            job = jobs.enqueue(s, sub, settings.max_attempts)
+            s.flush()
+            return found, sub.id, job.id
+    except IntegrityError:  # the same key, sent twice at once: the other request stored it
+        if key is None or (old := _replay(state, user_id, key, found.slug, sha)) is None:
+            raise
+        return found, old, None
 
 
 def _publish(settings, job_id: int) -> None:

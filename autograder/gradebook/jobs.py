@@ -107,6 +107,52 @@ def claim(db: Database, job_id: int, owner: str, lease_seconds: float) -> bool:
         return True
 
 
+def requeue_expired(db: Database) -> list[int]:
+    """Running jobs whose lease expired (their worker was killed, or lost the database) go back
+    to queued, attempts left permitting; the ids returned are this caller's alone (a conditional
+    UPDATE per job: of several sweepers, one wins each job), for it to publish again."""
+    fail_exhausted(db)
+    now = utcnow()
+    with db.session() as s:
+        expired = s.scalars(select(GradingJob.id).where(
+            GradingJob.state == JobState.running, GradingJob.lease_expires_at < now,
+            GradingJob.attempts < GradingJob.max_attempts)).all()
+    won = []
+    for job_id in expired:
+        with db.session() as s:
+            res = s.execute(
+                update(GradingJob)
+                .where(GradingJob.id == job_id, GradingJob.state == JobState.running,
+                       GradingJob.lease_expires_at < now)
+                .values(state=JobState.queued, lease_owner=None, updated_at=now,
+                        last_error="the lease expired: its worker stopped renewing it (killed, or cut off)")
+                .execution_options(synchronize_session=False))
+            if res.rowcount == 1:
+                s.get(GradingJob, job_id).submission.status = SubmissionStatus.queued
+                won.append(job_id)
+    return won
+
+
+def stale_queued(db: Database, older_than: float) -> list[int]:
+    """Queued jobs untouched for ``older_than`` seconds (their message was lost: the broker was
+    down when the API published, or it lost it). Each is touched, so that of several sweepers
+    one takes it, and it comes back at most once per ``older_than``."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than)
+    with db.session() as s:
+        ids = s.scalars(select(GradingJob.id).where(GradingJob.state == JobState.queued,
+                                                    GradingJob.updated_at < cutoff)).all()
+    won = []
+    for job_id in ids:
+        with db.session() as s:
+            res = s.execute(update(GradingJob).where(GradingJob.id == job_id, GradingJob.state == JobState.queued,
+                                                     GradingJob.updated_at < cutoff)
+                            .values(updated_at=now).execution_options(synchronize_session=False))
+            if res.rowcount == 1:
+                won.append(job_id)
+    return won
+
+
 def claimable_ids(db: Database) -> list[int]:
     """Jobs waiting for a worker (queued, or leased by a worker that stopped renewing)."""
     with db.session() as s:

@@ -138,6 +138,11 @@ class Submission(Base):
     graded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     grading_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     execution_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the client's Idempotency-Key header: a request sent again (its answer was lost) gets this
+    # same submission back; unique per learner (NULLs, submissions without a key, never collide)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (UniqueConstraint("user_id", "idempotency_key", name="uq_submissions_user_idempotency_key"),)
 
     user: Mapped[User] = relationship()
     results: Mapped[list[ExerciseResult]] = relationship(back_populates="submission", cascade="all, delete-orphan",

@@ -90,8 +90,13 @@ class _Runner:
         w = self.worker()
         slot = self.slot()
         owner = f"{w.host}:{os.getpid()}:celery-{slot}"
-        jobs.fail_exhausted(w.db)
-        if not jobs.claim(w.db, job_id, owner, self.settings.lease_seconds):
+        def claim() -> bool:
+            jobs.fail_exhausted(w.db)
+            return jobs.claim(w.db, job_id, owner, self.settings.lease_seconds)
+
+        # the gradebook down: wait for it (the message is this job's only one; acked_late, a
+        # task that raised would be acknowledged and the queued job left without a message)
+        if not w.retry(f"claiming job {job_id}", claim):
             return "not claimable (graded, or taken by another worker)"
         w.grade_job(job_id, owner, slot)
         return "graded"
@@ -116,6 +121,52 @@ def republish(app: Celery, db: Database) -> int:
     return len(ids)
 
 
+class Sweeper:
+    """Every third of a lease: requeue and publish again the jobs whose lease expired."""
+
+    def __init__(self, app: Celery, db: Database, settings: Settings):
+        self.app, self.db, self.settings = app, db, settings
+        self.stopping = threading.Event()
+        self.unpublished: set[int] = set()  # requeued, but the broker was down: published at the next sweep
+        self.swept = 0
+
+    def sweep(self) -> list[int]:
+        ids = jobs.requeue_expired(self.db)
+        if ids:
+            log.warning("sweeper: job(s) %s had an expired lease; queued and published again", ids)
+        self.swept += len(ids)
+        # a job queued long ago whose message is gone (the broker was down when the API published)
+        lost = jobs.stale_queued(self.db, max(300.0, 10 * self.settings.lease_seconds))
+        if lost:
+            log.warning("sweeper: job(s) %s waited over 5 minutes in the queue; published again", lost)
+        todo, self.unpublished = sorted(self.unpublished | set(ids) | set(lost)), set()
+        for job_id in todo:
+            try:
+                publish(self.app, job_id)
+            except Exception as err:  # noqa: BLE001 - the broker is down: next time
+                log.warning("sweeper: could not publish job %s: %s", job_id, err)
+                self.unpublished.add(job_id)
+        return ids
+
+    def run(self) -> None:
+        delay = 0.5
+        while not self.stopping.wait(max(0.5, self.settings.lease_seconds / 3)):
+            try:
+                self.sweep()
+                delay = 0.5
+            except Exception as err:  # noqa: BLE001 - the gradebook is down: retried, never fatal
+                log.warning("sweeper: %s: %s; again in %.1f s", type(err).__name__, err, delay)
+                self.stopping.wait(delay)
+                delay = min(10.0, delay * 2)
+
+    def start(self) -> Sweeper:
+        threading.Thread(target=self.run, name="lease-sweeper", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
 _apps: dict[str, Celery] = {}
 
 
@@ -130,11 +181,14 @@ def app_for(settings: Settings) -> Celery:
 def run_worker(settings: Settings, concurrency: int) -> None:
     """``python -m autograder celery-worker``: a Celery worker, threads sharing one warm grader."""
     app = make_app(settings)
-    n = republish(app, Database(settings))
+    db = Database(settings)
+    n = republish(app, db)
     if n:
         print(f"published {n} waiting job(s) again", flush=True)
+    sweeper = Sweeper(app, db, settings).start()
     try:
         app.worker_main(["worker", "--pool=threads", f"--concurrency={max(1, concurrency)}", "--loglevel=INFO",
                          "--without-gossip", "--without-mingle", "--without-heartbeat"])
     finally:
+        sweeper.stop()
         app.bootcamp_runner.stop()

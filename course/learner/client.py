@@ -12,6 +12,7 @@ never imports ``autograder``. Where it sends and with which token:
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from course.authoring.lessons import ROOT, LessonError, find_lesson
@@ -27,7 +29,12 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 
 
 class ServiceError(LessonError):
-    """The service refused or could not be reached; the message is one line for the learner."""
+    """The service refused or could not be reached; the message is one line for the learner.
+    ``retryable``: the service was unreachable, the answer was lost, or it said 502/503/504."""
+
+    def __init__(self, message: str, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def service_url() -> str:
@@ -47,11 +54,13 @@ def token(root: Path = ROOT) -> str:
 
 
 def request(method: str, path: str, body: bytes | None = None, tok: str | None = None, url: str | None = None,
-            content_type: str = "application/json", timeout: float = 30.0):
+            content_type: str = "application/json", timeout: float = 30.0, headers: dict | None = None):
     req = urllib.request.Request((url or service_url()) + path, data=body, method=method)
     req.add_header("Authorization", f"Bearer {tok or token()}")
     if body is not None:
         req.add_header("Content-Type", content_type)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read() or b"null")
@@ -60,10 +69,11 @@ def request(method: str, path: str, body: bytes | None = None, tok: str | None =
             detail = json.loads(err.read()).get("detail", "")
         except Exception:
             detail = err.reason
-        raise ServiceError(f"the grading service said {err.code}: {detail}") from None
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as err:
+        raise ServiceError(f"the grading service said {err.code}: {detail}", retryable=err.code in (502, 503, 504)) \
+            from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as err:
         raise ServiceError(f"cannot reach the grading service at {url or service_url()} ({getattr(err, 'reason', err)}); "
-                           "is it running? `./run.sh lab` starts it, or `bootcamp serve`") from None
+                           "is it running? `./run.sh lab` starts it, or `bootcamp serve`", retryable=True) from None
 
 
 def submit(lesson_name: str, notebook: Path | None = None, **kw) -> dict:
@@ -78,8 +88,28 @@ def submit(lesson_name: str, notebook: Path | None = None, **kw) -> dict:
         path = workspace.open_lesson(lesson.slug, ROOT, migrate_first=False)
     if not path.is_file():
         raise LessonError(f"{path}: no such notebook")
-    return request("POST", f"/api/submissions?lesson={lesson.slug}", path.read_bytes(),
-                   content_type="application/x-ipynb+json", **kw)
+    return post_notebook(lesson.slug, path.read_bytes(), **kw)
+
+
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # after a lost connection or a 502/503/504: 15 s in all
+
+
+def post_notebook(slug: str, raw: bytes, key: str | None = None, delays=RETRY_DELAYS, **kw) -> dict:
+    """POST the notebook with an Idempotency-Key, sending it again (same key) when the
+    connection is lost or the service is briefly unavailable: the service answers a repeated
+    key with the submission it already stored, so a retry never makes a second one."""
+    key = key or uuid.uuid4().hex
+    for wait_s in (*delays, None):
+        try:
+            return request("POST", f"/api/submissions?lesson={slug}", raw, content_type="application/x-ipynb+json",
+                           headers={"Idempotency-Key": key}, **kw)
+        except ServiceError as err:
+            if not err.retryable or wait_s is None:
+                raise
+            print(f"{err}; sending it again in {wait_s:g} s (same Idempotency-Key: it cannot be stored twice)",
+                  file=sys.stderr, flush=True)
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
 
 
 def status(submission_id: str | None = None, lesson: str | None = None, **kw) -> dict:

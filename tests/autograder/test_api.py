@@ -12,7 +12,7 @@ from .conftest import SLUG
 
 
 def test_health_needs_no_token(service):
-    assert service.client.get("/healthz").json() == {"ok": True}
+    assert service.client.get("/healthz").json() == {"ok": True, "gradebook": "ok", "workers": []}
 
 
 # --------------------------------------------------------------------------- tokens

@@ -116,3 +116,106 @@ def test_a_celery_worker_process_grades_what_the_api_stored_and_picks_up_waiting
         assert "published 1 waiting job(s) again" in out, out[-2000:]
     finally:
         service.db.dispose()
+
+
+@pytest.mark.parametrize("broker", ["sqla", "redis"])
+def test_a_celery_worker_killed_mid_grade_its_job_is_retried_within_the_lease_and_graded_once(
+        course_root, tmp_path, sub, broker):
+    """Two `celery-worker` processes; the one grading is killed with SIGKILL. On main the job sat
+    in "grading" with an expired lease until some Celery worker started (6.5 minutes measured):
+    kombu's SQLAlchemy transport had dropped the message, and nothing swept leases."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from sqlalchemy import func, select
+
+    from autograder.gradebook.models import ExerciseResult, GradingJob
+
+    from .conftest import FAST_WARM, ROOT
+    from .servers import Redis
+
+    redis = None
+    if broker == "redis":
+        pytest.importorskip("redis", reason="the redis client is not installed (pip install redis)")
+        redis = Redis()
+    lease = 4.0
+    settings = make_settings(course_root, tmp_path / "data", task_queue="celery", lease_seconds=lease,
+                             broker_url=redis.url if redis else "")
+    service = Service(settings)
+    env = dict(os.environ, BOOTCAMP_COURSE_DIR=str(settings.course_dir), BOOTCAMP_DATA_DIR=str(settings.data_path),
+               BOOTCAMP_TASK_QUEUE="celery", BOOTCAMP_WARM_IMPORTS=FAST_WARM, BOOTCAMP_WALL_SECONDS="30",
+               BOOTCAMP_LEASE_SECONDS=str(lease), BOOTCAMP_BROKER_URL=settings.broker_url)
+    procs = [subprocess.Popen([sys.executable, "-m", "autograder", "celery-worker", "--concurrency", "1"], env=env,
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+             for _ in range(2)]
+    try:
+        warm = service.submit("lia", sub().solve().bytes()).json()["id"]  # both workers up and warm
+        assert _wait_graded(service.db, [warm], timeout=180) == [("graded", 5.0)]
+        slow = sub().solve().after("double", "import time\ntime.sleep(4)").bytes()
+        sid = service.submit("lea", slow).json()["id"]
+        end = time.monotonic() + 60
+        while True:
+            with service.db.session() as s:
+                job = s.scalar(select(GradingJob).where(GradingJob.submission_id == sid))
+                owner = job.lease_owner
+            if owner:
+                break
+            assert time.monotonic() < end, "the slow job was never taken"
+            time.sleep(0.05)
+        victim = int(owner.split(":")[1])
+        assert victim in [p.pid for p in procs], owner
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert _wait_graded(service.db, [sid], timeout=lease + 60) == [("graded", 5.0)]
+        took = time.monotonic() - killed_at
+        with service.db.session() as s:
+            job = s.scalar(select(GradingJob).where(GradingJob.submission_id == sid))
+            assert job.attempts == 2, (job.attempts, job.last_error)
+            rows = s.scalar(select(func.count()).select_from(ExerciseResult).where(ExerciseResult.submission_id == sid))
+        assert rows == 2  # written once
+        # retried within the lease plus a sweep, then graded (4 s of sleep on a loaded machine)
+        assert took < lease + lease / 3 + 40, took
+    finally:
+        for p in procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait(30)
+        service.db.dispose()
+        if redis:
+            redis.close()
+
+
+def test_the_sweeper_publishes_again_an_expired_lease_and_a_job_whose_message_was_lost(
+        course_root, tmp_path, sub, monkeypatch):
+    """Without a worker running: a job whose worker vanished mid-grade and a job queued long ago
+    whose message the broker never got are each published again, once, by one sweeper."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from autograder.gradebook import jobs
+    from autograder.gradebook.models import GradingJob, utcnow
+    from autograder.grading import taskqueue
+
+    settings = make_settings(course_root, tmp_path / "data", task_queue="celery")
+    service = Service(settings)
+    sent: list[int] = []
+    monkeypatch.setattr(taskqueue, "publish", lambda app, job_id: sent.append(job_id))
+    try:
+        ids = [service.submit(who, sub().solve().bytes()).json()["id"] for who in ("lea", "leo", "lia")]
+        sent.clear()  # what the API published
+        with service.db.session() as s:
+            a, b, c = (s.scalar(select(GradingJob.id).where(GradingJob.submission_id == i)) for i in ids)
+        assert jobs.claim(service.db, a, "elsewhere:1:0", lease_seconds=-1)  # its lease has already expired
+        with service.db.session() as s:
+            s.execute(update(GradingJob).where(GradingJob.id == b).values(updated_at=utcnow() - timedelta(hours=1)))
+        one, two = (taskqueue.Sweeper(None, service.db, settings) for _ in range(2))
+        assert sorted(one.sweep() + two.sweep()) == [a]
+        assert sorted(sent) == [a, b], sent  # c is simply waiting its turn: not published twice
+        assert one.sweep() == [] and sorted(sent) == [a, b]
+    finally:
+        service.db.dispose()
