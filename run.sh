@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The course's two commands (see README.md):
-#   ./run.sh lab [--no-browser]   set up, then open the course in JupyterLab on exercises/
+#   ./run.sh lab [--no-browser]   set up, then open the course in JupyterLab on your workspace/
 #   ./run.sh test [PYTEST ARGS]   set up, then run the whole test suite (what CI runs)
 # Also: ./run.sh setup (set up only), ./run.sh lock (rewrite requirements.lock from .venv).
 #
