@@ -31,9 +31,9 @@
 # | claim | where you check it |
 # |---|---|
 # | a GPT trained on random legal games predicts legal moves | exercises 1-4 |
-# | linear probes in empty/black/white are weak; in empty/mine/theirs they are strong | exercises 5-7 |
-# | a difference of class means finds almost the same direction as a trained probe | exercise 8 |
-# | moving the residual stream along a probe direction changes the predicted legal moves the way the edited board would | exercise 9 |
+# | linear probes read the board better in empty/mine/theirs than in empty/black/white | exercises 5-7 |
+# | a difference of class means reads the colours about as well as a trained probe | exercise 8 |
+# | writing a stone onto a legal square along the probe's direction removes that move from the predictions, as on the edited board | exercise 9 |
 #
 # **After this lesson you can**
 # - write the rules of a board game as array code, and label every position of a game;
@@ -502,7 +502,7 @@ checks.assert_true("train_linear_probe", _acc > 0.95,
 W3, b3 = checks.call("train_linear_probe", train_linear_probe, X3, Y3, case="layer 3, mine/theirs")
 acc3 = probe_accuracy(W3, b3, Xt3, Yt3)
 print(f"layer 3, mine/theirs: test accuracy {acc3:.3f} on {len(Xt3):,} positions x 36 squares")
-checks.assert_true("train_linear_probe", acc3 > 0.9, f"a mine/theirs probe on layer 3 should pass 0.9, got {acc3:.3f}",
+checks.assert_true("train_linear_probe", acc3 > 0.75, f"a mine/theirs probe on layer 3 should pass 0.75, got {acc3:.3f}",
                    hint="train on X / rms(X) with Adam (lr 0.1, 100 steps), from zeros")
 ### BEGIN HIDDEN TESTS
 _Wr, _br = othello.train_probe(X3[:2000], Y3[:2000], steps=100, lr=0.1)
@@ -565,14 +565,14 @@ print("mine/theirs:  ", "  ".join(f"{a:5.3f}" for a in acc_mt))
 checks.assert_equal("accuracy_per_layer", len(acc_bw), 5, name="number of layers", hint="5 residual streams: embeddings + 4 blocks")
 checks.assert_true("accuracy_per_layer", all(isinstance(a, float) for a in acc_bw), "return a list of Python floats")
 # The numbers of the shipped model (printed above), with tolerances wider than a probe's run-to-run noise
-checks.assert_true("accuracy_per_layer", max(acc_mt) > 0.95,
-                   f"the best mine/theirs probe should pass 0.95; got {max(acc_mt):.3f}",
+checks.assert_true("accuracy_per_layer", max(acc_mt) > 0.78,
+                   f"the best mine/theirs probe should pass 0.78; got {max(acc_mt):.3f}",
                    hint="labels in the mine/theirs basis are to_mine_theirs(states)")
-checks.assert_true("accuracy_per_layer", max(acc_bw) < 0.85,
-                   f"the best black/white probe should stay under 0.85; got {max(acc_bw):.3f}")
+checks.assert_true("accuracy_per_layer", max(acc_bw) < 0.76,
+                   f"the best black/white probe should stay under 0.76; got {max(acc_bw):.3f}")
 for _l in range(1, 5):
-    checks.assert_true("accuracy_per_layer", acc_mt[_l] > acc_bw[_l] + 0.05,
-                       f"layer {_l}: mine/theirs {acc_mt[_l]:.3f} should beat black/white {acc_bw[_l]:.3f} by 0.05",
+    checks.assert_true("accuracy_per_layer", acc_mt[_l] > acc_bw[_l] + 0.04,
+                       f"layer {_l}: mine/theirs {acc_mt[_l]:.3f} should beat black/white {acc_bw[_l]:.3f} by 0.04",
                        hint="test on the games you did not train on")
 ### BEGIN HIDDEN TESTS
 _small = accuracy_per_layer(resid[:2, :120], relative[:120], lengths[:120], 90)
@@ -589,7 +589,7 @@ checks.assert_close("accuracy_per_layer", _small, _want, atol=0.02, name="2 laye
 # %% [markdown]
 # Your numbers, as a picture. Empty squares are easy in either basis (which squares have been
 # played is a simple function of the moves seen), so the right panel counts only occupied
-# squares: there the difference between the bases is stark.
+# squares: there the difference between the bases is clearer.
 
 # %%
 occupied = {}
@@ -620,20 +620,21 @@ plt.show()
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 2 points · about 10 minutes.
 #
-# Look at the right panel. Which is the **first layer** (0-4) at which a linear probe tells
-# the player to move's stones from the opponent's on at least 90% of occupied squares? Set
-# `FIRST_LAYER` to it. Then pick `HYPOTHESIS`, the letter the data support best, and return
+# Look at the right panel. Which is the **first layer** (0-4) at which the mine/theirs probe
+# tells the player to move's stones from the opponent's on at least 60% of occupied squares
+# (chance between two colours is 50%)? Set `FIRST_LAYER` to it. Then pick `HYPOTHESIS`, the letter the data support best, and return
 # both from `my_answers`:
 #
 # - `"A"`: the board, relative to the player to move, is already in the embeddings;
-# - `"B"`: it is computed by the blocks, and is readable linearly from a middle layer on;
-# - `"C"`: it is never linearly readable; only black/white is.
+# - `"B"`: the blocks compute it: from some block on, a linear probe reads mine/theirs clearly
+#   better than black/white, though far from perfectly;
+# - `"C"`: neither basis reads the colour of a stone above chance at any layer.
 
 # %% nbgrader={"solution": true, "grade_id": "first_layer"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
 def my_answers() -> tuple[int, str]:
     """Your reading of the plot: (FIRST_LAYER, HYPOTHESIS), e.g. (4, "C"). Return constants: this is your answer."""
     ### BEGIN SOLUTION
-    return 2, "B"
+    return 1, "B"
     ### END SOLUTION
 
 
@@ -642,13 +643,13 @@ answers = checks.call("first_layer", my_answers, case="your answers")
 checks.assert_true("first_layer", isinstance(answers, tuple) and len(answers) == 2,
                    f"return a pair (FIRST_LAYER, HYPOTHESIS), got {answers!r}")
 FIRST_LAYER, HYPOTHESIS = answers
-_truth = [i for i, a in enumerate(occupied["mine/theirs"]) if a >= 0.9]
+_truth = [i for i, a in enumerate(occupied["mine/theirs"]) if a >= 0.6]
 checks.assert_true("first_layer", len(_truth) > 0 and FIRST_LAYER == _truth[0],
                    f"FIRST_LAYER = {FIRST_LAYER} does not match your plot's right panel",
-                   hint="the first point of the mine/theirs curve at or above 0.9 (layer 0 is the embeddings)")
+                   hint="the first point of the mine/theirs curve at or above 0.6 (layer 0 is the embeddings)")
 ### BEGIN HIDDEN TESTS
 checks.assert_equal("first_layer", my_answers()[1], "B", name="HYPOTHESIS",
-                    hint="the embeddings read near chance on colour, and later layers read well")
+                    hint="the embeddings read colour near chance; the blocks' outputs read mine/theirs better")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -661,7 +662,8 @@ checks.assert_equal("first_layer", my_answers()[1], "B", name="HYPOTHESIS",
 # on that direction; call the square "mine" if the projection is above the midpoint of the
 # two class means. If the representation is linear and roughly symmetric, this direction and
 # the trained probe's "mine minus theirs" direction, `W[:, s, 1] - W[:, s, 2]`, should point
-# the same way.
+# the same way; on a model whose board is only partly linear they may not (the cell prints
+# their cosine similarity).
 #
 # Write `diff_of_means_probe(X, Y)` returning `directions (36, D)`, `mean(mine) - mean(theirs)`
 # per square, and `thresholds (36,)`, `direction · (mean(mine) + mean(theirs)) / 2`. A square
@@ -674,7 +676,7 @@ checks.assert_equal("first_layer", my_answers()[1], "B", name="HYPOTHESIS",
 # </details>
 # <details><summary>Hint 2 (a pointer)</summary>
 #
-# `m = (Y == 1).float()`; `mean_mine = (m.T @ X) / m.sum(0).clamp(min=1)[:, None]`; the same
+# `m = (Y == 1).to(X.dtype)`; `mean_mine = (m.T @ X) / m.sum(0).clamp(min=1)[:, None]`; the same
 # for 2; `directions = mean_mine - mean_theirs`; `thresholds = (directions * (mean_mine + mean_theirs) / 2).sum(-1)`;
 # zero the rows where either count is 0.
 # </details>
@@ -687,7 +689,7 @@ def diff_of_means_probe(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor,
     Returns directions float (S, D) and thresholds float (S,); zero where a class has no example.
     """
     ### BEGIN SOLUTION
-    mine, theirs = (Y == 1).float(), (Y == 2).float()
+    mine, theirs = (Y == 1).to(X.dtype), (Y == 2).to(X.dtype)
     mean_mine = (mine.T @ X) / mine.sum(0).clamp(min=1)[:, None]
     mean_theirs = (theirs.T @ X) / theirs.sum(0).clamp(min=1)[:, None]
     ok = ((mine.sum(0) > 0) & (theirs.sum(0) > 0)).float()[:, None]
@@ -725,8 +727,8 @@ _centre = torch.tensor([14, 15, 20, 21])  # the centre squares are occupied from
 _cos = torch.nn.functional.cosine_similarity(dirs, probe_dirs, dim=-1)
 print(f"layer {layer}, occupied squares: difference of means {dom_acc:.3f}, trained probe {trained_acc:.3f}; "
       f"cosine between their directions: median {_cos.median():.2f}, centre squares {_cos[_centre].mean():.2f}")
-checks.assert_true("diff_of_means_probe", dom_acc > 0.85,
-                   f"the difference-of-means probe should read the colour of > 85% of occupied squares, got {dom_acc:.3f}",
+checks.assert_true("diff_of_means_probe", dom_acc > 0.58,
+                   f"the difference-of-means probe should read the colour of > 58% of occupied squares, got {dom_acc:.3f}",
                    hint="mine = label 1, theirs = label 2; the threshold is the projection of the midpoint")
 checks.assert_true("diff_of_means_probe", dom_acc > trained_acc - 0.1,
                    f"difference of means {dom_acc:.3f} vs trained {trained_acc:.3f}: expected within 0.1")
@@ -747,23 +749,25 @@ for _s in (0, 14, 35):
 #
 # A probe that reads a property shows the property is *there*; it does not show the model
 # *uses* it. The test of use is an intervention: change the representation and see whether
-# behaviour changes the way it should (Li et al. section 4; Nanda et al. section 4). We pick
-# a position, an occupied square whose flip would change the legal moves, and flip its colour
-# **inside the model**: in the residual stream after block `layer`, at that position only, we
-# move the activation across the probe's decision boundary. Then we run the remaining blocks
-# (`model.forward_from(layer, resid)`) and compare the model's predicted moves with the legal
-# moves of the *edited* board.
+# behaviour changes the way it should (Li et al. section 4; Nanda et al. section 4). Here we
+# take a position and a square that is **empty and legal**, and write "a stone of mine is
+# here" into the model: in the residual stream after block `layer`, at that position only, we
+# move the activation across the probe's boundary between *empty* and *mine* for that square.
+# Then we run the remaining blocks (`model.forward_from(layer, resid)`). On the edited board
+# the square is occupied, so it is no longer a legal move: if the model reads its board from
+# this direction, it should stop predicting the square.
 #
 # Write `flip_along(x, direction, threshold, alpha)`. With `u = direction / |direction|` and
 # `c = x · u - threshold / |direction|` (the signed distance of `x` from the boundary along `u`),
 # return `x - (1 + alpha) * c * u`: the component along `u` is mirrored to the other side of
 # the boundary and scaled by `alpha`; the rest of `x` is untouched. `x` may have any leading
-# shape `(..., D)`.
+# shape `(..., D)`. For the probe of exercise 5, the boundary between classes 0 (empty) and 1
+# (mine) of square `s` is `x · (W[:, s, 1] - W[:, s, 0]) = b[s, 0] - b[s, 1]`.
 #
 # <details><summary>Hint 1 (the idea)</summary>
 #
-# A reflection across the hyperplane `x · u = threshold / |u|`, stretched: after the edit, the
-# signed distance is `-alpha * c`.
+# A reflection across the hyperplane `x · u = threshold / |direction|`, stretched: after the
+# edit, the signed distance is `-alpha * c`.
 # </details>
 # <details><summary>Hint 2 (a pointer)</summary>
 #
@@ -785,6 +789,44 @@ def flip_along(x: torch.Tensor, direction: torch.Tensor, threshold: float, alpha
     ### END SOLUTION
 
 
+# %% [markdown]
+# The experiment around your function (given): 200 cases `(game, t, square)` from the games the
+# probes were not trained on, each a legal move after `t` moves. For each, the model's top
+# `k - 1` predicted squares, where `k` is the number of legal moves, with three treatments
+# of the residual stream at position `t`: no edit; your edit along the probe; and, as a
+# control, a step of the **same length in a random direction**. A case succeeds when the
+# square is not among the top `k - 1`.
+
+# %%
+edit_layer, edit_alpha = 3, 3.0
+_X, _Y = othello.probe_dataset(resid[edit_layer, :300], relative[:300], lengths[:300])
+W_edit, b_edit = othello.train_probe(_X, _Y)  # the course's probe (the same as yours once exercise 5 passes)
+_rng = np.random.default_rng(0)
+cases = []
+while len(cases) < 200:
+    g, t = int(_rng.integers(300, 400)), int(_rng.integers(4, 26))
+    if t < lengths[g] and legal[g, t].sum() >= 2:
+        cases.append((g, t, int(_rng.choice(np.flatnonzero(legal[g, t])))))
+
+
+def fill_square(kind: str, layer: int = edit_layer, alpha: float = edit_alpha, seed: int = 0) -> float:
+    """Fraction of cases whose square leaves the model's top k - 1 moves after treatment `kind`."""
+    gen = torch.Generator().manual_seed(seed)
+    hits = 0
+    for g, t, sq in cases:
+        r = resid[layer, g:g + 1, : t + 1].clone()  # (1, t + 1, D): the game so far
+        if kind != "none":
+            edited = flip_along(r[0, t], W_edit[:, sq, 1] - W_edit[:, sq, 0], float(b_edit[sq, 0] - b_edit[sq, 1]), alpha)
+            if kind == "random":
+                step = torch.randn(r.shape[-1], generator=gen)
+                edited = r[0, t] + (edited - r[0, t]).norm() * step / step.norm()
+            r[0, t] = edited
+        with torch.no_grad():
+            out = model.forward_from(layer, r)[0, t]
+        hits += sq not in out.topk(int(legal[g, t].sum()) - 1).indices.tolist()
+    return hits / len(cases)
+
+
 # %% nbgrader={"grade": true, "grade_id": "flip_along_test", "points": 5}
 _x = torch.tensor([3.0, 1.0])
 got = checks.call("flip_along", flip_along, _x, torch.tensor([2.0, 0.0]), 2.0, 1.0, case="a 2-d point, boundary x0 = 1")
@@ -793,62 +835,16 @@ checks.assert_close("flip_along", got, torch.tensor([-1.0, 1.0]), hint="x0 = 3 i
 checks.assert_close("flip_along", flip_along(_x[None, None], torch.tensor([0.0, 1.0]), 0.0, 2.0),
                     torch.tensor([[[3.0, -2.0]]]), name="shape (1, 1, 2), boundary x1 = 0, alpha 2",
                     hint="work on the last axis; c has shape x.shape[:-1]")
-
-
-def legal_after_flip(board, t, sq):
-    """The legal moves after t moves if square `sq` had the other colour (the course's engine)."""
-    edited = board.copy()
-    edited[sq] = 3 - edited[sq]
-    if t % 2:  # white to move: swap the colours, the engine then plays black
-        edited = np.where(edited == 0, 0, 3 - edited)
-    return othello.legal_move_masks(edited[None, None])[0, 0]
-
-
-def intervene(layer, W, b, cases, alpha, use_edit=True):
-    """For each (game, t, square): flip the square's colour in the residual stream after `layer` at position t.
-
-    Returns the fraction of cases where the model's top-k moves (k = the number of legal moves
-    of the edited board) are exactly the edited board's legal moves.
-    """
-    hits = 0
-    for g, t, sq in cases:
-        r = resid[layer, g:g + 1, : t + 1].clone()  # (1, t + 1, D): the game so far
-        if use_edit:
-            r[0, t] = flip_along(r[0, t], W[:, sq, 1] - W[:, sq, 2], float(-(b[sq, 1] - b[sq, 2])), alpha)
-        with torch.no_grad():
-            out = model.forward_from(layer, r)[0, t]
-        want = legal_after_flip(states[g, t], t, sq)
-        top = set(out.topk(int(want.sum())).indices.tolist())
-        hits += top == set(np.flatnonzero(want).tolist())
-    return hits / len(cases)
-
-
-# Cases: positions in the middle of games, an occupied square (not the one just played) whose flip changes
-# the legal moves; the games the probe was not trained on.
-_rng = np.random.default_rng(0)
-cases = []
-while len(cases) < 200:
-    g, t = int(_rng.integers(300, 400)), int(_rng.integers(6, 26))
-    if t > lengths[g] - 1:
-        continue
-    sq = int(_rng.integers(36))
-    if states[g, t, sq] == 0 or (t > 0 and games[g, t - 1] == sq):
-        continue
-    if (legal_after_flip(states[g, t], t, sq) != legal[g, t]).any():
-        cases.append((g, t, sq))
-probes = {}
-for _l in (2, 3):
-    _X, _Y = othello.probe_dataset(resid[_l, :300], relative[:300], lengths[:300])
-    probes[_l] = train_linear_probe(_X, _Y)
-baseline = intervene(3, *probes[3], cases, 0.0, use_edit=False)
-success = {(_l, a): intervene(_l, *probes[_l], cases, a) for _l in (2, 3) for a in (1.0, 3.0)}
-print(f"no edit: the model's moves match the edited board's legal moves in {baseline:.1%} of {len(cases)} cases")
-for (_l, a), s in success.items():
-    print(f"edit after block {_l}, alpha {a}: {s:.1%}")
-best = max(success.values())
-checks.assert_true("flip_along", best > baseline + 0.3,
-                   f"the best edit should match the edited board far more often than no edit: {best:.1%} vs {baseline:.1%}",
-                   hint="after your edit, the projection on u must be on the other side of the boundary")
+success = {kind: fill_square(kind) for kind in ("none", "probe", "random")}
+print(f"square gone from the model's top k - 1 moves, {len(cases)} cases, after block {edit_layer}, alpha {edit_alpha}: "
+      f"no edit {success['none']:.1%}, edit along the probe {success['probe']:.1%}, "
+      f"random direction of the same length {success['random']:.1%}")
+checks.assert_true("flip_along", success["probe"] > success["none"] + 0.3,
+                   f"the edit should remove the square far more often than no edit: {success['probe']:.1%} vs "
+                   f"{success['none']:.1%}", hint="after your edit, the projection on u must be on the other side")
+checks.assert_true("flip_along", success["probe"] > success["random"] + 0.3,
+                   f"the probe's direction should matter, not only the size of the step: {success['probe']:.1%} vs "
+                   f"{success['random']:.1%} for a random direction", hint="change only the component along u")
 ### BEGIN HIDDEN TESTS
 _gen = torch.Generator().manual_seed(3)
 _xs, _d = torch.randn(4, 5, 64, generator=_gen, dtype=torch.float64), torch.randn(64, generator=_gen, dtype=torch.float64)
@@ -864,44 +860,40 @@ for _a in (0.0, 1.0, 2.5):
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Which squares the model predicts before and after one edit, beside the two boards:
+# How the effect grows with the size of the edit, and which layer it works from (your numbers):
 
 # %%
-_bl, _ba = max(success, key=success.get)
-g, t, sq = cases[0]
-r = resid[_bl, g:g + 1, : t + 1].clone()
-W_, b_ = probes[_bl]
-r[0, t] = flip_along(r[0, t], W_[:, sq, 1] - W_[:, sq, 2], float(-(b_[sq, 1] - b_[sq, 2])), _ba)
-with torch.no_grad():
-    before = model.forward_from(_bl, resid[_bl, g:g + 1, : t + 1])[0, t].softmax(-1)
-    after = model.forward_from(_bl, r)[0, t].softmax(-1)
-edited = states[g, t].copy()
-edited[sq] = 3 - edited[sq]
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.3))
-show_board(axes[0], states[g, t], "the real board, legal moves", np.flatnonzero(legal[g, t]))
-show_board(axes[1], edited, f"{othello.square_name(sq)} flipped, legal moves",
-           np.flatnonzero(legal_after_flip(states[g, t], t, sq)))
-for ax, p, title in ((axes[2], before, "model, no edit"), (axes[3], after, f"model, edited after block {_bl}")):
-    ax.imshow(p.reshape(6, 6), cmap="Blues", vmin=0)
-    ax.set(title=title, xticks=range(6), xticklabels=range(1, 7), yticks=range(6), yticklabels=list("ABCDEF"))
+alphas = [0.0, 1.0, 3.0]
+curves = {layer: [fill_square("probe", layer, a) for a in alphas] for layer in (edit_layer,)}
+fig, ax = plt.subplots(figsize=(5, 3.2))
+for layer, ys in curves.items():
+    ax.plot(alphas, ys, "o-", label=f"edit after block {layer}")
+ax.axhline(success["none"], ls=":", c="k", label="no edit")
+ax.axhline(success["random"], ls="--", c="gray", label="random direction (alpha 3)")
+ax.set(xlabel="alpha (0 = moved onto the boundary)", ylabel="square gone from top k - 1", ylim=(0, 1))
+ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## How ours compares with the papers
 #
-# | | Li et al. 2023 (8×8, 8 layers, d 512) | Nanda et al. 2023 | this lesson (6×6, 4 layers, d 64) |
+# | | Li et al. 2023 (8×8, 8 layers, d 512, millions of games) | Nanda et al. 2023 (Li et al.'s model) | this lesson (6×6, 4 layers, d 64, 192k games seen) |
 # |---|---|---|---|
-# | top-1 prediction legal | 99.99% (synthetic games) | (their model) | the shipped model's `legal_top1`, asserted in exercise 4 within 0.02 |
-# | linear probe, empty/black/white | weak (their Table 2: about 74-75% at the best layer, near a baseline) | — | below 0.85 at every layer, asserted in exercise 6 |
-# | nonlinear (MLP) probe, empty/black/white | about 98% | — | not tried here (Going further) |
-# | linear probe, empty/mine/theirs | — | above 99% from the middle layers | above 0.95 at the best layer, asserted in exercise 6 |
-# | intervention along the probe | edits the predicted legal moves (nonlinear probe, gradient edits) | linear edits work (vector addition) | success rate printed above; asserted at least 30 points above no edit in exercise 9 |
+# | top-1 prediction legal | error rate 0.01% on synthetic games | — | about 91% (sidecar `legal_top1`; exercise 4 asserts yours within 0.02 of it) |
+# | linear probe, empty/black/white | weak; they needed a nonlinear (MLP) probe | — | best layer below 0.76 (asserted), near chance on the colour of occupied squares (printed) |
+# | linear probe, empty/mine/theirs | — | high accuracy, close to the nonlinear probes | best layer above 0.78, at least 0.04 above black/white at every layer after the embeddings (asserted); colour of occupied squares about 0.65 (printed) |
+# | difference of means vs trained probe | — | — | within 0.1 of each other on occupied squares (asserted) |
+# | intervention | editing the board (nonlinear probe, gradient steps) changes the predicted legal moves | flipping a square along a linear probe does too | writing "mine" on a legal empty square removes it from the predictions at least 30 points more often than no edit or a random step (asserted) |
 #
-# The exact values of our rows are printed by the cells above; the tolerances are those of the
-# asserts. We reproduce the *contrast* both papers report, on a smaller board and a model a
-# thousand times smaller, with linear probes only. We do not reproduce the nonlinear probes,
-# Li et al.'s attribution maps, or the championship-game dataset.
+# The exact values of our rows are printed by the cells above. We reproduce the *direction* of
+# both papers' findings: mine/theirs reads better than black/white, linearly, and the probe's
+# directions are causal. We do **not** reproduce their size. Our model is small and
+# undertrained (its illegal-move rate is about 9%, theirs 0.01%), its board is only partly
+# linear even in mine/theirs, and the edit that flips a stone's colour (Nanda's main
+# intervention) did not change our model's predictions more than no edit when we tried it
+# while writing this lesson; the edit that fills an empty square does. We do not reproduce the
+# nonlinear probes, Li et al.'s attribution maps or the championship-game dataset.
 #
 # ## Why this matters for safety
 #
@@ -925,9 +917,11 @@ plt.show()
 # 2. **"Flipped" squares.** Nanda et al. also probed whether a square was flipped by the last
 #    move. Write labels with `board_states` (compare `t` and `t - 1`) and probe them; which
 #    layer first knows?
-# 3. **Edits at several layers.** Our edit touches one layer at one position. Edit the same square
-#    after every block from `layer` on (use a probe per layer): does the success rate rise, and
-#    which cases still fail (edges, corners, flips that would make an impossible board)?
+# 3. **Flipping a colour.** Nanda's main intervention flips a stone from mine to theirs along
+#    the probe, and checks that the predicted moves become those of the flipped board. On this
+#    model it did not beat no edit when we tried it at one layer and one position. Edit every
+#    block's output from `layer` on (a probe per layer), or train the model longer
+#    (`OthelloTrainConfig(steps=...)`): which one makes colour edits work?
 # 4. **How the model computes legality.** Ablate each MLP neuron of the last block
 #    (`model.blocks[3].mlp`) and measure the legal-move accuracy: are there neurons that fire
 #    when a given square is legal, as Nanda found on 8×8?
