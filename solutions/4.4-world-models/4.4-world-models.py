@@ -899,14 +899,14 @@ plt.show()
 #
 # Interpretability for safety hopes to read what a model believes, not just what it says, and
 # to test those readings by intervention. This lesson is a small, complete instance of that
-# loop and of one trap in it: Li et al.'s negative linear-probe result was a fact about their
-# *basis*, not about the model; the model's own variables were "mine/theirs". A probe that
-# fails in a human basis says little about whether a model represents something (see Belinkov
-# 2022, "Probing Classifiers: Promises, Shortcomings, and Advances", Computational Linguistics
-# 48(1), on what probes can and cannot show), and a probe that succeeds shows the information is
-# *there*, not that it is *used*: only the intervention of exercise 9 shows use. The same
-# questions decide whether a "truth" or "deception" probe on a language model (Burns et al.
-# 2023; lesson 4.6) can be trusted.
+# loop and of one trap in it: the weak linear probes of Li et al. (2023) were a fact about
+# their *basis*, not about the model, whose own variables were "mine/theirs" (Nanda et al. 2023).
+# A probe that fails in a human basis says little about whether a model represents something,
+# and a probe that succeeds shows the information is *there*, not that it is *used*; Belinkov
+# (2022), "Probing Classifiers: Promises, Shortcomings, and Advances", surveys both limits. Only
+# an intervention like exercise 9's shows use. The same questions decide whether a "truth" or
+# "deception" probe on a language model can be trusted, as Burns et al. (2023) found for
+# truth directions learned without labels (lesson 4.6).
 #
 # ## Going further
 #
