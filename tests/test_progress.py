@@ -55,7 +55,7 @@ def test_nothing_done_recommends_the_first_lesson(env):
     assert p.next == "0.1"
     assert p.lessons["0.1"].status == "ready" and p.lessons["0.2"].status == "locked"
     assert all(lp.status == "planned" for lp in p.lessons.values() if lp.info.planned)
-    assert p.lessons["4.4"].status == "planned"  # nobody is writing it yet
+    assert p.lessons["4.5"].status == "planned"  # in the syllabus, not written yet
     assert any("grading service not used" in s for s in p.sources)
 
 
@@ -243,7 +243,7 @@ def test_hint_without_exercise_lists_them(env, capsys):
 
 
 def test_hint_of_a_planned_lesson_is_bad_input(env, capsys):
-    assert main(["hint", "4.4", "probe"]) == 2
+    assert main(["hint", "4.5", "edit"]) == 2
     assert "planned" in capsys.readouterr().err
 
 

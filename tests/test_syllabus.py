@@ -182,7 +182,8 @@ def test_map_prints_the_graph_and_writes_a_png(learner_env, capsys):
     out = capsys.readouterr().out
     assert "Module 0 · From Python to tensors" in out
     assert "0.2  einops, einsum and tensor puzzles" in out and "needs 0.1" in out
-    assert "(planned)" in out  # lessons not written yet are listed, greyed in the picture
+    if any(info.planned for info in syllabus.load().lessons.values()):
+        assert "(planned)" in out  # lessons not written yet are listed, greyed in the picture
     assert "next: 0.1 NumPy and vectorisation" in out
     png = learner_env / "map.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@
 # %% [markdown]
 # # Placement quiz: Module 4, replications
 #
-# Short items, about 14 minutes in all: one checks the interpretability tools you need
+# Eight short items, about 14 minutes in all: one checks the interpretability tools you need
 # from Module 3, the others the replication lessons of Module 4 (grokking, superposition,
 # sparse autoencoders, world models). Everything works on small tensors you are given: no
 # model is trained or loaded. Skip an item rather than spending more than its time on it:
@@ -230,4 +230,32 @@ checks.assert_close("dead_fraction", dead_fraction(_f), 0.5,
                     hint="a latent is alive if it fires on ANY example: reduce over the examples (dim 0) first")
 ### BEGIN HIDDEN TESTS
 checks.assert_close("dead_fraction", dead_fraction(torch.ones(2, 3)), 0.0, name="every latent alive")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 8. A board in the player's own terms (about 2 minutes, lesson 4.4)
+#
+# Nanda et al. found that an Othello-playing GPT represents the board not as black and
+# white but as *mine* and *theirs*, from the point of view of the player about to move.
+# `to_mine_theirs(boards, black_to_move)` takes boards `(n, squares)` with 0 = empty,
+# 1 = black, 2 = white, and a boolean per board, and returns boards with 0 = empty,
+# 1 = a stone of the player to move, 2 = a stone of the opponent.
+
+# %% nbgrader={"solution": true, "grade_id": "to_mine_theirs"} exercise={"difficulty": 2, "importance": 4, "minutes": 2} placement={"lessons": ["4.4"]}
+def to_mine_theirs(boards: torch.Tensor, black_to_move: torch.Tensor) -> torch.Tensor:
+    """boards: (n, S) int64 in {0, 1, 2}; black_to_move: (n,) bool. Returns (n, S) int64 in {0, 1, 2}."""
+    ### BEGIN SOLUTION
+    swapped = torch.where(boards == 0, boards, 3 - boards)
+    return torch.where(black_to_move[:, None], boards, swapped)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "to_mine_theirs_test", "points": 1}
+_boards = torch.tensor([[0, 1, 2, 1], [0, 1, 2, 2]])
+checks.assert_equal("to_mine_theirs", to_mine_theirs(_boards, torch.tensor([True, False])).tolist(),
+                    [[0, 1, 2, 1], [0, 2, 1, 1]],
+                    hint="when white is to move, black's stones are theirs (2) and white's are mine (1); empty stays 0")
+### BEGIN HIDDEN TESTS
+checks.assert_equal("to_mine_theirs", to_mine_theirs(torch.zeros(2, 3, dtype=torch.long), torch.tensor([False, True])).tolist(),
+                    [[0, 0, 0], [0, 0, 0]], name="empty boards")
 ### END HIDDEN TESTS
