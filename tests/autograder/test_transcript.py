@@ -108,7 +108,7 @@ def test_a_changed_transcript_fails(service, edit):
     elif edit == "passed":
         bad["transcript"]["lessons"][1]["passed"] = True
     elif edit == "sha256":
-        first["sha256"] = "0" + first["sha256"][1:]
+        first["sha256"] = ("1" if first["sha256"][0] == "0" else "0") + first["sha256"][1:]  # always a change
     elif edit == "learner":
         bad["transcript"]["learner"]["username"] = "leo"
     elif edit == "drop a lesson":
