@@ -3,7 +3,8 @@
 The pipeline, in the order a submission flows through it (each step one job, as in
 nbgrader's own autograde):
 
-1. ``CheckCellMetadata`` (nbgrader): the submission's nbgrader metadata is well formed.
+1. ``RestoreReleasedMetadata``: every cell's nbgrader flags are the release's (a flipped flag is
+   restored and flagged); then ``CheckCellMetadata`` (nbgrader): the metadata is well formed.
 2. ``TrustedOverwriteCells`` (nbgrader's ``OverwriteCells``): every cell that carries a
    grade_id is compared with the *released* notebook (exercises/): cell type, locked
    status, points and, for locked cells, the checksum. A change is restored and recorded
@@ -243,6 +244,45 @@ class _ReleaseGradebook:
         return self.cells[grade_id]
 
     find_graded_cell = find_source_cell
+
+
+_FLAG_KEYS = ("grade", "solution", "locked", "task", "points", "grade_id", "schema_version")
+
+
+class RestoreReleasedMetadata(NbGraderPreprocessor):
+    """A cell's nbgrader metadata is the release's, whatever the submission says (issue 16, class 6).
+
+    A learner who flips a test cell's ``grade`` or ``solution`` flag, or turns an answer cell into a
+    graded one, would otherwise make nbgrader's checksum step fail the whole submission, or score a cell
+    the release never graded. Cells with a released grade id get the released metadata back; nbgrader
+    metadata that is not an object, or that names no released cell yet claims to be graded, a solution or
+    locked, is dropped (the cell stays, as an ordinary cell of the learner's). Each change is recorded.
+    """
+
+    def preprocess(self, nb, resources):
+        import copy
+
+        released = {}
+        for cell in resources["bootcamp"]["spec"].release.cells:
+            md = cell.metadata.get("nbgrader")
+            if isinstance(md, dict) and isinstance(md.get("grade_id"), str):
+                released.setdefault(md["grade_id"], (cell.cell_type, md))
+        changes = resources["bootcamp"].setdefault("changes", [])
+        for i, cell in enumerate(nb.cells):
+            if "nbgrader" not in cell.metadata:
+                continue
+            md = cell.metadata["nbgrader"]
+            gid = md.get("grade_id") if isinstance(md, dict) else None
+            if isinstance(gid, str) and gid in released and released[gid][0] == cell.cell_type:
+                want = released[gid][1]
+                if any(md.get(k) != want.get(k) for k in _FLAG_KEYS):
+                    cell.metadata["nbgrader"] = copy.deepcopy(want)
+                    changes.append((gid, "nbgrader flags"))
+                continue
+            if not isinstance(md, dict) or any(md.get(k) for k in ("grade", "solution", "locked")):
+                del cell.metadata["nbgrader"]
+                changes.append((f"cell {i}" if not isinstance(gid, str) else gid, "nbgrader metadata"))
+        return nb, resources
 
 
 class TrustedOverwriteCells(OverwriteCells):
@@ -601,6 +641,7 @@ class Grader:
                          "release_gradebook": _ReleaseGradebook(spec.release), "fallback_scratch": fallback},
         })
         changes = resources["bootcamp"].setdefault("changes", [])
+        nb, resources = RestoreReleasedMetadata().preprocess(nb, resources)
         try:
             nb, resources = CheckCellMetadata().preprocess(nb, resources)
         except Exception:
@@ -611,6 +652,13 @@ class Grader:
         report = grade(nb, resources, self.settings)
         if ("(notebook)", "nbgrader metadata") in changes:
             report.flags.append(("tampered_metadata", "the notebook's nbgrader metadata did not validate"))
+        for name, attr in changes:
+            if attr == "nbgrader flags":
+                report.flags.append(("tampered_metadata", f"{name}: its nbgrader flags differed from the release's; "
+                                                          "the released ones were restored"))
+            elif attr == "nbgrader metadata" and name != "(notebook)":
+                report.flags.append(("tampered_metadata", f"{name}: nbgrader metadata the release does not have "
+                                                          "was dropped"))
         report.grading_seconds = time.perf_counter() - start
         if mode == "mixed":
             in_learner = [r.exercise for r in report.results if r.grade_id in shared]
