@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from autograder.grading.pipeline import SubmissionError
+
 from .conftest import SLUG, result
 
 
