@@ -278,23 +278,27 @@ def steered_logits(model, tokens: torch.Tensor, layer: int, vector: torch.Tensor
 # %% nbgrader={"grade": true, "grade_id": "steered_logits_test", "points": 3}
 _x = inputs[:3, :20]
 _plain = gpt(_x)
-_out = checks.call("steered_logits", steered_logits, gpt, _x, 0, steer[0], 0.0, case="coeff 0")
+_vec = torch.randn(128, generator=torch.Generator().manual_seed(0))  # any direction will do here
+_out = checks.call("steered_logits", steered_logits, gpt, _x, 0, _vec, 0.0, case="coeff 0")
 checks.assert_close("steered_logits", _out, _plain, name="coeff 0", hint="with coeff 0 nothing should change")
-_want = gpt.embed(_x) + 0.5 * steer[0]
+_want = gpt.embed(_x) + 0.5 * _vec
 for _b in gpt.blocks:
     _want = _b(_want)
 _want = gpt.unembed(gpt.ln_f(_want))
-checks.assert_close("steered_logits", steered_logits(gpt, _x, 0, steer[0], 0.5), _want, name="layer 0, coeff 0.5", atol=1e-4,
+checks.assert_close("steered_logits", steered_logits(gpt, _x, 0, _vec, 0.5), _want, name="layer 0, coeff 0.5", atol=1e-4,
                     hint="add coeff * vector to the input of blocks[0], at every position")
 checks.assert_true("steered_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
                    "a hook is still registered after the call", hint="remove the handle in a finally block")
 checks.assert_close("steered_logits", gpt(_x), _plain, name="the model after steering", hint="remove your hook")
 ### BEGIN HIDDEN TESTS
-_want = gpt.unembed(gpt.ln_f(residual_at(gpt, _x, N_LAYERS) - 2.0 * steer[2]))
-checks.assert_close("steered_logits", steered_logits(gpt, _x, N_LAYERS, steer[2], -2.0), _want, atol=1e-4,
+_got = steered_logits(gpt, _x, N_LAYERS, _vec, -2.0)
+_r = gpt.embed(_x)
+for _b in gpt.blocks:
+    _r = _b(_r)
+checks.assert_close("steered_logits", _got, gpt.unembed(gpt.ln_f(_r - 2.0 * _vec)), atol=1e-4,
                     name="layer n_layers, coeff -2", hint="layer n_layers is the input of ln_f")
-_want = gpt.blocks[1](residual_at(gpt, _x, 1) + 0.3 * steer[1])
-checks.assert_close("steered_logits", steered_logits(gpt, _x, 1, steer[1], 0.3), gpt.unembed(gpt.ln_f(_want)),
+_want = gpt.blocks[1](gpt.blocks[0](gpt.embed(_x)) + 0.3 * _vec)
+checks.assert_close("steered_logits", steered_logits(gpt, _x, 1, _vec, 0.3), gpt.unembed(gpt.ln_f(_want)),
                     atol=1e-4, name="layer 1, coeff 0.3")
 checks.assert_true("steered_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
                    "a hook is still registered after the call")
@@ -417,6 +421,14 @@ def dose_response(model, tokens, targets, layer: int, vector, coeffs, target_ids
 
 
 # %% nbgrader={"grade": true, "grade_id": "dose_response_test", "points": 3}
+# A first check with the simplest steering vector there is: the embedding of "A" minus that of "a".
+_emb_vec = gpt.wte.weight[ord("A")] - gpt.wte.weight[ord("a")]
+_small = checks.call("dose_response", dose_response, gpt, inputs[:4, :30], targets[:4, :30], 0, _emb_vec, [0.0, 0.5], UPPER,
+                     case="embedding difference, layer 0")
+_ref = steering_metrics(steered_logits(gpt, inputs[:4, :30], 0, _emb_vec, 0.5), targets[:4, :30], UPPER)
+checks.assert_close("dose_response", [_small["mass"][1], _small["loss_on"][1], _small["loss_off"][1]],
+                    [_ref["mass"], _ref["loss_on"], _ref["loss_off"]], name="layer 0, c = 0.5", atol=1e-5,
+                    hint="each entry is steering_metrics of the steered logits at that coefficient")
 COEFFS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4]
 curve = checks.call("dose_response", dose_response, gpt, inputs, targets, 1, steer[1], COEFFS, UPPER, case="layer 1")
 checks.assert_true("dose_response", isinstance(curve, dict) and all(len(curve.get(k, [])) == len(COEFFS)
@@ -437,10 +449,10 @@ checks.assert_true("dose_response", curve["mass"][2] > 1.5 * curve["mass"][0] an
                    f"at c = 0.1 the mass should grow by half ({curve['mass'][0]:.3f} -> {curve['mass'][2]:.3f}) "
                    f"for under 0.1 nats on unrelated text (+{curve['loss_off'][2] - curve['loss_off'][0]:.3f})")
 ### BEGIN HIDDEN TESTS
-_small = dose_response(gpt, inputs[:4, :30], targets[:4, :30], 0, steer[0], [0.0, -0.3], UPPER)
-_ref = steering_metrics(steered_logits(gpt, inputs[:4, :30], 0, steer[0], -0.3), targets[:4, :30], UPPER)
+_small = dose_response(gpt, inputs[:4, :30], targets[:4, :30], 1, -_emb_vec, [0.0, 0.3], UPPER)
+_ref = steering_metrics(steered_logits(gpt, inputs[:4, :30], 1, -_emb_vec, 0.3), targets[:4, :30], UPPER)
 checks.assert_close("dose_response", [_small["mass"][1], _small["loss_on"][1], _small["loss_off"][1]],
-                    [_ref["mass"], _ref["loss_on"], _ref["loss_off"]], name="layer 0, c = -0.3", atol=1e-5,
+                    [_ref["mass"], _ref["loss_on"], _ref["loss_off"]], name="layer 1, another vector", atol=1e-5,
                     hint="use the layer and coefficient you are given")
 ### END HIDDEN TESTS
 
@@ -705,13 +717,12 @@ def clamped_logits(model, sae, tokens: torch.Tensor, latent: int, value: float) 
 # %% nbgrader={"grade": true, "grade_id": "clamped_logits_test", "points": 4}
 _x = inputs[:4, :40]
 _f = sae.encode(mlp_activations(gpt, _x, 0))  # (4, 40, 768)
-_silent = int((_f.amax((0, 1)) == 0).nonzero()[0]) if (_f.amax((0, 1)) == 0).any() else None
-_out = checks.call("clamped_logits", clamped_logits, gpt, sae, _x, LATENT, 0.0, case="clamp to 0")
+_silent = int((_f.amax((0, 1)) == 0).nonzero()[0])  # a latent that never fires on these tokens
+_out = checks.call("clamped_logits", clamped_logits, gpt, sae, _x, _silent, 0.0, case="a silent latent clamped to 0")
 checks.assert_shape("clamped_logits", _out, (4, 40, 256))
-if _silent is not None:
-    checks.assert_close("clamped_logits", clamped_logits(gpt, sae, _x, _silent, 0.0), gpt(_x), atol=1e-5,
-                        name=f"clamping latent {_silent}, silent on these tokens, to 0",
-                        hint="keep the error term: x + (value - f_k) * W_dec[k], not the reconstruction")
+checks.assert_close("clamped_logits", _out, gpt(_x), atol=1e-5,
+                    name=f"clamping latent {_silent}, silent on these tokens, to 0",
+                    hint="keep the error term: x + (value - f_k) * W_dec[k], not the reconstruction")
 checks.assert_true("clamped_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
                    "a hook is still registered after the call", hint="remove the handle in a finally block")
 _hi = steering_metrics(clamped_logits(gpt, sae, _x, LATENT, 5.0), targets[:4, :40], UPPER)["mass"]
@@ -719,18 +730,19 @@ _lo = steering_metrics(gpt(_x), targets[:4, :40], UPPER)["mass"]
 checks.assert_true("clamped_logits", _hi > 2 * _lo, f"clamping latent {LATENT} to 5 should at least double the mass on capitals "
                    f"({_lo:.3f} -> {_hi:.3f})", hint=f"edit block {sae.cfg.layer}'s MLP activations, the input of mlp.proj")
 ### BEGIN HIDDEN TESTS
-_store = {}
+_k = int(_f.amax((0, 1)).argmax())  # the most active latent on these tokens
+_got = clamped_logits(gpt, sae, _x, _k, 3.0)
 
 
 def _ref_hook(m, a):
     x = a[0]
-    return (x + (3.0 - sae.encode(x)[..., LATENT : LATENT + 1]) * sae.W_dec[LATENT],)
+    return (x + (3.0 - sae.encode(x)[..., _k : _k + 1]) * sae.W_dec[_k],)
 
 
 _h = gpt.blocks[0].mlp.proj.register_forward_pre_hook(_ref_hook)
 _want = gpt(_x)
 _h.remove()
-checks.assert_close("clamped_logits", clamped_logits(gpt, sae, _x, LATENT, 3.0), _want, atol=1e-4,
+checks.assert_close("clamped_logits", _got, _want, atol=1e-4,
                     name="clamp to 3 against the course's reference")
 ### END HIDDEN TESTS
 
@@ -940,12 +952,15 @@ def fv_logits(model, tokens: torch.Tensor, layer: int, vector: torch.Tensor, sca
 
 
 # %% nbgrader={"grade": true, "grade_id": "fv_logits_test", "points": 3}
-fvs = {(task, layer): function_vector(gpt, icl[task], test_zero[:20], layer) for task in TASKS for layer in range(N_LAYERS)}
 _x = encode("width = ")[None]
-_out = checks.call("fv_logits", fv_logits, gpt, _x, 1, fvs["number", 1], 0.0, case="scale 0")
+_rv = torch.randn(128, generator=torch.Generator().manual_seed(1))
+_out = checks.call("fv_logits", fv_logits, gpt, _x, 1, _rv, 0.0, case="scale 0")
 checks.assert_close("fv_logits", _out, gpt(_x), name="scale 0", hint="scale 0 changes nothing")
-checks.assert_close("fv_logits", fv_logits(gpt, _x, 1, fvs["number", 1], 2.0)[:, :-1], gpt(_x)[:, :-1], name="positions before the last",
+checks.assert_close("fv_logits", fv_logits(gpt, _x, 1, _rv, 2.0)[:, :-1], gpt(_x)[:, :-1], name="positions before the last",
                     hint="add the vector at the LAST position only")
+checks.assert_true("fv_logits", not torch.allclose(fv_logits(gpt, _x, 1, _rv, 2.0)[:, -1], gpt(_x)[:, -1]),
+                   "adding a vector at the last position should change the last position's logits")
+fvs = {(task, layer): function_vector(gpt, icl[task], test_zero[:20], layer) for task in TASKS for layer in range(N_LAYERS)}
 fresh = task_prompts("number", 40, 0, seed=4)  # zero-shot prompts the vectors never saw
 fv_table = {}
 for task, (_, ids) in TASKS.items():
@@ -960,10 +975,11 @@ for task in ("number", "string"):
                        f"got {fv_table[task, 1, 2.0]:.2f}", hint="add to the attention OUTPUT of the block you are given")
 ### BEGIN HIDDEN TESTS
 _t = encode("a = 1\nb = ")[None]
-_h = gpt.blocks[0].attn.register_forward_hook(lambda m, a, o: torch.cat([o[:, :-1], o[:, -1:] + 1.5 * fvs["string", 0]], 1))
+_got = fv_logits(gpt, _t, 0, _rv, 1.5)
+_h = gpt.blocks[0].attn.register_forward_hook(lambda m, a, o: torch.cat([o[:, :-1], o[:, -1:] + 1.5 * _rv], 1))
 _want = gpt(_t)
 _h.remove()
-checks.assert_close("fv_logits", fv_logits(gpt, _t, 0, fvs["string", 0], 1.5), _want, atol=1e-5, name="block 0, scale 1.5")
+checks.assert_close("fv_logits", _got, _want, atol=1e-5, name="block 0, scale 1.5")
 checks.assert_true("fv_logits", all(len(m._forward_hooks) == 0 for m in gpt.modules()), "a hook is still registered after the call")
 ### END HIDDEN TESTS
 
