@@ -86,6 +86,18 @@ torch.set_num_threads(1)
 torch.set_grad_enabled(False)  # nothing in this lesson trains
 start = time.perf_counter()
 
+
+def remove_hooks(model) -> int:
+    """Remove every forward hook and pre-hook from ``model``'s modules; return how many there were.
+
+    The tests call it, so that a hook left behind by one attempt cannot steer the rest of the notebook."""
+    count = 0
+    for module in model.modules():
+        count += len(module._forward_pre_hooks) + len(module._forward_hooks)
+        module._forward_pre_hooks.clear()
+        module._forward_hooks.clear()
+    return count
+
 # %% [markdown]
 # ## The model, the text and the concept
 #
@@ -220,6 +232,9 @@ checks.assert_close("contrast_vector", _v, _want, name="one pair at layer 0",
                     hint="the residual at the LAST position of each prompt, positive minus negative")
 checks.assert_close("contrast_vector", contrast_vector(gpt, ["max"], ["MAX"], 0), -_want, name="swapped prompts",
                     hint="positive minus negative, not the other way round")
+_two = _want + gpt.embed(encode("AB")[None])[0, -1] - gpt.embed(encode("ab")[None])[0, -1]
+checks.assert_close("contrast_vector", contrast_vector(gpt, ["MAX", "AB"], ["max", "ab"], 0), _two / 2, name="two pairs at layer 0",
+                    hint="the MEAN over the prompts of each list")
 ### BEGIN HIDDEN TESTS
 _pos, _neg = ["AB", "NAME"], ["ab", "xyz_q"]
 _ref = (torch.stack([residual_at(gpt, encode(p)[None], 1)[0, -1] for p in _pos]).mean(0)
@@ -276,6 +291,7 @@ def steered_logits(model, tokens: torch.Tensor, layer: int, vector: torch.Tensor
 
 
 # %% nbgrader={"grade": true, "grade_id": "steered_logits_test", "points": 3}
+remove_hooks(gpt)
 _x = inputs[:3, :20]
 _plain = gpt(_x)
 _vec = torch.randn(128, generator=torch.Generator().manual_seed(0))  # any direction will do here
@@ -287,8 +303,8 @@ for _b in gpt.blocks:
 _want = gpt.unembed(gpt.ln_f(_want))
 checks.assert_close("steered_logits", steered_logits(gpt, _x, 0, _vec, 0.5), _want, name="layer 0, coeff 0.5", atol=1e-4,
                     hint="add coeff * vector to the input of blocks[0], at every position")
-checks.assert_true("steered_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
-                   "a hook is still registered after the call", hint="remove the handle in a finally block")
+checks.assert_true("steered_logits", remove_hooks(gpt) == 0, "a hook was still registered after the call (removed now)",
+                   hint="remove the handle in a finally block")
 checks.assert_close("steered_logits", gpt(_x), _plain, name="the model after steering", hint="remove your hook")
 ### BEGIN HIDDEN TESTS
 _got = steered_logits(gpt, _x, N_LAYERS, _vec, -2.0)
@@ -300,8 +316,7 @@ checks.assert_close("steered_logits", _got, gpt.unembed(gpt.ln_f(_r - 2.0 * _vec
 _want = gpt.blocks[1](gpt.blocks[0](gpt.embed(_x)) + 0.3 * _vec)
 checks.assert_close("steered_logits", steered_logits(gpt, _x, 1, _vec, 0.3), gpt.unembed(gpt.ln_f(_want)),
                     atol=1e-4, name="layer 1, coeff 0.3")
-checks.assert_true("steered_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
-                   "a hook is still registered after the call")
+checks.assert_true("steered_logits", remove_hooks(gpt) == 0, "a hook was still registered after the call (removed now)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -351,17 +366,17 @@ def steering_metrics(logits: torch.Tensor, targets: torch.Tensor, target_ids: to
 
 
 # %% nbgrader={"grade": true, "grade_id": "steering_metrics_test", "points": 3}
-_logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]]))
-_t = torch.tensor([[1, 0]])
-_m = checks.call("steering_metrics", steering_metrics, _logits, _t, torch.tensor([1, 2]), case="2 positions, 3 tokens")
+_logits = torch.log(torch.tensor([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8], [0.2, 0.6, 0.2]]]))
+_t = torch.tensor([[1, 0, 0]])
+_m = checks.call("steering_metrics", steering_metrics, _logits, _t, torch.tensor([1, 2]), case="3 positions, 3 tokens")
 checks.assert_true("steering_metrics", isinstance(_m, dict) and set(_m) == {"mass", "loss_on", "loss_off"},
                    f"return a dict with keys mass, loss_on, loss_off; got {_m!r}")
-checks.assert_close("steering_metrics", _m["mass"], (0.5 + 0.9) / 2, name="mass",
+checks.assert_close("steering_metrics", _m["mass"], (0.5 + 0.9 + 0.8) / 3, name="mass",
                     hint="the probability of ANY target id, summed over the set, then averaged over positions")
 checks.assert_close("steering_metrics", _m["loss_on"], -np.log(0.25), name="loss_on",
                     hint="positions whose TARGET is in the set: here only the first (target 1)")
-checks.assert_close("steering_metrics", _m["loss_off"], -np.log(0.1), name="loss_off",
-                    hint="the cross-entropy at the positions whose target is not in the set")
+checks.assert_close("steering_metrics", _m["loss_off"], -(np.log(0.1) + np.log(0.2)) / 2, name="loss_off",
+                    hint="the MEAN cross-entropy over the positions whose target is not in the set")
 ### BEGIN HIDDEN TESTS
 _lg = torch.randn(2, 7, 11, generator=torch.Generator().manual_seed(1))
 _tg = torch.randint(0, 11, (2, 7), generator=torch.Generator().manual_seed(2))
@@ -650,6 +665,10 @@ _want = (sae.encode(mlp_activations(gpt, encode("MAX")[None], 0)[0, -1])
          - sae.encode(mlp_activations(gpt, encode("max")[None], 0)[0, -1]))
 checks.assert_close("latent_contrast", _d, _want, name="one pair", atol=1e-5,
                     hint="encode the MLP activations at the LAST position; positive minus negative")
+_enc = [sae.encode(mlp_activations(gpt, encode(p)[None], 0)[0, -1]) for p in ("MAX", "AB", "max", "ab")]
+checks.assert_close("latent_contrast", latent_contrast(gpt, sae, ["MAX", "AB"], ["max", "ab"]),
+                    (_enc[0] + _enc[1] - _enc[2] - _enc[3]) / 2, atol=1e-5, name="two pairs",
+                    hint="encode each prompt's activations, then average the latents (the ReLU is not linear)")
 latent_diff = latent_contrast(gpt, sae, POSITIVE, NEGATIVE)
 LATENT = int(latent_diff.argmax())
 print("latents that fire more on capitals:", [(int(i), round(float(latent_diff[i]), 2)) for i in latent_diff.topk(5).indices])
@@ -658,6 +677,12 @@ _pos, _neg = ["NONE", "AB"], ["none", "zz_q"]
 _mean = [sae.encode(torch.stack([mlp_activations(gpt, encode(p)[None], 0)[0, -1] for p in ps])).mean(0) for ps in (_pos, _neg)]
 checks.assert_close("latent_contrast", latent_contrast(gpt, sae, _pos, _neg), _mean[0] - _mean[1], atol=1e-5,
                     name="two pairs of different lengths", hint="average each list separately")
+from course.models.sae import SAEConfig, SparseAutoencoder
+
+_sae2 = SparseAutoencoder(SAEConfig(d_sae=16, seed=1))
+_mean = [_sae2.encode(torch.stack([mlp_activations(gpt, encode(p)[None], 0)[0, -1] for p in ps])).mean(0) for ps in (_pos, _neg)]
+checks.assert_close("latent_contrast", latent_contrast(gpt, _sae2, _pos, _neg), _mean[0] - _mean[1], atol=1e-5,
+                    name="another SAE (16 random latents)", hint="use the sae you are given, not the notebook's")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -715,6 +740,7 @@ def clamped_logits(model, sae, tokens: torch.Tensor, latent: int, value: float) 
 
 
 # %% nbgrader={"grade": true, "grade_id": "clamped_logits_test", "points": 4}
+remove_hooks(gpt)
 _x = inputs[:4, :40]
 _f = sae.encode(mlp_activations(gpt, _x, 0))  # (4, 40, 768)
 _silent = int((_f.amax((0, 1)) == 0).nonzero()[0])  # a latent that never fires on these tokens
@@ -723,8 +749,13 @@ checks.assert_shape("clamped_logits", _out, (4, 40, 256))
 checks.assert_close("clamped_logits", _out, gpt(_x), atol=1e-5,
                     name=f"clamping latent {_silent}, silent on these tokens, to 0",
                     hint="keep the error term: x + (value - f_k) * W_dec[k], not the reconstruction")
-checks.assert_true("clamped_logits", all(len(m._forward_pre_hooks) == 0 for m in gpt.modules()),
-                   "a hook is still registered after the call", hint="remove the handle in a finally block")
+checks.assert_true("clamped_logits", remove_hooks(gpt) == 0, "a hook was still registered after the call (removed now)",
+                   hint="remove the handle in a finally block")
+_k = int(_f[0, 0].argmax())  # the latent most active on the first byte
+_one = _x[:1, :1]  # a one-byte input: the clamp value below is that latent's own activation there
+checks.assert_close("clamped_logits", clamped_logits(gpt, sae, _one, _k, float(_f[0, 0, _k])), gpt(_one), atol=1e-4,
+                    name=f"latent {_k} clamped to the value it already has",
+                    hint="move x by (value - current activation) along the latent's decoder row: no change when they are equal")
 _hi = steering_metrics(clamped_logits(gpt, sae, _x, LATENT, 5.0), targets[:4, :40], UPPER)["mass"]
 _lo = steering_metrics(gpt(_x), targets[:4, :40], UPPER)["mass"]
 checks.assert_true("clamped_logits", _hi > 2 * _lo, f"clamping latent {LATENT} to 5 should at least double the mass on capitals "
@@ -732,6 +763,22 @@ checks.assert_true("clamped_logits", _hi > 2 * _lo, f"clamping latent {LATENT} t
 ### BEGIN HIDDEN TESTS
 _k = int(_f.amax((0, 1)).argmax())  # the most active latent on these tokens
 _got = clamped_logits(gpt, sae, _x, _k, 3.0)
+from course.models.sae import SAEConfig, SparseAutoencoder
+
+_sae2 = SparseAutoencoder(SAEConfig(d_sae=16, seed=1))
+
+
+def _ref_hook2(m, a):
+    x = a[0]
+    return (x + (2.0 - _sae2.encode(x)[..., 3:4]) * _sae2.W_dec[3],)
+
+
+_got2 = clamped_logits(gpt, _sae2, _x, 3, 2.0)
+_h = gpt.blocks[0].mlp.proj.register_forward_pre_hook(_ref_hook2)
+_want2 = gpt(_x)
+_h.remove()
+checks.assert_close("clamped_logits", _got2, _want2, atol=1e-4, name="another SAE (16 random latents)",
+                    hint="use the sae you are given, not the notebook's")
 
 
 def _ref_hook(m, a):
@@ -888,14 +935,15 @@ def function_vector(model, icl_prompts: list[str], zero_prompts: list[str], laye
 
 
 # %% nbgrader={"grade": true, "grade_id": "function_vector_test", "points": 3}
+remove_hooks(gpt)
 _fv = checks.call("function_vector", function_vector, gpt, ["a = 1\nb = "], ["b = "], 0, case="one prompt each, block 0")
 checks.assert_shape("function_vector", _fv, (128,))
 _x1, _x2 = encode("a = 1\nb = ")[None], encode("b = ")[None]
 _want = gpt.blocks[0].attn(gpt.blocks[0].ln_1(gpt.embed(_x1)))[0, -1] - gpt.blocks[0].attn(gpt.blocks[0].ln_1(gpt.embed(_x2)))[0, -1]
 checks.assert_close("function_vector", _fv, _want, atol=1e-5, name="block 0, one prompt each",
                     hint="the attention module's OUTPUT at the last position, in-context minus zero-shot")
-checks.assert_true("function_vector", all(len(m._forward_hooks) == 0 for m in gpt.modules()),
-                   "a hook is still registered after the call", hint="remove the handle in a finally block")
+checks.assert_true("function_vector", remove_hooks(gpt) == 0, "a hook was still registered after the call (removed now)",
+                   hint="remove the handle in a finally block")
 ### BEGIN HIDDEN TESTS
 _ps, _zs = ["x = 1\ny = 2\nz = ", "a = 'q'\nb = "], ["z = ", "width = "]
 
@@ -952,6 +1000,7 @@ def fv_logits(model, tokens: torch.Tensor, layer: int, vector: torch.Tensor, sca
 
 
 # %% nbgrader={"grade": true, "grade_id": "fv_logits_test", "points": 3}
+remove_hooks(gpt)
 _x = encode("width = ")[None]
 _rv = torch.randn(128, generator=torch.Generator().manual_seed(1))
 _out = checks.call("fv_logits", fv_logits, gpt, _x, 1, _rv, 0.0, case="scale 0")
@@ -980,7 +1029,7 @@ _h = gpt.blocks[0].attn.register_forward_hook(lambda m, a, o: torch.cat([o[:, :-
 _want = gpt(_t)
 _h.remove()
 checks.assert_close("fv_logits", _got, _want, atol=1e-5, name="block 0, scale 1.5")
-checks.assert_true("fv_logits", all(len(m._forward_hooks) == 0 for m in gpt.modules()), "a hook is still registered after the call")
+checks.assert_true("fv_logits", remove_hooks(gpt) == 0, "a hook was still registered after the call (removed now)")
 ### END HIDDEN TESTS
 
 # %% [markdown]
