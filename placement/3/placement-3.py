@@ -14,8 +14,8 @@
 # # Placement quiz: Module 3, interpretability tools
 #
 # Eight short items, about 14 minutes in all: one checks the attention you need from
-# Module 2, the others the three lessons of Module 3 (TransformerLens, induction heads,
-# circuits). Everything here works on small tensors you are given: no model is loaded.
+# Module 2, the others the four lessons of Module 3 (TransformerLens, induction heads,
+# circuits, steering). Everything here works on small tensors you are given: no model is loaded.
 # Skip an item rather than spending more than its time on it: an unanswered item simply
 # means "do that lesson".
 #
@@ -239,28 +239,28 @@ checks.assert_close("attribution", attribution(_clean, _clean, _w), torch.zeros(
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 8. The heads that matter (about 2 minutes, lesson 3.3)
+# ## 8. A steering vector from contrast prompts (about 2 minutes, lesson 3.4)
 #
-# A circuit hypothesis often starts as "the heads whose patching effect is large".
-# `top_heads(effects, k)` takes effects `(n_layers, n_heads)` and returns the `k` heads
-# with the largest *absolute* effect, as a list of `(layer, head)` pairs of Python ints,
-# largest first.
+# Activation addition steers a model with the difference between the residual streams of
+# prompts with and without a concept. `contrast_vector(pos, neg)` takes the residual
+# streams of the two sets of prompts, `(n_prompts, seq, d_model)` each, and returns the
+# mean over prompts of the **last** position's vector in `pos`, minus the same for `neg`.
 
-# %% nbgrader={"solution": true, "grade_id": "top_heads"} exercise={"difficulty": 2, "importance": 3, "minutes": 2} placement={"lessons": ["3.3"]}
-def top_heads(effects: torch.Tensor, k: int) -> list[tuple[int, int]]:
-    """Returns k (layer, head) pairs."""
+# %% nbgrader={"solution": true, "grade_id": "contrast_vector"} exercise={"difficulty": 1, "importance": 4, "minutes": 2} placement={"lessons": ["3.4"]}
+def contrast_vector(pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+    """pos: (n_pos, seq, d_model), neg: (n_neg, seq, d_model). Returns (d_model,)."""
     ### BEGIN SOLUTION
-    n_heads = effects.shape[1]
-    flat = effects.abs().flatten().topk(k).indices
-    return [(int(i) // n_heads, int(i) % n_heads) for i in flat]
+    return pos[:, -1].mean(0) - neg[:, -1].mean(0)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "top_heads_test", "points": 1}
-_eff = torch.tensor([[0.1, -0.9, 0.0], [0.5, 0.05, -0.2], [0.0, 0.3, 0.7]])
-checks.assert_equal("top_heads", top_heads(_eff, 3), [(0, 1), (2, 2), (1, 0)],
-                    hint="rank by the absolute effect (a head that hurts the metric matters too); turn a flat index "
-                         "back into (layer, head) with // and % by n_heads")
+# %% nbgrader={"grade": true, "grade_id": "contrast_vector_test", "points": 1}
+_pos = torch.tensor([[[9.0, 9.0], [1.0, 2.0]], [[9.0, 9.0], [3.0, 4.0]]])
+_neg = torch.tensor([[[5.0, 5.0], [0.0, 1.0]]])
+checks.assert_close("contrast_vector", contrast_vector(_pos, _neg), torch.tensor([2.0, 2.0]),
+                    hint="the LAST position of each prompt, averaged over the prompts; positive minus negative")
 ### BEGIN HIDDEN TESTS
-checks.assert_equal("top_heads", top_heads(_eff.T.contiguous(), 1), [(1, 0)], name="another shape")
+_g = torch.Generator().manual_seed(3)
+_p, _n = torch.randn(4, 5, 3, generator=_g), torch.randn(2, 5, 3, generator=_g)
+checks.assert_close("contrast_vector", contrast_vector(_p, _n), _p[:, -1].mean(0) - _n[:, -1].mean(0), name="another shape")
 ### END HIDDEN TESTS
