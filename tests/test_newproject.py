@@ -72,6 +72,16 @@ def test_lesson_without_a_model_exits_2(tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_a_lesson_that_uses_shipped_models_copies_them_all(tmp_path, capsys):
+    """Lesson 3.4 trains nothing; it steers 2.2's GPT and clamps 4.3's SAE (their specs' used_in)."""
+    assert [s.name for s in newproject.lesson_models("3.4")] == ["stdlib-gpt-sae", "stdlib-gpt"]
+    if not (has_checkpoint("stdlib-gpt") and has_checkpoint("stdlib-gpt-sae")):
+        pytest.skip("the checkpoints of stdlib-gpt and stdlib-gpt-sae are not in this checkout")
+    assert cli.main(["new-project", "3.4", str(tmp_path / "p")]) == 0
+    shipped = {p.name for p in (tmp_path / "p" / "replication" / "models" / "checkpoints").iterdir()}
+    assert {"stdlib_gpt.pt", "sae_stdlib_gpt_l0.pt"} <= shipped
+
+
 def test_unknown_model_of_the_lesson_exits_2(tmp_path, capsys):
     assert cli.main(["new-project", "2.2", str(tmp_path / "p"), "--model", "grokking-p53"]) == 2
     assert "no model called 'grokking-p53'" in capsys.readouterr().err

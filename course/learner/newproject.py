@@ -98,10 +98,10 @@ _MISSING_HEADLINE = '''
 
 # --------------------------------------------------------------------------- what a lesson ships
 def lesson_models(lesson_id: str) -> list:
-    """The registry's model specs whose lesson is ``lesson_id``, in registry order."""
+    """The registry's model specs whose lesson is ``lesson_id`` or that it uses (``spec.used_in``), in registry order."""
     from course.models.registry import all_models
 
-    return [spec for spec in all_models() if spec.lesson == lesson_id]
+    return [spec for spec in all_models() if spec.lesson == lesson_id or lesson_id in spec.used_in]
 
 
 def _lessons_with_models() -> dict[str, list[str]]:
@@ -109,7 +109,8 @@ def _lessons_with_models() -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {}
     for spec in all_models():
-        out.setdefault(spec.lesson, []).append(spec.name)
+        for lesson_id in (spec.lesson, *spec.used_in):
+            out.setdefault(lesson_id, []).append(spec.name)
     return out
 
 

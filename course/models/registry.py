@@ -30,6 +30,8 @@ class ModelSpec:
     # looser tolerances when the corpus hash differs from the shipped one (another Python)
     tolerances_other_corpus: dict[str, float] = field(default_factory=dict)
     module: str = ""  # the family module under course.models (filled in by the registry)
+    # later lessons that use it as shipped (`bootcamp new-project <lesson>` copies it for them too)
+    used_in: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:

@@ -333,6 +333,7 @@ def specs() -> list:
             train=SAETrainConfig(),
             checkpoint="sae_stdlib_gpt_l0.pt",
             lesson="4.3",
+            used_in=("3.4",),
             description="sparse autoencoder (768 latents) on the 512 layer-0 MLP neurons of stdlib-gpt",
             tolerances={"fvu": 0.01, "l0": 1.5, "dead_fraction": 0.03, "loss_recovered": 0.02},
             tolerances_other_corpus={"fvu": 0.03, "l0": 4.0, "dead_fraction": 0.08, "loss_recovered": 0.06},
