@@ -48,7 +48,7 @@
 # - measure a dose-response curve and the side effects on unrelated text, not single samples;
 # - choose a layer by the effect it buys at a fixed cost.
 #
-# **Prerequisites.** 3.1 (residual streams, hooks, interventions). The SAE of section 4 is the
+# **Prerequisites.** 3.1 (residual streams, hooks, interventions). The SAE clamped in exercise 9 is the
 # one lesson 4.3 trains on this model; this lesson recalls what you need of it, and 4.3 shows how
 # it was made.
 #
