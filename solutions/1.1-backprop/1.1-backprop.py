@@ -1244,6 +1244,10 @@ cycle_hint = ("the way back is the inverse permutation: transposing by `axes` ag
 for shape, axes in [((3, 4), (1, 0)), ((2, 3, 4), (0, 2, 1)), ((2, 3, 4), (1, 2, 0)), ((2, 3, 4), (2, 0, 1))]:
     gradcheck.check_backward("permute_backward", permute_backward, lambda t, axes=axes: t.permute(axes),
                              {"a": rng.standard_normal(shape)}, args=(axes,), hint=f"a {shape}, axes {axes}: {cycle_hint}")
+g_perm = np.arange(24.0).reshape(3, 4, 2)  # the gradient of a (2, 3, 4) array permuted by (1, 2, 0)
+checks.assert_close("permute_backward", permute_backward(g_perm, np.zeros((2, 3, 4)), (1, 2, 0)), g_perm.transpose(2, 0, 1),
+                    name="permute_backward(g, a of shape (2, 3, 4), (1, 2, 0))",
+                    hint="use the function's arguments, not the notebook's variables of the same name")
 print("permute_backward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(34)
@@ -1310,8 +1314,8 @@ for axis, keepdims in [(None, False), (1, False), (0, True), (-1, True)]:
                              hint=f"a {a.shape}.max(axis={axis}, keepdims={keepdims}): only the maximum of each group gets "
                              "its group's gradient; put the reduced axes back as size 1 first")
 ties = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]])
-checks.assert_close("max_backward", max_backward(np.array([1.0, 1.0]), ties, 1, False),
-                    np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]), name="max_backward(ones(2), [[1, 3, 3], [2, 0, -1]], axis=1)",
+checks.assert_close("max_backward", max_backward(np.array([1.0, 1.0]), ties.T, 0, False),
+                    np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]).T, name="max_backward(ones(2), [[1, 2], [3, 0], [3, -1]], axis=0)",
                     hint="two tied maxima share their row's gradient (0.5 each), as torch.amax does; "
                     "use the function's arguments, not the notebook's variables")
 print("max_backward: visible tests pass")
