@@ -420,9 +420,10 @@ def check_slowest(d_head, base):
                        f"pair {pair} is not the slowest (d_head {d_head}, base {base})",
                        hint="theta_i = base ** (-2i/d) shrinks as i grows; look at the angles at position 1")
     want = 2 * math.pi / float(freqs.min())
-    checks.assert_true("slowest_pair", abs(turn - want) <= max(1.0, 1e-4 * want),
+    checks.assert_true("slowest_pair", abs(turn - want) <= 0.51,
                        f"{turn} positions per turn, but that pair needs about {want:.0f}",
-                       hint="one full turn is 2*pi radians: divide by the pair's angle per position")
+                       hint="one full turn is 2*pi radians: divide by the pair's angle per position, and round "
+                            "to the nearest integer (round, not int or //)")
     return got
 
 
