@@ -22,6 +22,12 @@ cause. Causes are found by running the *reference's own* sub-module in a few wro
         these match: token embedding (wte), position embedding (wpe), embeddings (input of h.0), block 0 ln_1
         likely cause: the causal mask is missing: position t attends to positions after t
 
+Lesson 2.4's modern blocks have references here too, from ``transformers``' Llama modules
+built from a config (no download): :func:`reference_rms_norm`, :func:`reference_rope`,
+:func:`reference_apply_rope`, :func:`reference_repeat_kv`, :func:`reference_swiglu`,
+:func:`reference_llama_attention` and :func:`reference_llama_layer`. This is the one module of the
+course that meets ``transformers``.
+
 This module imports torch; ``transformers`` is imported when a reference is first built.
 """
 
@@ -37,7 +43,8 @@ from torch import nn
 from course.checks import CheckFailure, assert_close
 
 __all__ = ["GPTConfig", "reference_gpt2", "copy_weights", "compare_module", "compare_gpt", "causal_mask_bias",
-           "Comparison"]
+           "Comparison", "llama_config", "reference_rms_norm", "reference_rope", "reference_apply_rope",
+           "reference_repeat_kv", "reference_swiglu", "reference_llama_attention", "reference_llama_layer"]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: sums over d_model of products, in another order than the reference's
 
@@ -486,3 +493,109 @@ def compare_gpt(exercise: str, mine: nn.Module, ref: nn.Module, tokens: torch.Te
         raise _blame_earlier(failure, layernorms) from None
     result.rows.append(("logits", err))
     return result
+
+
+# --------------------------------------------------------------------------- modern blocks (lesson 2.4)
+# References from ``transformers``' Llama modules, built from a config with random weights (no
+# download). The learner's functions take weight matrices in the ``x @ W`` layout, (d_in, d_out);
+# nn.Linear stores (d_out, d_in), so the weights are transposed on the way in.
+def llama_config(d_model: int = 32, n_heads: int = 4, n_kv_heads: int = 2, d_mlp: int = 48,
+                 rope_base: float = 10000.0, eps: float = 1e-6, n_ctx: int = 64):
+    """A ``transformers.LlamaConfig`` of this shape: eager attention, no biases, SiLU-gated MLP."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(hidden_size=d_model, num_attention_heads=n_heads, num_key_value_heads=n_kv_heads,
+                       intermediate_size=d_mlp, rms_norm_eps=eps, max_position_embeddings=n_ctx, num_hidden_layers=1,
+                       vocab_size=16, hidden_act="silu", attention_bias=False, mlp_bias=False,
+                       rope_parameters={"rope_type": "default", "rope_theta": rope_base},
+                       attn_implementation="eager")
+
+
+def reference_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """``LlamaRMSNorm`` with this gain, applied to ``x`` (..., d)."""
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    norm = LlamaRMSNorm(x.shape[-1], eps=eps).to(weight.dtype)
+    with torch.no_grad():
+        norm.weight.copy_(weight)
+        return norm(x)
+
+
+def reference_rope(n_positions: int, d_head: int, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``LlamaRotaryEmbedding``'s (cos, sin) for positions 0..n_positions-1, each (n_positions, d_head)."""
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    cfg = llama_config(d_model=d_head, n_heads=1, n_kv_heads=1, rope_base=base, n_ctx=max(n_positions, 1))
+    rope = LlamaRotaryEmbedding(cfg)
+    x = torch.zeros(1, n_positions, d_head)
+    cos, sin = rope(x, torch.arange(n_positions)[None])
+    return cos[0], sin[0]
+
+
+def reference_apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """``apply_rotary_pos_emb`` on ``x`` (batch, heads, seq, d_head) with (seq, d_head) tables."""
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    out, _ = apply_rotary_pos_emb(x, x, cos[None], sin[None])
+    return out
+
+
+def reference_repeat_kv(kv: torch.Tensor, n_rep: int) -> torch.Tensor:
+    """``transformers``' ``repeat_kv``: (batch, n_kv_heads, seq, d) -> (batch, n_kv_heads * n_rep, seq, d)."""
+    from transformers.models.llama.modeling_llama import repeat_kv
+
+    return repeat_kv(kv, n_rep)
+
+
+def _linear_from(layer: nn.Linear, W: torch.Tensor) -> None:
+    with torch.no_grad():
+        layer.weight.copy_(W.T)
+
+
+def reference_swiglu(x: torch.Tensor, W_gate: torch.Tensor, W_up: torch.Tensor, W_down: torch.Tensor) -> torch.Tensor:
+    """``LlamaMLP`` (SiLU-gated) with these weights, in the ``x @ W`` layout."""
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    mlp = LlamaMLP(llama_config(d_model=W_gate.shape[0], d_mlp=W_gate.shape[1]))
+    for layer, W in ((mlp.gate_proj, W_gate), (mlp.up_proj, W_up), (mlp.down_proj, W_down)):
+        _linear_from(layer, W)
+    with torch.no_grad():
+        return mlp(x)
+
+
+def reference_llama_attention(x: torch.Tensor, W_q, W_k, W_v, W_o, n_heads: int, n_kv_heads: int,
+                              base: float = 10000.0) -> torch.Tensor:
+    """``LlamaAttention`` (eager, causal, RoPE, grouped-query) with these weights on ``x`` (batch, seq, d_model)."""
+    from transformers.models.llama.modeling_llama import LlamaAttention
+
+    cfg = llama_config(d_model=x.shape[-1], n_heads=n_heads, n_kv_heads=n_kv_heads, rope_base=base,
+                       n_ctx=x.shape[1])
+    attn = LlamaAttention(cfg, layer_idx=0).eval()
+    for layer, W in ((attn.q_proj, W_q), (attn.k_proj, W_k), (attn.v_proj, W_v), (attn.o_proj, W_o)):
+        _linear_from(layer, W)
+    cos, sin = reference_rope(x.shape[1], x.shape[-1] // n_heads, base)
+    mask = causal_mask_bias(x.shape[1], x.dtype)
+    with torch.no_grad():
+        out, _ = attn(x, position_embeddings=(cos[None], sin[None]), attention_mask=mask)
+    return out
+
+
+def reference_llama_layer(x: torch.Tensor, params: dict, n_heads: int, n_kv_heads: int, eps: float = 1e-6,
+                          base: float = 10000.0) -> torch.Tensor:
+    """``LlamaDecoderLayer`` with ``params`` (keys ``attn_norm``, ``W_q``, ``W_k``, ``W_v``, ``W_o``,
+    ``mlp_norm``, ``W_gate``, ``W_up``, ``W_down``) on ``x`` (batch, seq, d_model)."""
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    cfg = llama_config(d_model=x.shape[-1], n_heads=n_heads, n_kv_heads=n_kv_heads, d_mlp=params["W_gate"].shape[1],
+                       rope_base=base, eps=eps, n_ctx=x.shape[1])
+    layer = LlamaDecoderLayer(cfg, layer_idx=0).eval()
+    a, m = layer.self_attn, layer.mlp
+    for lin, key in ((a.q_proj, "W_q"), (a.k_proj, "W_k"), (a.v_proj, "W_v"), (a.o_proj, "W_o"),
+                     (m.gate_proj, "W_gate"), (m.up_proj, "W_up"), (m.down_proj, "W_down")):
+        _linear_from(lin, params[key])
+    with torch.no_grad():
+        layer.input_layernorm.weight.copy_(params["attn_norm"])
+        layer.post_attention_layernorm.weight.copy_(params["mlp_norm"])
+        cos, sin = reference_rope(x.shape[1], x.shape[-1] // n_heads, base)
+        out = layer(x, attention_mask=causal_mask_bias(x.shape[1], x.dtype), position_embeddings=(cos[None], sin[None]))
+    return out[0] if isinstance(out, tuple) else out

@@ -7,7 +7,7 @@
 #   course:
 #     id: "1.1"
 #     title: Backpropagation from scratch
-#     minutes: 180
+#     minutes: 240
 #     prerequisites: ["0.1", "0.3"]
 # ---
 
@@ -29,16 +29,18 @@
 # - explain reverse-mode autodiff as "a topological sort of the computation graph, then
 #   the chain rule applied node by node in reverse order";
 # - write the backward function (the vector-Jacobian product) of `+`, `*`, `@`, `sum`,
-#   `mean`, `exp`, `log`, `relu` and indexing, for arrays of any shape;
+#   `mean`, `exp`, `log`, `relu`, indexing, `reshape`, `permute` and `max`, for arrays of
+#   any shape;
 # - handle broadcasting in the backward pass (*un*-broadcasting: sum over the stretched axes);
 # - check any gradient against `torch.autograd` and against central finite differences;
-# - train a multi-layer perceptron with your own engine to over 90% test accuracy.
+# - train a multi-layer perceptron with your own engine to over 90% test accuracy;
+# - give the engine a `Module` abstraction, so a model finds its own parameters.
 #
 # **Prerequisites.** Lessons 0.1 (NumPy, broadcasting, `axis`/`keepdims`) and 0.3
 # (PyTorch tensors, `autograd`, a training loop). Single-variable calculus: the chain
 # rule and the derivatives of $e^x$ and $\log x$.
 #
-# **Time.** About 3 hours: fifteen graded exercises (33 points), most of them short.
+# **Time.** About 4 hours: nineteen graded exercises (40 points), most of them short.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace that line with your code and run the
@@ -1128,6 +1130,231 @@ for _index in [1, (Ellipsis, 1), np.array([True, False, True, True]), (np.array(
 ### END HIDDEN TESTS
 
 # %% [markdown]
+# ## Exercises 13–15: reshape, permute and max
+#
+# Three more ops, and every transformer uses all of them: attention reshapes
+# `(batch, seq, d_model)` into `(batch, seq, n_heads, d_head)`, permutes the heads to the
+# front, and a numerically stable softmax subtracts each row's **max**. Two of them move
+# numbers around without changing any of them, so their backward passes only move the
+# gradient back; the third picks one element per row, like indexing with an index it
+# computes itself.
+#
+# The `Tensor` class gets them here (the class above stays as it was; these lines add methods
+# to it, the way a library grows):
+
+# %%
+def _tensor_reshape(self, *shape):
+    a = self.data
+    return Tensor(a.reshape(*shape), (self,), lambda g: (reshape_backward(g, a),), op="reshape")
+
+
+def _tensor_permute(self, *axes):
+    a = self.data
+    axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+    return Tensor(a.transpose(axes), (self,), lambda g: (permute_backward(g, a, axes),), op="permute")
+
+
+def _tensor_max(self, axis=None, keepdims=False):
+    a = self.data
+    return Tensor(a.max(axis=axis, keepdims=keepdims), (self,),
+                  lambda g: (max_backward(g, a, axis, keepdims),), op="max")
+
+
+Tensor.reshape, Tensor.permute, Tensor.max = _tensor_reshape, _tensor_permute, _tensor_max
+
+# %% [markdown]
+# ### Exercise 13: `reshape`
+#
+# **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 1 point · about 4 minutes, then look at the hint.
+#
+# `y = a.reshape(new_shape)` reads `a`'s elements in row-major order and lays them out in a
+# new shape. Element $k$ of the flat order is the same number before and after, so its
+# gradient is too: the gradient of `a` is `grad_out`, laid out in `a`'s shape again.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** Nothing is computed, only re-labelled: the gradient keeps its numbers and gets
+# `a`'s labels (shape) back.
+#
+# **A pointer.** The shape to go back to is the shape of one of the arguments.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "reshape_backward"} exercise={"difficulty": 1, "importance": 3, "minutes": 4}
+def reshape_backward(grad_out: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Gradient of a.reshape(...): grad_out (the new shape) laid out in a's shape."""
+    ### BEGIN SOLUTION
+    return grad_out.reshape(a.shape)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "reshape_backward_test", "points": 1}
+rng = np.random.default_rng(31)
+for shape, new_shape in [((2, 6), (3, 4)), ((2, 3, 4), (6, 4)), ((12,), (2, 2, 3))]:
+    gradcheck.check_backward("reshape_backward", reshape_backward, lambda t, new_shape=new_shape: t.reshape(new_shape),
+                             {"a": rng.standard_normal(shape)},
+                             hint=f"a {shape} reshaped to {new_shape}: the gradient goes back to a's shape")
+print("reshape_backward: visible tests pass")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(32)
+for _shape, _new in [((), (1, 1)), ((1, 1), ()), ((0, 3), (3, 0)), ((4, 3), (-1,)), ((2, 3, 4), (4, 3, 2))]:
+    gradcheck.check_backward("reshape_backward", reshape_backward, lambda t, _new=_new: t.reshape(_new),
+                             {"a": _rng.standard_normal(_shape)}, hint=f"a {_shape} reshaped to {_new}")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 14: `permute`
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 10 minutes, then look at the hint.
+#
+# `y = a.permute(axes)` (NumPy: `a.transpose(axes)`) reorders the axes: axis `i` of `y` is
+# axis `axes[i]` of `a`, so `y.shape[i] == a.shape[axes[i]]`. As with `reshape`, every
+# number keeps its value, so the gradient only has to be put back in `a`'s axis order.
+#
+# Predict before you write it: for a matrix, `axes = (1, 0)`, and the way back is the same
+# transpose again. Is the way back *always* `axes` again? Try `axes = (1, 2, 0)` on a tensor
+# of shape `(2, 3, 4)` in a scratch cell, and look at the shapes.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** You need the *inverse* permutation: the one that undoes `axes`. A swap is
+# its own inverse; a cycle of three axes is not.
+#
+# **A pointer.** If `axes[i] == j` (output axis `i` came from input axis `j`), the inverse
+# sends `j` back to `i`. NumPy has a function that returns, for each value, where it sits
+# in a sorted order, which is exactly that.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "permute_backward"} exercise={"difficulty": 2, "importance": 4, "minutes": 10}
+def permute_backward(grad_out: np.ndarray, a: np.ndarray, axes: tuple) -> np.ndarray:
+    """Gradient of a.transpose(axes).
+
+    grad_out: the shape of a.transpose(axes).
+    a: float64 array; axes: a permutation of range(a.ndim), as np.transpose takes it.
+    Returns grad_a of a's shape.
+    """
+    ### BEGIN SOLUTION
+    return grad_out.transpose(np.argsort(axes))
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "permute_backward_test", "points": 2}
+rng = np.random.default_rng(33)
+cycle_hint = ("the way back is the inverse permutation: transposing by `axes` again only undoes a swap, "
+              "not a cycle such as (1, 2, 0)")
+for shape, axes in [((3, 4), (1, 0)), ((2, 3, 4), (0, 2, 1)), ((2, 3, 4), (1, 2, 0)), ((2, 3, 4), (2, 0, 1))]:
+    gradcheck.check_backward("permute_backward", permute_backward, lambda t, axes=axes: t.permute(axes),
+                             {"a": rng.standard_normal(shape)}, args=(axes,), hint=f"a {shape}, axes {axes}: {cycle_hint}")
+g_perm = np.arange(24.0).reshape(3, 4, 2)  # the gradient of a (2, 3, 4) array permuted by (1, 2, 0)
+checks.assert_close("permute_backward", permute_backward(g_perm, np.zeros((2, 3, 4)), (1, 2, 0)), g_perm.transpose(2, 0, 1),
+                    name="permute_backward(g, a of shape (2, 3, 4), (1, 2, 0))",
+                    hint="use the function's arguments, not the notebook's variables of the same name")
+print("permute_backward: visible tests pass")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(34)
+for _shape, _axes in [((5,), (0,)), ((2, 3, 4, 5), (3, 1, 0, 2)), ((2, 3, 4, 5), (1, 2, 3, 0)), ((0, 2, 3), (2, 0, 1)),
+                      ((2, 3, 4), (0, 1, 2))]:
+    gradcheck.check_backward("permute_backward", permute_backward, lambda t, _axes=_axes: t.permute(_axes),
+                             {"a": _rng.standard_normal(_shape)}, args=(_axes,), hint=f"a {_shape}, axes {_axes}: {cycle_hint}")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 15: `max` over axes
+#
+# **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 2 points · about 15 minutes, then look at the hint.
+#
+# `y = a.max(axis, keepdims)` keeps one element per reduced group, so only that element
+# moves the output: it gets the group's gradient, and every other element gets 0. (That is
+# why a stable softmax may subtract the max without a second thought: its gradient goes
+# to one element per row, and it cancels anyway.)
+#
+# Two details:
+# - **Shapes**, exactly as in `sum_backward`: put the reduced axes back as size 1 before
+#   comparing or broadcasting. `axis` is `None`, an int (possibly negative) or a tuple.
+# - **Ties.** When two elements of a group are both the maximum, the max is not
+#   differentiable there. We follow `torch.amax`: the tied elements **share** the group's
+#   gradient equally. Giving each of them the whole gradient would count it twice.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** Build a mask of "this element equals its group's max", share each group's
+# gradient among its mask's elements, and leave zeros elsewhere.
+#
+# **A pointer.** Reduce with `keepdims=True` so the max and the count of maxima per group
+# broadcast against `a`; the axes tuple from your `sum_backward` helps for `grad_out` when
+# `keepdims` is False.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "max_backward"} exercise={"difficulty": 3, "importance": 3, "minutes": 15}
+def max_backward(grad_out: np.ndarray, a: np.ndarray, axis=None, keepdims: bool = False) -> np.ndarray:
+    """Gradient of a.max(axis=axis, keepdims=keepdims), as torch.amax defines it.
+
+    grad_out: float64, the shape of the max.
+    a: float64 array (not empty along the reduced axes); axis: None, an int (may be negative)
+    or a tuple of ints.
+    Returns grad_a of a's shape: each group's gradient shared equally among the elements
+    equal to the group's max, 0 elsewhere.
+    """
+    ### BEGIN SOLUTION
+    if axis is None:
+        axes = tuple(range(a.ndim))
+    else:
+        axes = tuple(ax % a.ndim for ax in (axis if isinstance(axis, tuple) else (axis,)))
+    g = grad_out if keepdims else np.expand_dims(grad_out, axes)
+    is_max = a == a.max(axis=axes, keepdims=True)
+    return is_max * g / is_max.sum(axis=axes, keepdims=True)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "max_backward_test", "points": 2}
+rng = np.random.default_rng(35)
+a = rng.standard_normal((3, 4))
+for axis, keepdims in [(None, False), (1, False), (0, True), (-1, True)]:
+    gradcheck.check_backward("max_backward", max_backward, lambda t, axis=axis, keepdims=keepdims: t.amax(dim=axis, keepdim=keepdims) if axis is not None else t.amax(),
+                             {"a": a}, args=(axis, keepdims),
+                             hint=f"a {a.shape}.max(axis={axis}, keepdims={keepdims}): only the maximum of each group gets "
+                             "its group's gradient; put the reduced axes back as size 1 first")
+ties = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0]])
+checks.assert_close("max_backward", max_backward(np.array([1.0, 1.0]), ties.T, 0, False),
+                    np.array([[0.0, 0.5, 0.5], [1.0, 0.0, 0.0]]).T, name="max_backward(ones(2), [[1, 2], [3, 0], [3, -1]], axis=0)",
+                    hint="two tied maxima share their row's gradient (0.5 each), as torch.amax does; "
+                    "use the function's arguments, not the notebook's variables")
+print("max_backward: visible tests pass")
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(36)
+for _shape, _axis, _keep in [((2, 3, 4), (0, 2), False), ((2, 3, 4), (-1, 0), True), ((5,), 0, False), ((), None, False),
+                             ((3, 1), 1, False), ((2, 3, 4), 1, True)]:
+    gradcheck.check_backward("max_backward", max_backward,
+                             lambda t, _axis=_axis, _keep=_keep: t.amax(dim=_axis, keepdim=_keep) if _axis is not None else t.amax(),
+                             {"a": _rng.standard_normal(_shape)}, args=(_axis, _keep),
+                             hint=f"a of shape {_shape}, axis={_axis}, keepdims={_keep}")
+_tied = np.array([[2.0, 2.0, 2.0, 1.0], [5.0, 5.0, -1.0, 5.0]])
+gradcheck.check_backward("max_backward", max_backward, lambda t: t.amax(dim=1), {"a": _tied}, args=(1, False),
+                         hint="three tied maxima share the row's gradient in thirds")
+gradcheck.check_backward("max_backward", max_backward, lambda t: t.amax(), {"a": _tied}, args=(None, False),
+                         hint="axis=None: the whole array is one group; its three 5s share the gradient")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Attention's reshape-and-permute, through your engine: split `(batch, seq, d_model)` into
+# heads, move the head axis forward, take each row's max, and compare every gradient with
+# torch.
+
+# %%
+def heads_then_max(x):
+    """(2, 5, 6) -> (2, 3 heads, 5, 2) -> the max over each head's last axis, summed."""
+    h = x.reshape(2, 5, 3, 2).permute(0, 2, 1, 3)
+    return h.max(axis=-1).sum() if isinstance(x, Tensor) else h.amax(dim=-1).sum()
+
+
+try:
+    errors = gradcheck.check_graph("max_backward", heads_then_max, {"x": np.random.default_rng(37).standard_normal((2, 5, 6))},
+                                   Tensor)
+    print("reshape -> permute -> max through the engine:\n" + gradcheck.gradient_table(errors))
+except NotImplementedError:
+    print("(implement exercises 13-15 to run this)")
+
+
+# %% [markdown]
 # ## The whole engine against torch and finite differences
 #
 # Each op is right on its own. Now the real test: random functions built from all of
@@ -1299,7 +1526,7 @@ for _seed in range(100, 140):
 # %% [markdown]
 # # Part 3: training a network with your engine
 #
-# ## Exercise 13: cross-entropy from engine ops
+# ## Exercise 16: cross-entropy from engine ops
 #
 # **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 20 minutes, then look at the hint.
 #
@@ -1388,7 +1615,7 @@ gradcheck.check_graph("cross_entropy", lambda z: cross_entropy(z, _y32), {"logit
 # silently gives wrong gradients, and only a check like this one catches it.
 
 # %% [markdown]
-# ## Exercise 14: an MLP forward pass
+# ## Exercise 17: an MLP forward pass
 #
 # **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 1 point · about 5 minutes, then look at the hint.
 #
@@ -1466,7 +1693,7 @@ except NotImplementedError:
     print("(implement mlp_forward and cross_entropy to see the picture)")
 
 # %% [markdown]
-# ## Exercise 15: train it
+# ## Exercise 18: train it
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 3 points · about 15 minutes, then look at the hint.
 #
@@ -1592,7 +1819,187 @@ checks.assert_true("train_mlp", not np.allclose(_params["W2"].data, _init["W2"].
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **What just happened.** About a hundred lines of NumPy (the `Tensor` class, twelve
+# ## Exercise 19: a `Module`, so a model carries its own parameters
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 12 minutes, then look at the hint.
+#
+# `train_mlp` kept the parameters in a dictionary and `mlp_forward` knew its keys. That
+# does not scale: a transformer has blocks inside blocks, and the training loop should not
+# know their names. PyTorch's answer is `nn.Module` (lesson 0.3): a model is an object whose
+# attributes are its parameters and its sub-modules, and `model.parameters()` finds all of
+# them by walking those attributes. Here is the same idea on your engine. `Module`,
+# `Linear`, `ReLU` and `Sequential` are given; the walk is yours:
+#
+# - every attribute that is a `Tensor` is a parameter;
+# - every attribute that is a `Module`, or a list or tuple of `Module`s, is searched the same
+#   way, recursively;
+# - a parameter reached twice (the same `Tensor` object shared by two layers, as GPT-2 ties
+#   its embedding and unembedding) is listed **once**, or SGD would update it twice;
+# - the order is the attributes' order (`vars(module)` keeps the order they were set in),
+#   depth first, so that two calls return the same list.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** A depth-first walk over `vars(module).values()`, collecting tensors and
+# descending into modules, with a record of what you have already collected.
+#
+# **A pointer.** Two different `Tensor`s may hold equal numbers, so "already collected" must
+# compare objects, not values: compare with `is`, or keep a set of `id(...)`.
+# </details>
+
+# %%
+class Module:
+    """A layer or a model: its Tensor attributes are its parameters, its Module attributes its parts."""
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    def forward(self, x):
+        raise NotImplementedError
+
+    def parameters(self):
+        return module_parameters(self)
+
+
+class Linear(Module):
+    def __init__(self, fan_in, fan_out, rng):
+        self.W = Tensor(rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in), name="W")
+        self.b = Tensor(np.zeros(fan_out), name="b")
+
+    def forward(self, x):
+        return x @ self.W + self.b
+
+
+class ReLU(Module):
+    def forward(self, x):
+        return x.relu()
+
+
+class Sequential(Module):
+    def __init__(self, *layers):
+        self.layers = list(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+# %% nbgrader={"solution": true, "grade_id": "module_parameters"} exercise={"difficulty": 2, "importance": 4, "minutes": 12}
+def module_parameters(module: Module) -> list:
+    """Every Tensor reachable from module's attributes, each object once, depth first.
+
+    module: a Module. Its attributes may be Tensors (parameters), Modules, lists or tuples
+    of Modules, or anything else (ignored: numbers, strings, arrays, functions).
+    Returns a list of Tensor objects (the objects themselves, not copies), in the order a
+    depth-first walk over vars(...) meets them, each object once even if it is reachable
+    from several places.
+    """
+    ### BEGIN SOLUTION
+    found, seen = [], set()
+
+    def walk(m):
+        for value in vars(m).values():
+            children = value if isinstance(value, (list, tuple)) else [value]
+            for child in children:
+                if isinstance(child, Tensor) and id(child) not in seen:
+                    seen.add(id(child))
+                    found.append(child)
+                elif isinstance(child, Module):
+                    walk(child)
+
+    walk(module)
+    return found
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "module_parameters_test", "points": 2}
+def check_parameters(module, expected, what):
+    got = module_parameters(module)
+    checks.assert_true("module_parameters", isinstance(got, list), f"{what}: returned a {type(got).__name__}, not a list")
+    checks.assert_true("module_parameters", all(isinstance(p, Tensor) for p in got),
+                       f"{what}: the list holds {sorted({type(p).__name__ for p in got})}; expected only Tensor objects",
+                       hint="collect the Tensor objects themselves, not their .data")
+    got_names = [getattr(p, "name", "?") for p in got]
+    want_names = [p.name for p in expected]
+    checks.assert_true("module_parameters", len(got) == len(expected) and all(g is e for g, e in zip(got, expected)),
+                       f"{what}: got {len(got)} parameters {got_names}, expected {len(expected)} {want_names}, "
+                       "the same objects in this order",
+                       hint="walk vars(module) in order, descend into Modules and lists of Modules, list each Tensor once")
+
+
+rng = np.random.default_rng(38)
+mlp2 = Sequential(Linear(4, 3, rng), ReLU(), Linear(3, 2, rng))
+check_parameters(mlp2, [mlp2.layers[0].W, mlp2.layers[0].b, mlp2.layers[2].W, mlp2.layers[2].b], "Sequential(Linear, ReLU, Linear)")
+tied = Sequential(Linear(3, 3, rng), ReLU(), Linear(3, 3, rng))
+tied.layers[2].W = tied.layers[0].W  # the same Tensor object in two layers
+check_parameters(tied, [tied.layers[0].W, tied.layers[0].b, tied.layers[2].b], "a weight shared by two layers")
+twins = Linear(2, 2, rng)
+twins.b = Tensor(np.zeros(2), name="b")
+twins.c = Tensor(np.zeros(2), name="c")  # equal numbers, another object: a parameter of its own
+check_parameters(twins, [twins.W, twins.b, twins.c], "two different Tensors holding equal numbers")
+print("module_parameters: visible tests pass")
+### BEGIN HIDDEN TESTS
+class _Block(Module):
+    def __init__(self, rng):
+        self.scale = 2.0
+        self.note = "ignored"
+        self.table = np.ones(3)
+        self.inner = Sequential(Linear(3, 3, rng), ReLU())
+        self.heads = (Linear(3, 1, rng), Linear(3, 1, rng))
+        self.gain = Tensor(np.ones(3), name="gain")
+
+    def forward(self, x):
+        return x
+
+
+_rng = np.random.default_rng(39)
+_blk = _Block(_rng)
+_expected = [_blk.inner.layers[0].W, _blk.inner.layers[0].b, _blk.heads[0].W, _blk.heads[0].b, _blk.heads[1].W,
+             _blk.heads[1].b, _blk.gain]
+check_parameters(_blk, _expected, "a block with numbers, strings, arrays, a nested Sequential, a tuple of heads")
+_deep = Sequential(Sequential(Sequential(Linear(2, 2, _rng))))
+check_parameters(_deep, [_deep.layers[0].layers[0].layers[0].W, _deep.layers[0].layers[0].layers[0].b], "three levels deep")
+check_parameters(Sequential(ReLU(), ReLU()), [], "a model without parameters")
+_shared = Linear(2, 2, _rng)
+_two = Sequential(_shared, ReLU(), _shared)
+check_parameters(_two, [_shared.W, _shared.b], "the same layer used twice")
+_first, _second = module_parameters(_blk), module_parameters(_blk)
+checks.assert_true("module_parameters", len(_first) == len(_second) and all(a is b for a, b in zip(_first, _second)),
+                   "two calls return different lists", hint="start from an empty list and an empty record on every call")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# The same digits MLP, now as `Sequential(Linear(64, 128), ReLU(), Linear(128, 10))`: the
+# training step no longer names a single parameter. Two epochs, to see it learn.
+
+# %%
+def train_module(model, x, y, epochs=2, batch_size=32, lr=0.2, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in tqdm(range(epochs), desc="epochs"):
+        perm = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            batch = perm[start:start + batch_size]
+            loss = cross_entropy(model(Tensor(x[batch])), y[batch])
+            for p in model.parameters():
+                p.grad = None
+            loss.backward()
+            for p in model.parameters():
+                p.data -= lr * p.grad
+    return model
+
+
+try:
+    digits_model = train_module(Sequential(Linear(64, 128, np.random.default_rng(0)), ReLU(),
+                                           Linear(128, 10, np.random.default_rng(1))), x_train, y_train)
+    test_accuracy = float((digits_model(Tensor(x_test)).data.argmax(axis=1) == y_test).mean())
+    print(f"{len(digits_model.parameters())} parameter tensors; test accuracy after 2 epochs: {test_accuracy:.3f}")
+except NotImplementedError:
+    print("(implement module_parameters, cross_entropy and the backward functions to train this)")
+
+
+# %% [markdown]
+# **What just happened.** About a hundred lines of NumPy (the `Tensor` class, fifteen
 # small functions, a loop) trained a neural network to read handwritten digits. Nothing
 # in the engine knows about neural networks: it differentiates any composition of its
 # ops. PyTorch is this idea plus a great deal of engineering: many more ops, GPU kernels,
@@ -1606,6 +2013,12 @@ checks.assert_true("train_mlp", not np.allclose(_params["W2"].data, _init["W2"].
 # - `gradcheck.numerical_gradients` on the MLP's loss takes two forward passes per
 #   parameter. Time it on the full-size MLP and you have the argument for backpropagation
 #   in one number.
+# - Write `softmax` with your `max`, `exp`, `sum` and a division by a Tensor (add `__truediv__`
+#   for Tensors first: what is its backward?). Does subtracting the max change any gradient?
+# - Build one attention head on the engine (reshape, permute, `@`, your softmax) and check it
+#   against `torch.nn.functional.scaled_dot_product_attention` with `gradcheck.check_graph`.
+# - `module_parameters` lists a shared weight once. What goes wrong, exactly, in a tied
+#   embedding/unembedding if it is listed twice and SGD updates it twice? Predict, then try it.
 
 # %% [markdown]
 # ## Your progress on this lesson

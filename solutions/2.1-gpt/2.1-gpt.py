@@ -574,6 +574,12 @@ assert bpe_decode(sample_ids, bpe_merges) == sample
 # copies them. Every `__init__` below is given; keep it as it is.
 
 # %%
+from course import diagrams
+
+diagrams.residual_stream(n_layers=2)
+plt.show()
+
+# %%
 t0 = time.perf_counter()
 cfg = GPTConfig(vocab_size=256 + N_MERGES, n_ctx=32, d_model=64, n_heads=4, n_layers=2)
 ref = gpt_checks.reference_gpt2(cfg, seed=0)  # imports transformers: several seconds, once
@@ -735,6 +741,10 @@ checks.assert_close("layernorm", _out, F.layer_norm(_x64, (8,), eps=1e-5), name=
 # - **Heads.** The $d_\text{model}$ features are split into $n_\text{heads}$ groups of
 #   $d_\text{head} = d_\text{model} / n_\text{heads}$; each head attends independently, and
 #   their outputs are concatenated and mixed by an output projection `c_proj`.
+
+# %%
+diagrams.attention_shapes()
+plt.show()
 
 # %%
 T_demo = 8

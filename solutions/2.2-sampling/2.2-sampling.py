@@ -473,6 +473,9 @@ for T in (1.0, 0.5, 3.0):
                         hint="divide the logits by T (do not multiply) before the softmax")
 checks.assert_raises("softmax_with_temperature", ValueError, softmax_with_temperature, demo_logits, 0.0,
                      hint="T = 0 divides by zero: raise ValueError instead")
+batch2 = torch.stack([demo_logits, demo_logits.flip(-1)])
+checks.assert_close("softmax_with_temperature", softmax_with_temperature(batch2, 2.0), F.softmax(batch2 / 2.0, dim=-1),
+                    name="a batch of two rows", hint="normalise each row: softmax over the last dimension (dim=-1)")
 ### BEGIN HIDDEN TESTS
 big = torch.tensor([[1000.0, 999.0, -1000.0]], dtype=torch.float64)
 got = checks.call("softmax_with_temperature", softmax_with_temperature, big, 0.1, case="large float64 logits at T=0.1")
@@ -598,6 +601,15 @@ checks.assert_equal("top_p_filter", torch.isfinite(got), torch.tensor([False, Tr
 got = checks.call("top_p_filter", top_p_filter, p5.log(), 0.1, case="p=0.1, below the top probability")
 checks.assert_equal("top_p_filter", torch.isfinite(got).sum(), torch.tensor(1), name="tokens kept at p=0.1",
                     hint="the most likely token always stays")
+got = checks.call("top_p_filter", top_p_filter, torch.zeros(4), 0.5, case="four equal tokens (0.25 each), p=0.5")
+checks.assert_equal("top_p_filter", torch.isfinite(got).sum(), torch.tensor(2), name="tokens kept when two reach p exactly",
+                    hint="two tokens already sum to p = 0.5, so a third is not needed: a token is dropped when the total "
+                    "BEFORE it is >= p")
+two_rows = torch.stack([p5.log(), p5.log().flip(0)])
+got = checks.call("top_p_filter", top_p_filter, two_rows, 0.8, case="a (2, 5) batch: p5 and p5 reversed")
+checks.assert_equal("top_p_filter", torch.isfinite(got), torch.tensor([[True, True, True, False, False],
+                                                                     [False, False, True, True, True]]),
+                    name="kept tokens per row", hint="sort, softmax and cumsum over the LAST dimension (dim=-1), one row at a time")
 ### BEGIN HIDDEN TESTS
 def _ref_top_p(lg, p):
     s, o = torch.sort(lg, dim=-1, descending=True)
@@ -708,6 +720,8 @@ got = sample_next(rows, torch.Generator().manual_seed(1), temperature=0.5)
 chi_square_check("sample_next", got, F.softmax(p5.log() / 0.5, -1), "temperature 0.5")
 got = sample_next(rows, torch.Generator().manual_seed(2), top_k=2)
 chi_square_check("sample_next", got, torch.tensor([4 / 7, 3 / 7, 0, 0, 0]), "top_k=2")
+checks.assert_raises("sample_next", ValueError, sample_next, rows[:2], torch.Generator().manual_seed(6), temperature=0.0,
+                     hint="temperature 0 would divide by zero: raise ValueError (greedy decoding is argmax, not T=0)")
 ### BEGIN HIDDEN TESTS
 got = checks.call("sample_next", sample_next, rows, torch.Generator().manual_seed(3), top_p=0.8, case="top_p=0.8")
 chi_square_check("sample_next", got, torch.tensor([0.4, 0.3, 0.15, 0, 0]) / 0.85, "top_p=0.8")
@@ -931,6 +945,14 @@ with torch.no_grad():
                             hint="a new token at position T_past needs wpe[T_past] (model.embed(tokens, start=T_past)) "
                                  "and must attend over the cached keys AND its own")
     checks.assert_shape("forward_with_cache", cache[1][1], (2, 4, 10, 8), name="layer 1 values after 10 tokens")
+    torch.manual_seed(1)
+    one_layer = GPT(GPTConfig(d_vocab=256, n_ctx=16, d_model=32, n_layers=1, n_heads=4, d_mlp=64)).eval()
+    full1 = one_layer(seq)
+    _, cache1 = forward_with_cache(one_layer, seq[:, :9], None)
+    logits1, _ = checks.call("forward_with_cache", forward_with_cache, one_layer, seq[:, 9:], cache1,
+                             case="a 1-layer GPT, one new token after 9 cached")
+    checks.assert_close("forward_with_cache", logits1[:, -1], full1[:, 9], name="logits of a 1-layer GPT", atol=1e-5,
+                        hint="read T_past from the cache of layer 0, which every model has")
 ### BEGIN HIDDEN TESTS
 with torch.no_grad():
     seq16 = torch.randint(0, 256, (1, 16))

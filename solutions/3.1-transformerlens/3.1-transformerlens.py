@@ -1456,6 +1456,13 @@ print(f"prompts opening with ': clean logit diff {logit_diff(bridge(same_quote),
 # identical, and patching there can change nothing: a free sanity check.
 
 # %%
+from course import diagrams
+
+diagrams.patching(clean='name = "invalid value  -> closes with "',
+                  corrupted="name = 'invalid value  -> closes with '")
+plt.show()
+
+# %%
 def patching_metric(logits: torch.Tensor) -> torch.Tensor:
     """0 when the logit difference is the corrupted run's, 1 when it is the clean run's."""
     return (logit_diff(logits, correct, wrong).mean() - CORRUPTED_LD) / (CLEAN_LD - CORRUPTED_LD)

@@ -201,6 +201,12 @@ plt.show()
 # handles the leading dimensions.
 # </details>
 
+# %%
+from course import diagrams
+
+diagrams.sparse_autoencoder()
+plt.show()
+
 # %% nbgrader={"solution": true, "grade_id": "sae"} exercise={"difficulty": 1, "importance": 5, "minutes": 10}
 class SparseAutoencoder(nn.Module):
     """A sparse autoencoder with a pre-encoder bias (Bricken et al. 2023).
