@@ -7,14 +7,15 @@
 #   placement:
 #     module: "2"
 #     title: "Placement quiz: Module 2, transformers from scratch"
-#     minutes: 14
+#     minutes: 13
 # ---
 
 # %% [markdown]
 # # Placement quiz: Module 2, transformers from scratch
 #
-# Eight short items, about 14 minutes in all: one checks the training-loop habits you need
-# from Module 1, four the GPT of lesson 2.1, three the training and sampling of lesson 2.2.
+# Eight short items, about 13 minutes in all: one checks the training-loop habits you need
+# from Module 1, three the GPT of lesson 2.1, three the training and sampling of lesson 2.2,
+# one the modern blocks of lesson 2.4.
 # Skip an item rather than spending more than its time on it: an unanswered item simply
 # means "do that lesson".
 #
@@ -151,41 +152,34 @@ checks.assert_close("split_heads", split_heads(_x3, 3), _x3.view(1, 4, 3, 4).per
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## 5. Counting a GPT's parameters (about 2 minutes, lesson 2.1)
+# ## 5. RMSNorm (about 1 minute, lesson 2.4)
 #
-# `gpt_params(vocab, ctx, d_model, n_layers)` is the number of parameters of a GPT-2-style
-# model: token and position embeddings; per layer two LayerNorms (weight and bias each),
-# the attention's query/key/value and output projections and an MLP of width `4 * d_model`
-# (every linear layer with a bias); a final LayerNorm; and an unembedding tied to the token
-# embedding (so it adds nothing).
+# `rms_norm(x, weight, eps)` is the normalisation of Llama-style models: divide each vector
+# (the last dimension) by the square root of the mean of its squares plus `eps`, then
+# multiply by the gain `weight`. Unlike LayerNorm it subtracts no mean and adds no bias.
 
-# %% nbgrader={"solution": true, "grade_id": "gpt_params"} exercise={"difficulty": 2, "importance": 3, "minutes": 2} placement={"lessons": ["2.1"]}
-def gpt_params(vocab: int, ctx: int, d_model: int, n_layers: int) -> int:
-    """Returns the number of parameters (an int)."""
+# %% nbgrader={"solution": true, "grade_id": "rms_norm"} exercise={"difficulty": 1, "importance": 4, "minutes": 1} placement={"lessons": ["2.4"]}
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """x: (..., d) float; weight: (d,). Returns weight * x / sqrt(mean(x**2, last dim) + eps)."""
     ### BEGIN SOLUTION
-    d = d_model
-    per_layer = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d)
-    return vocab * d + ctx * d + n_layers * per_layer + 2 * d
+    return weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "gpt_params_test", "points": 1}
-def _torch_gpt_params(vocab, ctx, d, n_layers):
-    layers = [torch.nn.ModuleList([torch.nn.LayerNorm(d), torch.nn.Linear(d, 3 * d), torch.nn.Linear(d, d),
-                                   torch.nn.LayerNorm(d), torch.nn.Linear(d, 4 * d), torch.nn.Linear(4 * d, d)])
-              for _ in range(n_layers)]
-    parts = [torch.nn.Embedding(vocab, d), torch.nn.Embedding(ctx, d), torch.nn.LayerNorm(d), *layers]
-    return sum(p.numel() for m in parts for p in m.parameters())
-
-
-checks.assert_equal("gpt_params", gpt_params(50, 16, 8, 1), _torch_gpt_params(50, 16, 8, 1),
-                    name="one layer, d_model 8", hint="per layer: 2 LayerNorms, W_QKV and W_O, two MLP layers, "
-                                                      "each with its bias")
-checks.assert_equal("gpt_params", gpt_params(50257, 1024, 768, 12), 124_439_808,
-                    name="GPT-2 small (124M)")
+# %% nbgrader={"grade": true, "grade_id": "rms_norm_test", "points": 1}
+_xr = torch.tensor([[3.0, 4.0], [1.0, 1.0]])
+checks.assert_close("rms_norm", rms_norm(_xr, torch.ones(2), 0.0), torch.stack([_xr[0] / math.sqrt(12.5), _xr[1]]),
+                    name="rms_norm of [[3, 4], [1, 1]], eps 0",
+                    hint="no mean is subtracted: [1, 1] has root-mean-square 1 and stays [1, 1]")
+checks.assert_close("rms_norm", rms_norm(torch.full((1, 4), 2.0), torch.arange(4.0), 1.0), torch.arange(4.0)[None] * 2.0 / math.sqrt(5.0),
+                    name="rms_norm(2s, gain [0, 1, 2, 3], eps 1)", hint="eps goes inside the square root; the gain multiplies last")
 ### BEGIN HIDDEN TESTS
-checks.assert_equal("gpt_params", gpt_params(7, 3, 4, 3), _torch_gpt_params(7, 3, 4, 3), name="three layers")
+_x3 = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
+_g3 = torch.rand(5, generator=torch.Generator().manual_seed(1))
+checks.assert_close("rms_norm", rms_norm(_x3, _g3, 1e-5), _g3 * _x3 / (_x3.pow(2).mean(-1, keepdim=True) + 1e-5).sqrt(),
+                    name="a (2, 3, 5) batch")
 ### END HIDDEN TESTS
+
 
 # %% [markdown]
 # ## 6. Temperature (about 1 minute, lesson 2.2)
