@@ -48,7 +48,16 @@ def _unsign(request: Request, value: str) -> str | None:
 
 
 def login_redirect(request: Request) -> RedirectResponse:
+    from autograder.hub import service as hub
+
+    if hub.enabled():  # started by JupyterHub: sign in there (OAuth), no token to paste
+        return RedirectResponse(hub.login_url(request.url.path), status_code=303)
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+def sign_session(request: Request, token_id: int) -> str:
+    """The cookie value of a dashboard session for a token row (a pasted token or a hub sign-in)."""
+    return _sign(request, f"{token_id}:{time.time() + SESSION_SECONDS:.0f}")
 
 
 def get_session(request: Request):
@@ -108,6 +117,10 @@ def index():
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/dashboard", error: str = ""):
+    from autograder.hub import service as hub
+
+    if hub.enabled():
+        return RedirectResponse(hub.login_url(next if next.startswith("/") else "/dashboard"), status_code=303)
     return page(request, "login.html", None, next=next if next.startswith("/") else "/dashboard", error=error)
 
 
@@ -119,7 +132,7 @@ def login(request: Request, token: Annotated[str, Form()], s: DB, next: Annotate
     _user, tok = found
     resp = RedirectResponse(next if next.startswith("/") and not next.startswith("//") else "/dashboard",
                             status_code=303)
-    value = _sign(request, f"{tok.id}:{time.time() + SESSION_SECONDS:.0f}")
+    value = sign_session(request, tok.id)
     resp.set_cookie(COOKIE, value, httponly=True, samesite="strict", max_age=SESSION_SECONDS)
     return resp
 
