@@ -170,3 +170,17 @@ def configure(c, hs: HubSettings | None = None) -> HubSettings:
          "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
     ]
     return hs
+
+
+def banner(hs: HubSettings | None = None) -> str:
+    hs = hs or HubSettings()
+    return (f"JupyterHub on {hs.url} (state: {hs.dir}); the dashboard: {hs.grader_url}/dashboard\n"
+            f"  sign in: the admins ({', '.join(hs.admins)}) with the password in {hs.dir / 'admin_password'}, "
+            f"learners and mentors with the one in {hs.dir / 'user_password'}\n"
+            "  add people and cohorts (groups; 'mentors' for mentors) in the hub's admin page: /hub/admin")
+
+
+if __name__ == "__main__":
+    hs = HubSettings()
+    hs.user_password, hs.admin_password  # noqa: B018 - made on first use
+    print(banner(hs))

@@ -43,7 +43,11 @@ def enabled() -> bool:
 def oauth():
     from jupyterhub.services.auth import HubOAuth
 
-    return HubOAuth(cache_max_age=30)  # every setting from the JUPYTERHUB_* variables the hub set
+    # every setting from the JUPYTERHUB_* variables the hub set; browsers are sent to the hub's
+    # public address (this service has a port of its own, so a path alone would come back here)
+    own = os.environ.get("BOOTCAMP_PUBLIC_URL", "").rstrip("/")
+    return HubOAuth(cache_max_age=30, hub_host=os.environ.get("BOOTCAMP_HUB_URL", "").rstrip("/"),
+                    **({"oauth_redirect_uri": f"{own}/hub/oauth_callback"} if own else {}))
 
 
 def hub_api(method: str, path: str, **kw) -> httpx.Response:
