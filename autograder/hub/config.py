@@ -99,6 +99,7 @@ def grader_environment(hs: HubSettings) -> dict[str, str]:
     env["BOOTCAMP_HOST"] = hs.ip
     env["BOOTCAMP_PUBLIC_URL"] = hs.grader_url
     env["BOOTCAMP_HUB_URL"] = hs.url
+    env["BOOTCAMP_LTI_DIR"] = str(hs.dir / "lti")  # launches.json: whose scores go back to which LMS course
     for k in ("PATH", "PYTHONPATH", "HOME", "LANG", "MPLBACKEND"):
         if k in os.environ:
             env[k] = os.environ[k]

@@ -145,3 +145,11 @@ def hub_oauth_callback(request: Request, code: Annotated[str, Query(max_length=4
     resp.set_cookie(pages.COOKIE, value, httponly=True, samesite="lax", max_age=pages.SESSION_SECONDS)
     return resp
 
+
+
+def start_passback(app) -> None:
+    """The LTI grade passback thread (autograder/hub/ags.py), when the hub set BOOTCAMP_LTI_DIR."""
+    if enabled() and os.environ.get("BOOTCAMP_LTI_DIR"):
+        from autograder.hub import ags
+
+        ags.start(app)

@@ -41,14 +41,6 @@ ANSWER = """def broadcast_shape(a, b):
 """
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    h = launch.Hub(tmp_path_factory.mktemp("hub"), groups={"mentors": ["mentor"], "cohort-a": ["mentor", "ada"]})
-    h.start()
-    yield h
-    h.stop()
-
-
 def sign_in(page, name: str, password: str) -> None:
     page.wait_for_selector("#username_input", timeout=60_000)
     page.fill("#username_input", name)
