@@ -33,7 +33,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
 
     from autograder.api import routes as api
     from autograder.dashboard import pages as dashboard
-
     from autograder.hub import service as hub
 
     app.include_router(api.router)

@@ -11,10 +11,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 import urllib.request
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -47,11 +49,14 @@ def _unsign(request: Request, value: str) -> str | None:
     return payload if hmac.compare_digest(good, value) else None
 
 
-def login_redirect(request: Request) -> RedirectResponse:
-    from autograder.hub import service as hub
+def under_hub() -> bool:
+    """Started by JupyterHub as its service (autograder/hub/service.py serves /hub/login): sign in there."""
+    return bool(os.environ.get("JUPYTERHUB_API_TOKEN") and os.environ.get("JUPYTERHUB_SERVICE_NAME"))
 
-    if hub.enabled():  # started by JupyterHub: sign in there (OAuth), no token to paste
-        return RedirectResponse(hub.login_url(request.url.path), status_code=303)
+
+def login_redirect(request: Request) -> RedirectResponse:
+    if under_hub():  # the hub's OAuth: no token to paste
+        return RedirectResponse(f"/hub/login?next={quote(request.url.path)}", status_code=303)
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
@@ -117,10 +122,9 @@ def index():
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/dashboard", error: str = ""):
-    from autograder.hub import service as hub
-
-    if hub.enabled():
-        return RedirectResponse(hub.login_url(next if next.startswith("/") else "/dashboard"), status_code=303)
+    if under_hub():
+        return RedirectResponse(f"/hub/login?next={quote(next if next.startswith('/') else '/dashboard')}",
+                                status_code=303)
     return page(request, "login.html", None, next=next if next.startswith("/") else "/dashboard", error=error)
 
 

@@ -6,5 +6,7 @@
     singleuser.py         what the spawner runs per learner: their workspace, then jupyterhub-singleuser
     service.py            the grading service's side: hub tokens on the API, hub OAuth for the dashboard,
                           hub users and groups mirrored into the gradebook (admins, mentors, cohorts)
-    lti.py                LTI 1.3 launches (OIDC login, signed id_token), AGS score passback, NRPS rosters
+    lti.py                LTI 1.3 at the hub: OIDC login, signed launches, NRPS rosters into cohort groups
+    ags.py                the grading service's thread that sends each LTI learner's score to the LMS (AGS)
+    launch.py             start and stop a whole hub from Python (the tests, benchmarks/hub_servers.py)
 """
