@@ -11,11 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_TOKEN_LOCK = threading.Lock()
 CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
 USER_PASSWORD = "learner-password"
 ADMIN_PASSWORD = "instructor-password-of-at-least-32-characters"
@@ -108,6 +110,10 @@ class Hub:
         return json.loads(raw) if raw else None
 
     def admin_token(self) -> str:
+        with _TOKEN_LOCK:  # callers in many threads: make it once
+            return self._admin_token()
+
+    def _admin_token(self) -> str:
         path = self.dir / "admin.api-token"
         if path.is_file():
             return path.read_text().strip()
@@ -121,6 +127,12 @@ class Hub:
         """SIGTERM to the hub (it stops its services and the learners' servers), then the rest of its session."""
         if self.proc is None or self.proc.poll() is not None:
             return
+        try:  # the proxy, the services and the servers run in sessions of their own: note them first
+            import psutil
+
+            family = psutil.Process(self.proc.pid).children(recursive=True)
+        except Exception:
+            family = []
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
@@ -131,3 +143,8 @@ class Hub:
         except ProcessLookupError:
             pass
         self.proc.wait(10)
+        for child in family:  # whatever the hub did not stop itself
+            try:
+                child.kill()
+            except Exception:
+                pass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from functools import lru_cache
 from typing import Annotated
 from urllib.parse import quote
@@ -57,10 +58,19 @@ def hub_api(method: str, path: str, **kw) -> httpx.Response:
                          timeout=10.0, **kw)
 
 
-def hub_user_model(name: str) -> dict:
+_MODELS: dict[str, tuple[float, dict]] = {}
+MODEL_SECONDS = 30.0  # a change of groups or admin at the hub shows here within this long
+
+
+def hub_user_model(name: str, fresh: bool = False) -> dict:
+    """The hub's user model (admin, groups), kept for MODEL_SECONDS: one hub call per learner per half minute."""
+    hit = _MODELS.get(name)
+    if hit and not fresh and time.monotonic() - hit[0] < MODEL_SECONDS:
+        return hit[1]
     r = hub_api("GET", f"/users/{quote(name)}")
     r.raise_for_status()
-    return r.json()
+    _MODELS[name] = (time.monotonic(), r.json())
+    return _MODELS[name][1]
 
 
 def sync_user(s, model: dict) -> User:
@@ -137,7 +147,7 @@ def hub_oauth_callback(request: Request, code: Annotated[str, Query(max_length=4
     who = auth.user_for_token(token, sync=True)
     auth.clear_oauth_state(state)
     with request.app.state.db.session() as s:
-        user = sync_user(s, hub_user_model(who["name"]))
+        user = sync_user(s, hub_user_model(who["name"], fresh=True))
         tok = session_token(s, user)
         value = pages.sign_session(request, tok.id)
     resp = RedirectResponse(saved.get("next_url") or "/dashboard", status_code=303)
