@@ -100,12 +100,13 @@ class Hub:
     def tail(self, n: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-n:] if self.log.is_file() else ""
 
-    def api(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict | None:
+    def api(self, method: str, path: str, body: dict | None = None, token: str | None = None,
+            timeout: float = 60) -> dict | None:
         """The hub's REST API with an admin's token (made once, kept in the hub directory)."""
         req = urllib.request.Request(f"{self.url}/hub/api{path}", method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Authorization": f"token {token or self.admin_token()}"})
-        with urllib.request.urlopen(req, timeout=30) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
         return json.loads(raw) if raw else None
 
