@@ -1,5 +1,5 @@
-"""One real hub for the hub's tests (started once: about 20 s), with a local LTI 1.3 platform
-registered in it (tests/hub/lti_platform.py)."""
+"""One real hub for the hub's tests (started once for tests/hub/, about 20 s, and stopped after
+them), with a local LTI 1.3 platform registered in it (tests/hub/lti_platform.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from autograder.hub import launch
 from .lti_platform import Platform
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hub_and_platform(tmp_path_factory):
     why = launch.missing()
     if why:
@@ -27,11 +27,11 @@ def hub_and_platform(tmp_path_factory):
     platform.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def hub(hub_and_platform):
     return hub_and_platform[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def platform(hub_and_platform):
     return hub_and_platform[1]
