@@ -2,6 +2,7 @@
 # The course's two commands (see README.md):
 #   ./run.sh lab [--no-browser]   set up, then open the course in JupyterLab on your workspace/
 #   ./run.sh test [PYTEST ARGS]   set up, then run the whole test suite (what CI runs)
+#   ./run.sh hub                  set up, then a cohort's JupyterHub on http://127.0.0.1:8000 (README: Cohorts on JupyterHub)
 # Also: ./run.sh setup (set up only), ./run.sh lock (rewrite requirements.lock from .venv).
 #
 # Set-up is idempotent: a virtual environment in .venv, the exact versions in
@@ -60,6 +61,21 @@ setup() {
   echo "run.sh: environment ready in $VENV"
 }
 
+# JupyterHub's proxy is configurable-http-proxy, a node program from npm (as redis-server comes from apt).
+ensure_proxy() {
+  command -v configurable-http-proxy >/dev/null && return 0
+  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing nodejs and npm (Debian packages)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  if command -v npm >/dev/null; then
+    echo "== installing configurable-http-proxy (npm)"
+    npm install -g --silent configurable-http-proxy@4.6.3 >/dev/null 2>&1 ||
+      npm install -g --silent --prefix "$PWD/$VENV" configurable-http-proxy@4.6.3 >/dev/null
+  fi
+  command -v configurable-http-proxy >/dev/null
+}
+
 # nbgrader runs `alembic` from PATH when it creates a gradebook: act as an activated venv.
 export PATH="$PWD/$VENV/bin:$PATH"
 
@@ -93,8 +109,16 @@ case "$cmd" in
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql redis-server >/dev/null
       fi
     fi
+    ensure_proxy || echo "configurable-http-proxy could not be installed: the hub's tests will skip, saying why"
     echo "== pytest"
     exec $VENV/bin/python -m pytest "$@" ;;
+  hub)
+    setup
+    ensure_proxy || { echo "run.sh: configurable-http-proxy is needed: npm install -g configurable-http-proxy" >&2; exit 1; }
+    export BOOTCAMP_HUB_DIR=${BOOTCAMP_HUB_DIR:-$PWD/.bootcamp/hub}
+    mkdir -p "$BOOTCAMP_HUB_DIR"
+    $VENV/bin/python -m autograder.hub.config  # where it listens, where the passwords are
+    exec $VENV/bin/jupyterhub -f autograder/hub/jupyterhub_config.py "$@" ;;
   lock)
     # Rewrite the lock from the current .venv (after installing a new dependency there).
     {
@@ -104,6 +128,6 @@ case "$cmd" in
     } > requirements.lock
     echo "wrote requirements.lock" ;;
   *)
-    echo "usage: ./run.sh lab [--no-browser] | test [pytest args] | setup | lock" >&2
+    echo "usage: ./run.sh lab [--no-browser] | test [pytest args] | hub | setup | lock" >&2
     exit 2 ;;
 esac

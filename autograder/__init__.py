@@ -8,6 +8,7 @@ Laid out by concern (each package's ``__init__`` says what its modules hold):
     dashboard/     the mentor dashboard's pages and templates, the weekly digest
     projects/      proposals, claims, milestones, peers: tables, rules, routes, pages
     transcripts/   signed transcripts: the key, the routes
+    hub/           cohorts on JupyterHub (`./run.sh hub`): its config, hub OAuth and tokens, LTI 1.3
     app.py         the FastAPI app put together; settings.py every setting (BOOTCAMP_*)
     admin.py       `python -m autograder admin ...`; embedded.py the local accounts by default
     httpserver.py  how `serve` runs uvicorn: header and keep-alive timeouts, JSON 400/431

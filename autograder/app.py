@@ -33,9 +33,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, mig
 
     from autograder.api import routes as api
     from autograder.dashboard import pages as dashboard
+    from autograder.hub import service as hub
 
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(hub.router)  # /hub/login and /hub/oauth_callback: in use when JupyterHub started us
+    hub.start_passback(app)  # LTI scores back to the LMS: only when the hub set BOOTCAMP_LTI_DIR
     _install_features(app)
 
     @app.exception_handler(StarletteHTTPException)

@@ -6,7 +6,9 @@ never imports ``autograder``. Where it sends and with which token:
 
 * ``BOOTCAMP_URL`` (default ``http://127.0.0.1:8765``, the embedded service that
   ``./run.sh lab`` starts);
-* ``BOOTCAMP_TOKEN``, else the local learner's token that the embedded service writes
+* ``BOOTCAMP_TOKEN``; else, in a JupyterLab the course's JupyterHub started, that server's
+  hub token ``JUPYTERHUB_API_TOKEN`` (the grading service asks the hub whose it is); else the
+  local learner's token that the embedded service writes
   to ``<course>/.bootcamp/local.token``.
 """
 
@@ -45,6 +47,9 @@ def token(root: Path = ROOT) -> str:
     tok = os.environ.get("BOOTCAMP_TOKEN", "").strip()
     if tok:
         return tok
+    hub = os.environ.get("JUPYTERHUB_API_TOKEN", "").strip()
+    if hub and os.environ.get("BOOTCAMP_URL"):  # a JupyterLab the course's hub started: its own hub token
+        return hub
     data = Path(os.environ.get("BOOTCAMP_DATA_DIR", root / ".bootcamp"))
     path = data / "local.token"
     if path.is_file():
