@@ -585,9 +585,9 @@ checks.assert_equal("my_reading", my_reading()[2], "B", name="HYPOTHESIS",
 # %% [markdown]
 # **Which layer?** Your trace says this model does not read its facts at the subject's last
 # token as GPT-2 XL does, so tracing cannot pick the layer for us. We edit layer 2, the middle of
-# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band); when we wrote
-# the lesson, layer 0 scored a little worse on ten edits (printed in the README). Going further
-# asks you to sweep it.
+# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band); in a quick
+# comparison while writing the lesson (not part of this notebook) layer 0 edited no better.
+# Going further asks you to sweep it.
 
 # %%
 EDIT_LAYER = 2
