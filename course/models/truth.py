@@ -32,6 +32,21 @@ vocabulary and context (see :func:`model_config`): ``model.residuals(tokens)`` g
 residual stream before the first block and after each. The sidecar records how often it
 answers right, and per layer how well a supervised probe and CCS read truth at the TAG
 position.
+
+**What the shipped model shows** (1,000 steps of 128 statements, 19 s of CPU on one thread;
+measured by :func:`probe_report` on the 240 held-out rows of :func:`lesson_data`): it answers
+all 960 statements right. A logistic probe on ``norm(x+) - norm(x-)`` reads truth at chance
+from the embeddings (0.49), partly after block 1 (0.61) and perfectly after blocks 2 and 3.
+CCS (10 restarts, lowest loss) matches it at layer 2 (1.0), but at layer 3 it returns a
+feature that is not truth (0.5): "truth xor tag", the identity of the answer token, which
+also flips between ``x+`` and ``x-``. With opposite tags on the two halves (the distractor),
+CCS agrees with the tag, not truth, at every layer. The lesson works at layer 2
+(:data:`READ_LAYER`).
+
+Why the answer-format tag: with a tag the model could ignore (same answer tokens after both
+tags), a 2-layer version of this model shrank it, and CCS on its distractor pairs found truth,
+not the tag, after both blocks (measured while writing the lesson); a tag the model must use to write its
+answer is as salient as truth, which is the situation Farquhar et al. describe.
 """
 
 from __future__ import annotations
