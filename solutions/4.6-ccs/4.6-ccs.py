@@ -75,6 +75,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 import course.models
 from course import checks
@@ -629,7 +630,7 @@ checks.assert_close("ccs_accuracy", ccs_accuracy(torch.tensor([1.0]), torch.tens
                     name="pair 0: p(x+) = 0.62 but p(x-) = 0.88",
                     hint="use both halves: the belief (p(x+) + 1 - p(x-)) / 2 is 0.37 for pair 0, so it says x-")
 ccs_acc = []
-for _l in range(LAYERS):
+for _l in tqdm(range(LAYERS), desc="CCS per layer, 10 restarts each"):
     _w, _b, _ = train_ccs(n_pos[_l][train], n_neg[_l][train])
     ccs_acc.append(ccs_accuracy(_w, _b, n_pos[_l][~train], n_neg[_l][~train], y[~train]))
 print("CCS (no labels), test accuracy up to sign per layer:", [round(v, 3) for v in ccs_acc])
@@ -774,7 +775,7 @@ distractor_tag = ccs_accuracy(_w, _b, dn_pos[READ][~train], dn_neg[READ][~train]
 print(f"distractor pairs, layer {READ}, best of 10 restarts (loss {distractor_loss:.1e}): "
       f"agrees with truth {distractor_truth:.3f}, with the tag {distractor_tag:.3f} (up to sign)")
 restarts = []
-for _seed in range(10):
+for _seed in tqdm(range(10), desc="single restarts"):
     _w1, _b1, _l1 = train_ccs(dn_pos[READ][train], dn_neg[READ][train], restarts=1, seed=_seed)
     restarts.append((_l1, ccs_accuracy(_w1, _b1, dn_pos[READ][~train], dn_neg[READ][~train], y[~train]),
                      ccs_accuracy(_w1, _b1, dn_pos[READ][~train], dn_neg[READ][~train], tag.bool()[~train])))
