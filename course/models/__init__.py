@@ -9,7 +9,8 @@
   :mod:`course.models.sae` (sparse autoencoders, 4.3), :mod:`course.models.ioi` (the IOI task and its
   3-layer attention-only model, 3.3), :mod:`course.models.othello` (a 6x6 Othello engine and a GPT
   trained on its games, 4.4), :mod:`course.models.facts` (synthetic facts about invented
-  names and a 6-layer GPT that memorised them, 4.5).
+  names and a 6-layer GPT that memorised them, 4.5), :mod:`course.models.truth` (true and false comparisons of numbers and a
+  GPT that judges them, the contrast pairs of CCS, 4.6).
 - :mod:`course.models.train`: the training script that made every shipped checkpoint
   (``python -m course.models.train NAME``).
 - :mod:`course.models.registry`: each model's config, checkpoint, lesson, metrics, tolerances.
