@@ -13,9 +13,9 @@
 # %% [markdown]
 # # Placement quiz: Module 4, replications
 #
-# Eight short items, about 14 minutes in all: one checks the interpretability tools you need
+# Ten short items, about 14 minutes in all: one checks the interpretability tools you need
 # from Module 3, the others the replication lessons of Module 4 (grokking, superposition,
-# sparse autoencoders, world models). Everything works on small tensors you are given: no
+# sparse autoencoders, world models, editing knowledge, latent knowledge). Everything works on small tensors you are given: no
 # model is trained or loaded. Skip an item rather than spending more than its time on it:
 # an unanswered item simply means "do that lesson".
 #
@@ -258,4 +258,61 @@ checks.assert_equal("to_mine_theirs", to_mine_theirs(_boards, torch.tensor([True
 ### BEGIN HIDDEN TESTS
 checks.assert_equal("to_mine_theirs", to_mine_theirs(torch.zeros(2, 3, dtype=torch.long), torch.tensor([False, True])).tolist(),
                     [[0, 0, 0], [0, 0, 0]], name="empty boards")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 9. A rank-one edit (about 1 minute, lesson 4.5)
+#
+# `rank_one_edit(W, k, v)` returns a new weight matrix `W2` (shape of `W`, `(d_out, d_in)`)
+# such that `W2 @ k == v` and `W2 @ x == W @ x` for every `x` orthogonal to `k`: the smallest
+# change to `W` that maps the key `k` to the new value `v`. `W` is not modified.
+
+# %% nbgrader={"solution": true, "grade_id": "rank_one_edit"} exercise={"difficulty": 2, "importance": 4, "minutes": 1} placement={"lessons": ["4.5"]}
+def rank_one_edit(W: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """W: (d_out, d_in); k: (d_in,); v: (d_out,). Returns the edited (d_out, d_in) matrix."""
+    ### BEGIN SOLUTION
+    return W + torch.outer(v - W @ k, k) / (k @ k)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "rank_one_edit_test", "points": 1}
+_W = torch.tensor([[1.0, 2.0], [0.0, 1.0], [3.0, -1.0]])
+_k, _v = torch.tensor([2.0, 0.0]), torch.tensor([1.0, 1.0, 1.0])
+_W2 = rank_one_edit(_W, _k, _v)
+checks.assert_close("rank_one_edit", _W2 @ _k, _v, name="the edited W applied to k", hint="the update's column space is "
+                    "(v - W k); divide by k . k so that W2 k = v exactly")
+checks.assert_close("rank_one_edit", _W2 @ torch.tensor([0.0, 1.0]), _W @ torch.tensor([0.0, 1.0]),
+                    name="a vector orthogonal to k", hint="the update is an outer product with k: orthogonal inputs see no change")
+### BEGIN HIDDEN TESTS
+_g = torch.Generator().manual_seed(0)
+_W3, _k3, _v3 = torch.randn(4, 5, generator=_g), torch.randn(5, generator=_g), torch.randn(4, generator=_g)
+_before = _W3.clone()
+checks.assert_close("rank_one_edit", rank_one_edit(_W3, _k3, _v3) @ _k3, _v3, name="a random 4x5 W", atol=1e-5)
+checks.assert_close("rank_one_edit", _W3, _before, name="W after the call", hint="return a new matrix")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 10. The CCS loss (about 1 minute, lesson 4.6)
+#
+# `ccs_loss(p_pos, p_neg)` takes a probe's probabilities on the two halves of each contrast
+# pair ("X is true" and "X is false"), each `(n,)`, and returns the mean over pairs of the
+# consistency term `(p_pos - (1 - p_neg))**2` plus the confidence term `min(p_pos, p_neg)**2`.
+
+# %% nbgrader={"solution": true, "grade_id": "ccs_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 1} placement={"lessons": ["4.6"]}
+def ccs_loss(p_pos: torch.Tensor, p_neg: torch.Tensor) -> torch.Tensor:
+    """p_pos, p_neg: (n,) in [0, 1]. Returns a 0-d tensor."""
+    ### BEGIN SOLUTION
+    return ((p_pos - (1 - p_neg)) ** 2 + torch.minimum(p_pos, p_neg) ** 2).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ccs_loss_test", "points": 1}
+checks.assert_close("ccs_loss", ccs_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])), torch.tensor(0.0),
+                    name="a consistent, confident probe", hint="p_pos = 1 - p_neg and one side at 0: both terms vanish")
+checks.assert_close("ccs_loss", ccs_loss(torch.tensor([0.5]), torch.tensor([0.5])), torch.tensor(0.25),
+                    name="p = 0.5 on both sides", hint="consistent (0.5 = 1 - 0.5) but not confident: min(0.5, 0.5)**2")
+### BEGIN HIDDEN TESTS
+checks.assert_close("ccs_loss", ccs_loss(torch.tensor([0.9, 0.2]), torch.tensor([0.3, 0.6])),
+                    torch.tensor(((0.9 - 0.7) ** 2 + 0.3 ** 2 + (0.2 - 0.4) ** 2 + 0.2 ** 2) / 2), name="two pairs",
+                    hint="the mean over pairs of both terms")
 ### END HIDDEN TESTS
