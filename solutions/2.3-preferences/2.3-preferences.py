@@ -32,13 +32,14 @@
 #   accuracy on held-out pairs;
 # - implement the DPO loss, train with it, and report the rise in true reward together with
 #   the KL divergence to the reference model, estimated on samples;
-# - optimise against a flawed reward model with best-of-n, read off the KL it costs, and
-#   show the proxy reward rising while the true reward falls.
+# - optimise against a flawed reward model with best-of-n and with REINFORCE (a KL-penalised
+#   policy gradient), read off the KL it costs, and show the proxy reward rising while the
+#   true reward does not.
 #
 # **Prerequisites.** 2.2 (training and sampling: a training step, sampling, the KV cache).
 # The model is the shipped `stdlib-gpt` (2 layers, d_model 128, byte-level).
 #
-# **Time.** About 4 hours: eleven graded exercises (25 points).
+# **Time.** About 4 hours: twelve graded exercises (30 points).
 #
 # **Papers, and what is reproduced here.**
 # - Christiano et al. 2017, *Deep reinforcement learning from human preferences*: a reward
@@ -47,7 +48,8 @@
 # - Ouyang et al. 2022, *Training language models to follow instructions with human
 #   feedback* (InstructGPT): the SFT → reward model → optimisation pipeline. Reproduced in
 #   miniature: SFT on demonstrations raises the target behaviour; the reward model ranks
-#   completions of the SFT model.
+#   completions of the SFT model; RL against it with a KL penalty, as REINFORCE (Williams
+#   1992) with a batch-mean baseline instead of their PPO.
 # - Rafailov et al. 2023, *Direct Preference Optimization*: the DPO loss (their equation 7).
 #   Reproduced: a few dozen DPO steps from the SFT reference raise the true reward, at a KL
 #   cost to the reference that we estimate on samples.
@@ -179,12 +181,12 @@ def snake_reward(tokens: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "snake_reward_test", "points": 1}
-_cases = ["max_len = a_b_c", "__init__(self) ", "x_1 = A_b + c_D", "_a_b_c_d_e_f_g_", "_______________"]
+_cases = ["max_len = z_b_c", "__init__(self) ", "x_1 = A_b + c_D", "_a_b_c_d_e_f_g_", "_______________"]
 got = checks.call("snake_reward", snake_reward, torch.stack([encode(s) for s in _cases]), case="five strings")
 checks.assert_shape("snake_reward", got, (5,))
 checks.assert_dtype("snake_reward", got, torch.float32, hint="return .float() counts")
 checks.assert_equal("snake_reward", got, torch.tensor([3.0, 0.0, 0.0, 6.0, 0.0]), name="joints per string",
-                    hint="'max_len = a_b_c' has 3 joints; '__init__' none (an underscore next to an underscore); "
+                    hint="'max_len = z_b_c' has 3 joints; '__init__' none (an underscore next to an underscore); "
                          "'x_1' and 'A_b' none (digits and capitals do not count); the ends cannot be joints")
 ### BEGIN HIDDEN TESTS
 import re  # noqa: E402
@@ -298,11 +300,12 @@ def sft_loss(model: GPT, prompts: torch.Tensor, completions: torch.Tensor) -> to
 
 
 # %% nbgrader={"grade": true, "grade_id": "sft_loss_test", "points": 2}
-got = checks.call("sft_loss", sft_loss, tiny, _p, _c, case="a tiny GPT, P=3, L=2")
+_c3 = torch.tensor([[7, 0, 5], [1, 1, 2]])
+got = checks.call("sft_loss", sft_loss, tiny, _p, _c3, case="a tiny GPT, P=3, L=3")
 checks.assert_shape("sft_loss", got, ())
 with torch.no_grad():
-    _logits = tiny(torch.cat([_p, _c], 1)[:, :-1])
-_want = F.cross_entropy(_logits[:, 2:].reshape(-1, 8), _c.reshape(-1))
+    _logits = tiny(torch.cat([_p, _c3], 1)[:, :-1])
+_want = F.cross_entropy(_logits[:, 2:].reshape(-1, 8), _c3.reshape(-1))
 checks.assert_close("sft_loss", got, _want, name="loss", atol=1e-5,
                     hint="average over completion tokens only: the prompt is context, not a target")
 ### BEGIN HIDDEN TESTS
@@ -540,6 +543,13 @@ checks.assert_true("train_reward_model", F.cosine_similarity(_w, _w_true, dim=0)
                    f"on synthetic Bradley-Terry data the weights point away from the true ones "
                    f"(cosine {F.cosine_similarity(_w, _w_true, dim=0):.2f})",
                    hint="is the margin chosen - rejected (not the reverse)? Does the optimiser take `steps` steps?")
+_w = train_reward_model(_fc, _fr, steps=300, lr=0.05, weight_decay=0.5)
+_w_check = _w.clone().requires_grad_(True)
+(bradley_terry_loss(_fc @ _w_check, _fr @ _w_check) + 0.5 * (_w_check ** 2).sum()).backward()
+checks.assert_true("train_reward_model", _w_check.grad.norm() < 1e-3,
+                   f"with weight_decay=0.5 the penalised loss is not at its minimum at your w "
+                   f"(gradient norm {_w_check.grad.norm():.3g})",
+                   hint="the penalty is weight_decay * (sum of w squared), added to the Bradley-Terry loss")
 rm_honest = train_reward_model(byte_counts(chosen[:n_train]), byte_counts(rejected[:n_train]))
 acc_honest = pairwise_accuracy(rm_honest, chosen[n_train:], rejected[n_train:])
 print(f"held-out pairwise accuracy on the snake-case pairs: {acc_honest:.1%} (chance 50%)")
@@ -977,6 +987,139 @@ checks.assert_equal("best_of_n", best_of_n(_proxy2, 2), torch.tensor([1, 0, 1]),
 # the fall comes almost at once; whether a weaker flaw (try `0.3 ×` spaces)
 # delays it is not measured here: Going further 2.
 #
+# ## RL against the flawed reward model: REINFORCE with a KL penalty
+#
+# Best-of-n only selects; RLHF *trains* the policy. InstructGPT uses PPO; its core is the
+# policy gradient, which fits here in its simplest form, REINFORCE (Williams 1992). Sample
+# completions `y` from the policy, give each the reward InstructGPT's PPO maximises,
+#
+# $$R(y) = r_\text{RM}(y) - \beta_\text{KL} \big(\log \pi(y|x) - \log \pi_\text{ref}(y|x)\big),$$
+#
+# and raise the log-probability of each sample in proportion to its **advantage** `R − mean(R)`
+# (subtracting the batch mean, a baseline, leaves the gradient unbiased and cuts its variance).
+# The surrogate loss whose gradient is the policy gradient is
+# `−mean(advantage · log π(y|x))` with the advantage treated as a constant.
+#
+# ## Exercise 12: the REINFORCE loss with a KL penalty
+#
+# **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 20 minutes, then look at the hint.
+#
+# <details><summary>Hint</summary>
+#
+# **Idea.** Penalised reward per sample, minus its batch mean, times the sample's
+# log-probability; average and negate. Only the log-probability may carry a gradient.
+#
+# **Pointer.** `.detach()` the advantage (and the KL term inside it): a gradient through the
+# reward would train the policy to change its own score of the sample, not to sample better.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "reinforce_loss"} exercise={"difficulty": 3, "importance": 4, "minutes": 20}
+def reinforce_loss(logprobs: torch.Tensor, rewards: torch.Tensor, ref_logprobs: torch.Tensor,
+                   kl_coef: float) -> torch.Tensor:
+    """Scalar REINFORCE surrogate loss with a batch-mean baseline and a KL penalty.
+
+    logprobs: (B,) log pi(y|x) of the policy's own samples, differentiable;
+    rewards: (B,) reward-model scores; ref_logprobs: (B,) log pi_ref(y|x).
+    """
+    ### BEGIN SOLUTION
+    penalised = rewards - kl_coef * (logprobs - ref_logprobs)
+    advantage = (penalised - penalised.mean()).detach()
+    return -(advantage * logprobs).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "reinforce_loss_test", "points": 2}
+_lp = torch.tensor([-3.0, -5.0, -4.0], requires_grad=True)
+_rw, _ref = torch.tensor([2.0, 0.0, 1.0]), torch.tensor([-3.5, -4.0, -4.0])
+got = checks.call("reinforce_loss", reinforce_loss, _lp, _rw, _ref, 0.5, case="three samples, kl_coef=0.5")
+checks.assert_shape("reinforce_loss", got, ())
+_pen = _rw - 0.5 * (_lp.detach() - _ref)  # 1.75, 0.5, 1.0; mean 13/12
+checks.assert_close("reinforce_loss", got, -((_pen - _pen.mean()) * _lp.detach()).mean(), name="loss",
+                    hint="advantage = (reward - kl_coef * (logp - ref_logp)) minus its batch mean")
+got.backward()
+checks.assert_close("reinforce_loss", _lp.grad, -(_pen - _pen.mean()) / 3, name="d loss / d logprobs",
+                    hint="detach the advantage: the gradient must flow only through the log-probability factor")
+### BEGIN HIDDEN TESTS
+_lp2 = torch.tensor([-1.0, -2.0], requires_grad=True)
+reinforce_loss(_lp2, torch.tensor([5.0, 5.0]), torch.tensor([-1.0, -2.0]), 0.1).backward()
+checks.assert_close("reinforce_loss", _lp2.grad, torch.zeros(2), name="gradient when every sample scores the same",
+                    hint="subtract the batch mean (the baseline)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Your loss now trains a copy of the SFT model against the **flawed** reward model for 30
+# steps of 64 samples (Adam, learning rate 10⁻⁴, `kl_coef` 0.05), recording each batch's
+# proxy score, true reward and KL to the reference (the same estimator as exercise 8).
+
+# %%
+KL_COEF = 0.05
+torch.manual_seed(0)
+rl_policy = copy.deepcopy(sft)
+for p in rl_policy.parameters():
+    p.requires_grad_(True)
+opt = torch.optim.Adam(rl_policy.parameters(), lr=1e-4)
+_gen = torch.Generator().manual_seed(11)
+rl_log = {"proxy": [], "true_reward": [], "kl": []}
+for _step in (bar := tqdm(range(30), desc="REINFORCE", unit="step")):
+    prompts = random_prompts(train_tokens, 64, _gen)
+    rl_policy.eval()
+    samples = sample_completions(rl_policy, prompts, _gen)
+    rl_policy.train()
+    logprobs = completion_logprob(rl_policy, prompts, samples)
+    with torch.no_grad():
+        ref_logprobs = completion_logprob(sft, prompts, samples)
+        proxy = byte_counts(samples) @ rm_flawed
+    loss = reinforce_loss(logprobs, proxy, ref_logprobs, KL_COEF)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    rl_log["proxy"].append(proxy.mean().item())
+    rl_log["true_reward"].append(snake_reward(samples).mean().item())
+    rl_log["kl"].append((logprobs.detach() - ref_logprobs).mean().item())
+    bar.set_postfix(proxy=f"{rl_log['proxy'][-1]:.2f}", true=f"{rl_log['true_reward'][-1]:.2f}")
+rl_policy.eval()
+
+
+def first_last(key, k=5):
+    return sum(rl_log[key][:k]) / k, sum(rl_log[key][-k:]) / k
+
+
+for key in rl_log:
+    print(f"{key:>11}: mean of the first 5 batches {first_last(key)[0]:.2f}, of the last 5 {first_last(key)[1]:.2f}")
+print("samples at the last step:")
+show(prompts, samples, 3)
+fig, ax = plt.subplots(figsize=(7, 3.4))
+ax.plot(rl_log["proxy"], label="proxy (flawed RM) score")
+ax.plot(rl_log["true_reward"], label="true reward")
+ax.plot(rl_log["kl"], label="KL to the SFT reference (nats)")
+ax.set(xlabel="REINFORCE step (64 samples each)", title="RL against the flawed reward model")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# What just happened: the policy gradient found the same exploit as best-of-n, by itself:
+# the proxy score climbs, the samples fill with indentation, and the true reward of what the
+# policy writes does not rise (in the course's run it ends lower than it started), while
+# the KL to the reference grows step after step. The penalty does not stop the drift: with
+# `kl_coef` 0.05 a nat of KL costs far less than the flawed model pays for one more space
+# (its weight is printed above). A KL penalty limits how far the policy moves, not in which
+# direction; try a larger `KL_COEF` and see how much of the exploit survives (not measured here).
+
+# %% nbgrader={"grade": true, "grade_id": "reinforce_loss_test_2", "points": 1}
+checks.call("reinforce_loss", reinforce_loss, _lp.detach().requires_grad_(), _rw, _ref, 0.5, case="three samples")
+(_p0, _p1), (_t0, _t1) = first_last("proxy"), first_last("true_reward")
+checks.assert_true("reinforce_loss", _p1 - _p0 >= 1.5,
+                   f"the proxy score rose only from {_p0:.2f} to {_p1:.2f} (means of 5 batches); expected at least 1.5",
+                   hint="the loss must raise log pi of samples with a high penalised reward: check the sign")
+checks.assert_true("reinforce_loss", _t1 - _t0 <= 0.2,
+                   f"the true reward rose from {_t0:.2f} to {_t1:.2f} while the flawed proxy was optimised; "
+                   "expected no real rise (at most 0.2)")
+### BEGIN HIDDEN TESTS
+_lp3 = torch.tensor([-2.0, -2.0], requires_grad=True)
+reinforce_loss(_lp3, torch.tensor([1.0, 0.0]), torch.tensor([-2.0, -2.0]), 0.0).backward()
+checks.assert_close("reinforce_loss", _lp3.grad, torch.tensor([-0.25, 0.25]), name="gradient, two samples, no KL")
+### END HIDDEN TESTS
+
 # ## Why this matters for safety
 #
 # Reinforcement learning from human feedback, in the form Ouyang et al. (2022) describe, is
@@ -1004,10 +1147,10 @@ checks.assert_equal("best_of_n", best_of_n(_proxy2, 2), torch.tensor([1, 0, 1]),
 #
 # ## Going further
 #
-# 1. **REINFORCE with a KL penalty.** Sample from the policy, reward each completion with the
-#    flawed RM minus `β (log π − log π_ref)`, and follow the policy gradient with a
-#    batch-mean baseline. Does RL find the same exploit as best-of-n, and at what KL? Start
-#    from `completion_logprob` and `sample_completions`.
+# 1. **From REINFORCE to PPO.** Add PPO's clipped ratio and several updates per batch
+#    (Schulman et al. 2017) to exercise 12's loop. At equal KL, does PPO exploit the flawed
+#    reward model faster or slower than REINFORCE, and than best-of-n? Gao et al. compare
+#    RL with best-of-n in their figure 1.
 # 2. **The rise-then-fall.** Vary the labellers' weight on spaces from 0 to 1 and find where
 #    the true-reward curve of best-of-n changes from rising to falling. Fit Gao et al.'s form
 #    `d (α − β d)` with `d = √KL` to each curve; how do α and β depend on the flaw?
