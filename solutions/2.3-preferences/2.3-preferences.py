@@ -1120,6 +1120,7 @@ reinforce_loss(_lp3, torch.tensor([1.0, 0.0]), torch.tensor([-2.0, -2.0]), 0.0).
 checks.assert_close("reinforce_loss", _lp3.grad, torch.tensor([-0.25, 0.25]), name="gradient, two samples, no KL")
 ### END HIDDEN TESTS
 
+# %% [markdown]
 # ## Why this matters for safety
 #
 # Reinforcement learning from human feedback, in the form Ouyang et al. (2022) describe, is
