@@ -19,8 +19,8 @@
 # *prefer*: first by supervised fine-tuning on demonstrations (SFT), then with a reward
 # model learned from comparisons and an optimiser that climbs it (RLHF, Christiano et al.
 # 2017; Ouyang et al. 2022), or directly from the comparisons with DPO (Rafailov et al.
-# 2023). This lesson runs that whole pipeline on the course's own model, offline, in about
-# a minute, on a behaviour we can score exactly, so that you can see not only that it works
+# 2023). This lesson runs that whole pipeline on the course's own model, offline, in under
+# a minute of CPU, on a behaviour we can score exactly, so that you can see not only that it works
 # but **how it fails**: a reward model with a flaw is climbed, its score rises, and the
 # behaviour it was meant to measure gets worse (Gao, Schulman and Hilton 2022).
 #
@@ -763,7 +763,7 @@ checks.assert_close("dpo_loss", dpo_loss(_z, _z, _z, _z, 0.1), torch.tensor(math
 
 # %% [markdown]
 # What just happened: the SFT model writes about one and a half joints per completion; two
-# dozen DPO steps roughly double that, and the KL to the reference grows to several nats
+# dozen DPO steps nearly double that, and the KL to the reference grows to several nats
 # per 16-byte completion. Read the samples: the policy has learnt to string short
 # lowercase fragments together with underscores, which the true reward counts and which
 # reads less like Python than before. A KL of several nats is a large move: the policy
