@@ -462,8 +462,8 @@ print(f"{live_steps} steps in {live_record['seconds']} s ({live_record['cpu_seco
 # %%
 curve = sidecar["curve"]
 best_induction = [max(scores[1]) for scores in curve["induction_scores"]]
-print("shipped run, repeated-half loss:",
-      {f"step {s}": curve["repeated_loss"][curve["step"].index(s)] for s in (0, 200, 400, curve["step"][-1])})
+for half in ("repeated_loss", "first_half_loss"):
+    print(f"shipped run, {half}:", {f"step {s}": curve[half][curve["step"].index(s)] for s in (0, 200, 400, curve["step"][-1])})
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.5))
 ax1.plot(curve["step"], curve["first_half_loss"], label="shipped: first half")
 ax1.plot(curve["step"], curve["repeated_loss"], label="shipped: repeated half")
