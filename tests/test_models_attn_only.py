@@ -140,3 +140,38 @@ def test_shipped_checkpoint_has_induction_heads():
     curve = side["curve"]
     assert curve["step"][-1] == spec.train.steps and len(curve["repeated_loss"]) == len(curve["step"])
     assert curve["repeated_loss"][0] > 3.5 and 0 < m["phase_change_step"] < spec.train.steps
+
+
+def test_ablated_logits_zeroes_a_head_at_the_given_positions_only():
+    torch.manual_seed(0)
+    model = ao.AttnOnlyTransformer(ao.AttnOnlyConfig(n_ctx=12)).eval()
+    tokens = torch.randint(1, 64, (3, 12))
+    with torch.no_grad():
+        assert torch.allclose(ao.ablated_logits(model, tokens, []), model(tokens), atol=1e-6)
+        # Zeroing z everywhere is zeroing the head's W_O.
+        edited = ao.AttnOnlyTransformer(model.cfg)
+        edited.load_state_dict(model.state_dict())
+        edited.blocks[0].W_O[2] = 0.0
+        assert torch.allclose(ao.ablated_logits(model, tokens, [(0, 2)]), edited(tokens), atol=1e-5)
+        # A layer-1 head ablated at position 7 changes the logits at position 7 and nowhere else.
+        diff = (ao.ablated_logits(model, tokens, [(1, 0)], [7]) - model(tokens)).abs().amax(dim=(0, 2))
+        assert diff[7] > 0 and torch.all(diff[torch.arange(12) != 7] == 0)
+
+
+def test_text_tokens_are_windows_of_stdlib_source_in_the_vocabulary():
+    got = ao.text_tokens(4, 20, 64, torch.Generator().manual_seed(0))
+    assert got.shape == (4, 21) and got.dtype == torch.int64
+    assert torch.all(got[:, 0] == ao.BOS) and got[:, 1:].min() >= 1 and got[:, 1:].max() <= 63
+    assert torch.equal(got, ao.text_tokens(4, 20, 64, torch.Generator().manual_seed(0)))
+    # The most common byte of Python source (the space) is token 1.
+    assert (got[:, 1:] == 1).float().mean() > 0.1
+
+
+def test_on_eval_keeps_a_snapshot_per_evaluation_and_changes_nothing():
+    spec = _tiny_spec()
+    seen = []
+    _, plain = ao.train(spec.config, spec.train, progress=False)
+    _, record = ao.train(spec.config, spec.train, progress=False,
+                         on_eval=lambda m, step: seen.append((step, m.training)) or step)
+    assert record["snapshots"] == [0, 4, 8, 12] and "snapshots" not in plain
+    assert record["curve"] == plain["curve"]

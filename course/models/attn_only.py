@@ -173,6 +173,27 @@ def periodic_tokens(batch: int, seq_len: int, d_vocab: int = 64, min_period: int
     return torch.cat([torch.full((batch, 1), BOS, dtype=torch.long), body], dim=1)
 
 
+def text_tokens(batch: int, seq_len: int, d_vocab: int = 64, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(batch, 1 + seq_len) int64: BOS, then a window of Python source from the held-out stdlib files.
+
+    Natural text in the model's vocabulary: the ``d_vocab - 2`` most common bytes of the stdlib
+    corpus's training split become tokens 1 .. d_vocab - 2 (most common first), every other byte
+    token ``d_vocab - 1``. The windows start at ``torch.randint`` offsets of the validation split
+    (:func:`course.data.stdlib_corpus`), so the corpus of the running Python decides the text.
+    """
+    from course.data import stdlib_corpus
+
+    corpus = stdlib_corpus()
+    train = torch.from_numpy(corpus.tokens("train").astype("int64"))
+    order = torch.bincount(train, minlength=256).argsort(descending=True, stable=True)
+    lut = torch.full((256,), d_vocab - 1, dtype=torch.long)
+    lut[order[: d_vocab - 2]] = torch.arange(1, d_vocab - 1)
+    val = lut[torch.from_numpy(corpus.tokens("val").astype("int64"))]
+    starts = torch.randint(0, len(val) - seq_len, (batch,), generator=generator)
+    body = val[starts[:, None] + torch.arange(seq_len)[None, :]]
+    return torch.cat([torch.full((batch, 1), BOS, dtype=torch.long), body], dim=1)
+
+
 # --------------------------------------------------------------------------- measurements
 def per_token_loss(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """(B, T, V) logits, (B, T) tokens -> (B, T - 1) cross-entropy of predicting tokens[:, 1:]."""
@@ -193,6 +214,27 @@ def head_scores(patterns: list[torch.Tensor], seq_len: int) -> tuple[torch.Tenso
     # the diagonal at offset -(seq_len - 1) starts at query seq_len - 1; the repeated half's
     # first token is at seq_len + 1, two further along
     return prev, ind
+
+
+@torch.no_grad()
+def ablated_logits(model: AttnOnlyTransformer, tokens: torch.Tensor, heads: list[tuple[int, int]],
+                   positions: list[int] | torch.Tensor | None = None) -> torch.Tensor:
+    """The logits with the (layer, head) pairs in ``heads`` zero-ablated: their z (weighted sum of
+    values) set to 0 at the query ``positions`` (every position when None). A reference for 3.2's tests."""
+    T = tokens.shape[-1]
+    x = model.W_E[tokens] + model.W_pos[:T]
+    where = slice(None) if positions is None else torch.as_tensor(positions, dtype=torch.long)
+    for layer, block in enumerate(model.blocks):
+        q = torch.einsum("btd,hde->bhte", x, block.W_Q / math.sqrt(block.d_head))
+        k = torch.einsum("btd,hde->bhte", x, block.W_K)
+        v = torch.einsum("btd,hde->bhte", x, block.W_V)
+        scores = (q @ k.transpose(-2, -1)).masked_fill(block.mask[:T, :T], float("-inf"))
+        z = scores.softmax(dim=-1) @ v  # (B, H, T, Dh)
+        for ablated_layer, head in heads:
+            if ablated_layer == layer:
+                z[:, head, where] = 0.0
+        x = x + torch.einsum("bhte,hed->btd", z, block.W_O)
+    return x @ model.W_U
 
 
 @torch.no_grad()
@@ -226,14 +268,16 @@ def fp16_roundtrip(model: AttnOnlyTransformer) -> AttnOnlyTransformer:
 
 # --------------------------------------------------------------------------- training
 def train(cfg: AttnOnlyConfig, tc: InductionTrainConfig, progress: bool = True, desc: str = "training",
-          batch_fn=None) -> tuple[AttnOnlyTransformer, dict]:
+          batch_fn=None, on_eval=None) -> tuple[AttnOnlyTransformer, dict]:
     """Train a fresh model on periodic data; return it and the curve of the run.
 
     The curve has, every ``eval_every`` steps, the loss on both halves of fixed repeated
     sequences and every head's previous-token and induction score; and the training loss
     (mean over each ``eval_every`` steps). Deterministic for a fixed seed on CPU with one thread.
     ``batch_fn(batch_size, seq_len, d_vocab, min_period, max_period, generator)`` replaces
-    :func:`periodic_tokens` (the lesson trains with the learner's own).
+    :func:`periodic_tokens` (the lesson trains with the learner's own). ``on_eval(model, step)``,
+    if given, is called (without gradients) at every evaluation, and its return values are kept in
+    ``record["snapshots"]``, one per evaluated step (the lesson keeps per-token losses there).
     """
     batch_fn = batch_fn or periodic_tokens
     torch.manual_seed(tc.seed)  # the initial weights
@@ -243,6 +287,7 @@ def train(cfg: AttnOnlyConfig, tc: InductionTrainConfig, progress: bool = True, 
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     curve: dict[str, list] = {"step": [], "train_loss": [], "first_half_loss": [], "repeated_loss": [],
                               "prev_token_scores": [], "induction_scores": []}
+    snapshots: list = []
 
     def record(step: int, recent: list[float]) -> None:
         ev = evaluate(model, evals, tc.eval_seq_len)
@@ -252,6 +297,9 @@ def train(cfg: AttnOnlyConfig, tc: InductionTrainConfig, progress: bool = True, 
             curve[key].append(round(ev[key], 4))
         for key in ("prev_token_scores", "induction_scores"):
             curve[key].append([[round(v, 4) for v in row] for row in ev[key].tolist()])
+        if on_eval is not None:
+            with torch.no_grad():
+                snapshots.append(on_eval(model, step))
 
     steps = range(tc.steps)
     if progress:
@@ -276,7 +324,10 @@ def train(cfg: AttnOnlyConfig, tc: InductionTrainConfig, progress: bool = True, 
     record(tc.steps, recent)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     # wall-clock and CPU seconds: on a shared machine the wall clock also counts other processes
-    return model.eval(), {"curve": curve, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
+    record = {"curve": curve, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
+    if on_eval is not None:
+        record["snapshots"] = snapshots
+    return model.eval(), record
 
 
 @torch.no_grad()
