@@ -42,4 +42,4 @@ def test_every_diagram_is_used_by_a_lesson():
     root = Path(__file__).resolve().parents[1]
     sources = "\n".join(p.read_text() for p in (root / "solutions").glob("*/*.py"))
     unused = [n for n in diagrams.__all__ if f"diagrams.{n}(" not in sources]
-    assert unused == [] or unused == ["induction_circuit"], f"diagrams no lesson shows: {unused}"
+    assert unused == [], f"diagrams no lesson shows: {unused}"

@@ -7,15 +7,15 @@
 #   placement:
 #     module: "2"
 #     title: "Placement quiz: Module 2, transformers from scratch"
-#     minutes: 13
+#     minutes: 14
 # ---
 
 # %% [markdown]
 # # Placement quiz: Module 2, transformers from scratch
 #
-# Eight short items, about 13 minutes in all: one checks the training-loop habits you need
+# Nine short items, about 14 minutes in all: one checks the training-loop habits you need
 # from Module 1, three the GPT of lesson 2.1, three the training and sampling of lesson 2.2,
-# one the modern blocks of lesson 2.4.
+# one learning from preferences (2.3), one the modern blocks of lesson 2.4.
 # Skip an item rather than spending more than its time on it: an unanswered item simply
 # means "do that lesson".
 #
@@ -264,3 +264,33 @@ checks.assert_equal("kv_cache_floats", kv_cache_floats(2, 4, 16, 10), _cache_siz
 checks.assert_equal("kv_cache_floats", kv_cache_floats(3, 2, 8, 5, batch=4), _cache_size(3, 2, 8, 5, 4),
                     name="a batch of 4")
 ### END HIDDEN TESTS
+# %% [markdown]
+# ## 9. A reward model's loss (about 1 minute, lesson 2.3)
+#
+# `bradley_terry_loss(r_chosen, r_rejected)` takes a reward model's scores for the preferred
+# and the rejected completion of each pair, each `(n,)`, and returns the mean negative
+# log-likelihood of the preferences under the Bradley-Terry model, in which the chosen one
+# wins with probability `sigmoid(r_chosen - r_rejected)`.
+
+# %% nbgrader={"solution": true, "grade_id": "bradley_terry_loss"} exercise={"difficulty": 1, "importance": 4, "minutes": 1} placement={"lessons": ["2.3"]}
+def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
+    """r_chosen, r_rejected: (n,) float. Returns a 0-d tensor."""
+    ### BEGIN SOLUTION
+    return -F.logsigmoid(r_chosen - r_rejected).mean()
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "bradley_terry_loss_test", "points": 1}
+checks.assert_close("bradley_terry_loss", bradley_terry_loss(torch.zeros(3), torch.zeros(3)), torch.tensor(math.log(2.0)),
+                    name="equal rewards", hint="equal scores: each preference has probability 1/2, so the loss is ln 2")
+checks.assert_close("bradley_terry_loss", bradley_terry_loss(torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0])),
+                    torch.tensor(-(math.log(1 / (1 + math.exp(-2))) + math.log(1 / (1 + math.exp(2)))) / 2),
+                    name="one pair right, one wrong", hint="-log sigmoid(chosen - rejected), averaged over pairs")
+### BEGIN HIDDEN TESTS
+checks.assert_close("bradley_terry_loss", bradley_terry_loss(torch.tensor([200.0]), torch.tensor([0.0])), torch.tensor(0.0),
+                    atol=1e-6, name="a very confident right pair", hint="use a stable log-sigmoid (F.logsigmoid)")
+checks.assert_true("bradley_terry_loss", torch.isfinite(bradley_terry_loss(torch.tensor([0.0]), torch.tensor([200.0]))),
+                   "a very confident wrong pair gives inf or nan", hint="log(sigmoid(-200)) underflows: use F.logsigmoid")
+### END HIDDEN TESTS
+
+

@@ -807,7 +807,14 @@ print("induction heads:", induction_heads, "| previous-token heads:", prev_token
 # - Q-composition: `comp(W_OV[0, i], W_QK[1, j])`
 # - K-composition: `comp(W_OV[0, i], W_QK[1, j].T)`
 # - V-composition: `comp(W_OV[0, i], W_OV[1, j])`
-#
+
+# %%
+from course import diagrams
+
+diagrams.induction_circuit()
+plt.show()
+
+# %% [markdown]
 # ## Exercise 8: the composition score
 #
 # **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 2 points · about 10 minutes, then look at the hint.
