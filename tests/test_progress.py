@@ -32,6 +32,29 @@ def env(tmp_path, monkeypatch):
     return tmp_path / "data" / "learner"
 
 
+PLANNED_ENTRY = """
+[[module.lesson]]
+id = "5.9"
+title = "A lesson not written yet"
+minutes = 60
+prerequisites = ["5.1"]
+level = "research"
+planned = true
+objectives = ["something a future lesson teaches"]
+"""
+
+
+@pytest.fixture
+def with_planned(tmp_path, monkeypatch):
+    """The course's syllabus plus a planned lesson 5.9 (every lesson of the real one has landed)."""
+    from course.authoring import syllabus as syllabus_module
+
+    path = tmp_path / "syllabus.toml"
+    path.write_text(syllabus_module.SYLLABUS_PATH.read_text() + PLANNED_ENTRY)
+    monkeypatch.setattr(syllabus_module, "SYLLABUS_PATH", path)
+    return "5.9"
+
+
 def fake_run(lesson_id: str, passing: set[str], failing: set[str] | None = None) -> RunResult:
     info = load_syllabus().lesson(lesson_id)
     results = []
@@ -50,12 +73,12 @@ def record(lesson_id: str, passing: set[str] | None = None, **kw):
 
 
 # --------------------------------------------------------------------------- local results
-def test_nothing_done_recommends_the_first_lesson(env):
+def test_nothing_done_recommends_the_first_lesson(env, with_planned):
     p = progress.collect()
     assert p.next == "0.1"
     assert p.lessons["0.1"].status == "ready" and p.lessons["0.2"].status == "locked"
     assert all(lp.status == "planned" for lp in p.lessons.values() if lp.info.planned)
-    assert p.lessons["4.5"].status == "planned"  # in the syllabus, not written yet
+    assert p.lessons[with_planned].status == "planned"  # in the syllabus, not written yet
     assert any("grading service not used" in s for s in p.sources)
 
 
@@ -242,8 +265,8 @@ def test_hint_without_exercise_lists_them(env, capsys):
     assert "exercises of 0.2" in out and "   1  digits_grid" in out
 
 
-def test_hint_of_a_planned_lesson_is_bad_input(env, capsys):
-    assert main(["hint", "4.5", "edit"]) == 2
+def test_hint_of_a_planned_lesson_is_bad_input(env, with_planned, capsys):
+    assert main(["hint", with_planned, "edit"]) == 2
     assert "planned" in capsys.readouterr().err
 
 
