@@ -34,7 +34,6 @@ import os
 import re
 import tempfile
 import textwrap
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
