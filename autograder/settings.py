@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     # submissions
     max_upload_bytes: int = 5 * 1024 * 1024
+    # per learner (issue 16, class 5): more submissions than this in a minute, or more bytes stored
+    # than this in a day, are answered 429 with Retry-After and nothing is stored; 0 turns a limit off
+    submissions_per_minute: int = 6
+    upload_bytes_per_day: int = 100 * 1024 * 1024
 
     # grading
     workers: int = 2  # notebooks graded at the same time by one worker process

@@ -327,6 +327,9 @@ class _Learner:
                 value = encode(self.op(op, msg), self.refs)
                 changed = self.changed_arrays(arrays) if arrays else []
                 return ("value", value, changed) if changed else ("value", value)
+            if op == "cputime":
+                t = os.times()
+                return ("value", float(t.user + t.system + t.children_user + t.children_system))
             if op == "code":
                 return ("value", encode(self.describe_code(self.refs[msg[1]]), self.refs))
             if op == "globals":

@@ -368,7 +368,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     trusted_names = set(trusted) - {"__name__", "__builtins__"}
     send_json(worker, {"event": "started", "learner_pid": learner_pid, "tests_pid": os.getpid(),
                        "trusted_imports_ok": ok})
-    exec_start = time.monotonic()
+    exec_start, cpu_start = time.monotonic(), time.process_time()
     definitions: dict[str, str] = {}  # name -> the source that defined it, in tests run here
     for cell in job["cells"]:
         index = cell["index"]
@@ -440,7 +440,13 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
         except LearnerCrashed as err:
             send_json(worker, {"event": "crashed", "index": index, "reason": _death_reason(learner_pid, str(err))})
             return
-    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start})
+    cpu = time.process_time() - cpu_start
+    try:  # L's own CPU time (the lesson's solution, when this run calibrates a lesson: see pipeline)
+        reply = conn.raw(("cputime",))
+        cpu += float(reply[1]) if reply[0] == "value" and type(reply[1]) is float and reply[1] >= 0 else 0.0
+    except (LearnerTimeout, LearnerCrashed, IndexError):
+        pass
+    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start, "cpu_seconds": cpu})
 
 
 _SIGNALS = {int(s) for s in signal.Signals}
