@@ -237,3 +237,36 @@ def test_in_one_kernel_the_check_also_reads_the_code_that_runs():
 
     checks.assert_no_loops("bmm", forward, forbidden=("matmul", "einsum"))
     checks.assert_no_loops("bmm", clean, forbidden=("matmul", "einsum"))
+
+
+# ------------------------------------------------------------------ class 6: what a test asks for
+SPY = '''
+import gc
+LOG = []
+for _o in gc.get_objects():
+    if type(_o).__name__ == "_Learner":
+        _orig = _o.handle
+        def _spy(msg, _orig=_orig):
+            if msg[0] == "get":
+                LOG.append(sorted(msg[1]))
+            return _orig(msg)
+        _o.handle = _spy
+def double(x):
+    return 2 * x
+def norm(x):
+    return np.sqrt((x ** 2).sum())
+'''
+
+
+def test_the_names_a_test_asks_for_say_nothing_about_the_test(grader, sub):
+    """A learner who records T's requests (here by wrapping L's request handler) sees the same
+    request before every test cell (it depends on the learner's own cells, here all defined before
+    the first test), not the names the next (hidden) test uses."""
+    from .conftest import SLUG, outputs_text
+
+    r = grader.grade_bytes(SLUG, sub().solve(double=SPY).after("norm_test", 'print("LOG", LOG)').bytes())
+    assert r.score == r.max_score, [(x.exercise, x.message) for x in r.results]
+    log = outputs_text(r).split("LOG", 1)[-1].strip()
+    requests = eval(log.splitlines()[0])  # noqa: S307 - a list of lists of names, printed by the test's own cell
+    assert len(requests) >= 2, log
+    assert all(req == requests[0] for req in requests), requests
