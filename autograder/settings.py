@@ -58,7 +58,8 @@ class Settings(BaseSettings):
 
     # the sandbox (per submission)
     # The whole notebook's wall time, not per cell: at least wall_seconds, and wall_factor times
-    # the lesson's own solution run (measured once per worker when it first grades the lesson),
+    # the CPU time of the lesson's own solution run (measured once per worker when it first grades
+    # the lesson; CPU time, so that load on the machine then cannot raise the limit for good),
     # at most max_wall_seconds (the course's budget for a solution is 5 minutes on 2 cores).
     wall_seconds: float = 60.0
     wall_factor: float = 3.0
