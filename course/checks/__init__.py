@@ -15,7 +15,8 @@ Lesson-specific parts live beside it, each imported by the lessons that need it:
 ``gpt.py`` (2.1: a GPT layer by layer against transformers' GPT-2), ``optim.py`` (1.2:
 optimisers step for step against torch.optim), ``gradcheck.py`` (1.1: gradients against
 torch and finite differences), ``puzzles.py`` (0.2: the tensor puzzles' rule check and
-hypothesis harness).
+hypothesis harness), ``code.py`` (which code a rule check reads: the code that runs, for
+:func:`assert_no_loops` and the puzzles).
 
 This module imports numpy only. Torch tensors are accepted (and converted) without
 importing torch here, so ``import course.checks`` stays fast.
