@@ -43,6 +43,34 @@ def fingerprint(code: types.CodeType) -> tuple:
             code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags & 0xFFEF, consts)
 
 
+def shape(code: types.CodeType) -> tuple:
+    """What a code object does, instruction by instruction, up to how the compiler chose to call a
+    method: ``np.array(...)`` compiles to LOAD_METHOD in a cell that does not import ``np`` and to
+    PUSH_NULL, LOAD_ATTR in one that does, so a def compiled on its own may differ there from the
+    same def in its cell. Used to check that a source is the source of a code object (:func:`source_of`)."""
+    import dis
+
+    ins = list(dis.get_instructions(code))
+    index, kept = {}, 0
+    for i in ins:  # a jump's target, counted in the instructions kept
+        index[i.offset] = kept
+        kept += i.opname != "PUSH_NULL"
+    jumps = set(dis.hasjrel) | set(dis.hasjabs)
+    ops = []
+    for i in ins:
+        if i.opname == "PUSH_NULL":  # how a call is set up, not what it calls
+            continue
+        if i.opcode in jumps:
+            arg = index.get(i.argval, -1)
+        elif isinstance(i.argval, types.CodeType):
+            arg = shape(i.argval)
+        else:
+            arg = repr(i.argval)
+        ops.append(("LOAD_ATTR" if i.opname == "LOAD_METHOD" else i.opname, arg))
+    return (tuple(ops), code.co_varnames, code.co_freevars, code.co_cellvars, code.co_argcount,
+            code.co_posonlyargcount, code.co_kwonlyargcount)
+
+
 def code_objects(code: types.CodeType):
     """``code`` and every code object nested in it, outermost first."""
     yield code
@@ -83,12 +111,12 @@ def source_of(fn: types.FunctionType) -> tuple[str, int]:
     except (OSError, TypeError) as err:
         raise NotInspectable("its source cannot be read (was it made with exec, or typed into a plain "
                              "interpreter?)") from err
-    want = fingerprint(code)
+    want = shape(code)
     try:
         compiled = compile(_context(source, code), "<rule check>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as err:
         raise NotInspectable("its source does not compile on its own (is it part of a larger expression?)") from err
-    if not any(fingerprint(c) == want for c in code_objects(compiled)):
+    if not any(shape(c) == want for c in code_objects(compiled)):
         raise NotInspectable(f"the code that runs is not the code at line {code.co_firstlineno} of its cell "
                              "(its code object was replaced or changed)")
     return source, code.co_firstlineno
