@@ -469,10 +469,10 @@ class _LUnpickler(pickle.Unpickler):
         self.sync, self.learner = sync, learner
 
     def persistent_load(self, pid):
+        if type(pid) is tuple and len(pid) == 5 and pid[0] == "bc-nd" and self.learner is not None:
+            return self.learner.received_array(*pid[1:])  # before importing torch: a numpy lesson need not
         import torch
 
-        if type(pid) is tuple and len(pid) == 5 and pid[0] == "bc-nd" and self.learner is not None:
-            return self.learner.received_array(*pid[1:])
         if type(pid) is tuple and len(pid) == 2 and pid[0] == "bc-tref" and self.learner is not None:
             return _TRef(self.learner, pid[1])
         if type(pid) is tuple and len(pid) == 2 and pid[0] == "bc-ltensor":
