@@ -170,6 +170,8 @@ def judged_functions(fn: Any) -> list[types.FunctionType]:
     else:
         raise NotInspectable(f"it is {describe(fn)}, not a function written with def (or lambda) in the "
                              "notebook: write it as a function")
+    if not found or any(type(f) is not types.FunctionType for f in found):
+        raise NotInspectable("the grader was given no code to read for it")
     out = []
     for f in found:
         for _ in range(5):  # decorators that only forward, looked through

@@ -132,7 +132,7 @@ def judged(conn, remote) -> list:
 
 
 def _build(conn, index, desc) -> list:
-    if type(desc) is not dict or type(desc.get("codes")) is not list:
+    if type(desc) is not dict or type(desc.get("codes")) is not list or not desc["codes"]:
         raise ValueError("the learner process described its code in a way the grader cannot read")
     if desc.get("builtins") is not True:
         raise TypeError("it runs with builtins of its own, so its names cannot be told apart")
