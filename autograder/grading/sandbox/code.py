@@ -17,9 +17,9 @@ So, when a check asks (``Remote.__judged__``):
   code in the cells (``exec``, ``types.CodeType``, ``code.replace``) fails the check.
 
 What L says about its own code is believed as far as it goes: a learner's code that rewrites the
-grader's side of its own process (this module, in L) can misdescribe it. The modules the
-description uses are watched like ``course.checks`` (learner.WATCHED_MODULES): patching them is
-flagged.
+grader's side of its own process (this module or ``learner._Learner``, in L, reachable through
+``gc``) can misdescribe it; the same holds for L's report of which numpy arguments a call changed.
+Nothing here detects such a rewrite yet.
 """
 
 from __future__ import annotations
