@@ -36,6 +36,10 @@ class Settings(BaseSettings):
 
     # submissions
     max_upload_bytes: int = 5 * 1024 * 1024
+    # per learner (issue 16, class 5): more submissions than this in a minute, or more bytes stored
+    # than this in a day, are answered 429 with Retry-After and nothing is stored; 0 turns a limit off
+    submissions_per_minute: int = 6
+    upload_bytes_per_day: int = 100 * 1024 * 1024
 
     # grading
     workers: int = 2  # notebooks graded at the same time by one worker process
@@ -54,7 +58,8 @@ class Settings(BaseSettings):
 
     # the sandbox (per submission)
     # The whole notebook's wall time, not per cell: at least wall_seconds, and wall_factor times
-    # the lesson's own solution run (measured once per worker when it first grades the lesson),
+    # the CPU time of the lesson's own solution run (measured once per worker when it first grades
+    # the lesson; CPU time, so that load on the machine then cannot raise the limit for good),
     # at most max_wall_seconds (the course's budget for a solution is 5 minutes on 2 cores).
     wall_seconds: float = 60.0
     wall_factor: float = 3.0

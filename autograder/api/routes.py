@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from autograder.gradebook import jobs
 from autograder.gradebook.accounts import can_see_cohort, touch, user_for_token, visible_learner_ids
-from autograder.gradebook.models import Cohort, Role, Submission, User
+from autograder.gradebook.models import Cohort, Role, Submission, User, utcnow
 from autograder.grading.pipeline import SubmissionError, lesson_mismatch, parse_notebook
 
 log = logging.getLogger("autograder.api.routes")
@@ -189,6 +191,7 @@ def _store(state, lesson: str, raw: bytes, user_id: int, key: str | None = None)
         raise HTTPException(422, wrong)
     try:
         with state.db.session() as s:
+            _check_quota(s, settings, user_id, len(raw))
             sub = Submission(user_id=user_id, lesson=found.slug, notebook=raw, sha256=sha, idempotency_key=key)
             s.add(sub)
             job = jobs.enqueue(s, sub, settings.max_attempts)
@@ -198,6 +201,39 @@ def _store(state, lesson: str, raw: bytes, user_id: int, key: str | None = None)
         if key is None or (old := _replay(state, user_id, key, found.slug, sha)) is None:
             raise
         return found, old, None
+
+
+def _check_quota(s, settings, user_id: int, size: int) -> None:
+    """429 (with Retry-After, in seconds) when this learner has sent ``submissions_per_minute``
+    notebooks in the last minute, or would store more than ``upload_bytes_per_day`` in a day.
+    Checked in the transaction that stores the notebook; two requests at the same instant may
+    both pass (the limit is for floods, not for exact accounting)."""
+    now = utcnow()
+    if settings.submissions_per_minute > 0:
+        since = now - timedelta(minutes=1)
+        recent = s.scalars(select(Submission.created_at).where(Submission.user_id == user_id,
+                                                               Submission.created_at > since)
+                           .order_by(Submission.created_at)).all()
+        if len(recent) >= settings.submissions_per_minute:
+            wait = max(1, math.ceil((recent[-settings.submissions_per_minute] - since).total_seconds()))
+            raise HTTPException(429, f"too many submissions: at most {settings.submissions_per_minute} a minute; "
+                                     f"try again in {wait} s", headers={"Retry-After": str(wait)})
+    if settings.upload_bytes_per_day > 0:
+        since = now - timedelta(days=1)
+        rows = s.execute(select(Submission.created_at, func.length(Submission.notebook))
+                         .where(Submission.user_id == user_id, Submission.created_at > since)
+                         .order_by(Submission.created_at)).all()
+        stored = sum(int(n or 0) for _, n in rows)
+        if stored + size > settings.upload_bytes_per_day:
+            freed, wait = stored + size - settings.upload_bytes_per_day, 86400
+            for created, n in rows:  # the day's oldest uploads age out first
+                freed -= int(n or 0)
+                if freed <= 0:
+                    wait = max(1, math.ceil((created - since).total_seconds()))
+                    break
+            raise HTTPException(429, f"storage quota: {stored} bytes stored in the last day and this notebook is "
+                                     f"{size}; the limit is {settings.upload_bytes_per_day} a day; try again in "
+                                     f"{wait} s", headers={"Retry-After": str(wait)})
 
 
 def _publish(settings, job_id: int) -> None:

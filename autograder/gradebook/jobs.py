@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from autograder.gradebook.db import Database
 from autograder.gradebook.models import (
@@ -74,13 +74,37 @@ def _mark_failed(s, job: GradingJob, reason: str) -> None:
     sub.graded_at = utcnow()
 
 
+def fair_order(waiting: list[tuple[int, int]], running: dict[int, int]) -> list[int]:
+    """Job ids in the order workers should take them: round-robin between learners.
+
+    ``waiting`` is (job id, learner id) oldest first; ``running`` counts each learner's jobs being
+    graded now. A learner's n-th waiting job comes after every other learner's (n-1)-th, counting
+    the jobs it already has running: one learner's four slow notebooks make another learner wait
+    behind one of them at most, not behind all four (issue 16, class 5). Within a round, oldest
+    first."""
+    seen: dict[int, int] = {}
+    keyed = []
+    for job_id, user in waiting:
+        rank = running.get(user, 0) + seen.get(user, 0)
+        seen[user] = seen.get(user, 0) + 1
+        keyed.append((rank, job_id))
+    return [job_id for _, job_id in sorted(keyed)]
+
+
 def claim_next(db: Database, owner: str, lease_seconds: float) -> int | None:
-    """Claim the oldest claimable job for ``owner``; return its id or None."""
+    """Claim the next claimable job for ``owner`` in fair order (:func:`fair_order`); its id or None."""
     fail_exhausted(db)
+    now = utcnow()
     with db.session() as s:
-        candidates = s.scalars(select(GradingJob.id).where(_claimable(utcnow())).order_by(GradingJob.id)
-                               .limit(5)).all()
-    for job_id in candidates:
+        waiting = s.execute(select(GradingJob.id, Submission.user_id).join(Submission)
+                            .where(_claimable(now)).order_by(GradingJob.id).limit(500)).all()
+        if not waiting:
+            return None
+        busy = s.execute(select(Submission.user_id, func.count()).join(GradingJob)
+                         .where(GradingJob.state == JobState.running, GradingJob.lease_expires_at >= now)
+                         .group_by(Submission.user_id)).all()
+    order = fair_order([(j, u) for j, u in waiting], {u: n for u, n in busy})
+    for job_id in order[:5]:
         if claim(db, job_id, owner, lease_seconds):
             return job_id
     return None

@@ -15,7 +15,8 @@ Lesson-specific parts live beside it, each imported by the lessons that need it:
 ``gpt.py`` (2.1: a GPT layer by layer against transformers' GPT-2), ``optim.py`` (1.2:
 optimisers step for step against torch.optim), ``gradcheck.py`` (1.1: gradients against
 torch and finite differences), ``puzzles.py`` (0.2: the tensor puzzles' rule check and
-hypothesis harness).
+hypothesis harness), ``code.py`` (which code a rule check reads: the code that runs, for
+:func:`assert_no_loops` and the puzzles).
 
 This module imports numpy only. Torch tensors are accepted (and converted) without
 importing torch here, so ``import course.checks`` stays fast.
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import inspect
 import math
 import re
 import sys
@@ -633,29 +633,45 @@ _LOOPS_IN_DISGUISE = ("vectorize", "apply_along_axis", "apply_over_axes", "fromp
 
 def assert_no_loops(exercise: str, fn: Callable[..., Any], *, forbidden: tuple[str, ...] = (),
                     hint: str | None = None) -> None:
-    """Fail if ``fn``'s source has a Python-level loop (or ``np.vectorize`` and friends, or
-    any call or attribute named in ``forbidden``, e.g. ``("einsum", "matmul")``).
+    """Fail if the code ``fn`` runs has a Python-level loop (or ``np.vectorize`` and friends, or
+    any call or attribute named in ``forbidden``, e.g. ``("einsum", "matmul")``, under that name or
+    any other: an alias, a default argument or a closure that holds it counts).
 
+    The code read is the code that runs (``course/checks/code.py``): a decorator that only forwards
+    is looked through; an alias of a library function, a ``functools.partial``, an object with
+    ``__call__`` or a code object whose source cannot be found fails with a message saying so.
     The message names what was found and its line in the function.
     """
+    from course.checks import code as _code
+
     try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return  # source unavailable (a builtin, a lambda in a REPL): nothing to scan
+        judged = [(f, *_code.source_of(f)) for f in _code.judged_functions(fn)]
+    except _code.NotInspectable as err:
+        _fail(exercise, f"the rule check cannot read the code that runs for `{exercise}`: {err}", [], hint)
     found = []
-    for node in ast.walk(tree):
-        if type(node) in _LOOP_KINDS:
-            found.append((node.lineno, _LOOP_KINDS[type(node)]))
-        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
-        if name in _LOOPS_IN_DISGUISE:
-            found.append((node.lineno, f"`{name}` (a loop in disguise)"))
-        elif name in forbidden:
-            found.append((node.lineno, f"`{name}`, which this exercise asks you not to use"))
-        elif isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult) and "@" in forbidden:
-            found.append((node.lineno, "the `@` operator, which this exercise asks you not to use"))
+    for f, source, _first in judged:
+        tree = ast.parse(textwrap.dedent(source))
+        local = {v for c in _code.code_objects(f.__code__) for v in c.co_varnames + c.co_cellvars}
+        defaults = _code.defaults(f)
+        for node in ast.walk(tree):
+            if type(node) in _LOOP_KINDS:
+                found.append((node.lineno, _LOOP_KINDS[type(node)], f.__name__))
+            name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+            if name in _LOOPS_IN_DISGUISE:
+                found.append((node.lineno, f"`{name}` (a loop in disguise)", f.__name__))
+            elif name in forbidden:
+                found.append((node.lineno, f"`{name}`, which this exercise asks you not to use", f.__name__))
+            elif isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult) and "@" in forbidden:
+                found.append((node.lineno, "the `@` operator, which this exercise asks you not to use", f.__name__))
+            elif isinstance(node, ast.Name):  # what the name holds when the code runs: an alias counts
+                obj = defaults.get(node.id, _code.MISSING) if node.id in local else _code.resolve(f, node.id)
+                real = _code.library_name(obj) if obj is not _code.MISSING else None
+                short = real.rsplit(".", 1)[-1] if real else None
+                if short and (short in forbidden or short in _LOOPS_IN_DISGUISE):
+                    found.append((node.lineno, f"`{node.id}` (which is {real}, not to be used here)", f.__name__))
     if found:
         found.sort()
-        first_line, what = found[0]
+        first_line, what, where = found[0]
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        _fail(exercise, f"{getattr(fn, '__name__', 'the function')} uses {what} on line {first_line} of its "
-              f"definition{more}: write it with whole-array operations", [], hint)
+        _fail(exercise, f"{where} uses {what} on line {first_line} of its definition{more}: write it with "
+              "whole-array operations", [], hint)

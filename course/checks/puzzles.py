@@ -34,7 +34,6 @@ import os
 import re
 import tempfile
 import textwrap
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -171,28 +170,27 @@ def rule_violations(source: str, namespace: dict[str, Any] | None = None, own_na
     return found
 
 
-def _function_tree_source(fn: Callable) -> tuple[str, int] | None:
-    try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
-        return None
-    return source, fn.__code__.co_firstlineno
-
-
 def check_rules(name: str, fn: Callable) -> None:
-    """Raise CheckFailure naming the first forbidden call in ``fn``'s source and its line.
+    """Raise CheckFailure naming the first forbidden call in the code ``fn`` runs and its line.
 
-    Line numbers count in the cell (or file) where ``fn`` is defined. A function whose
-    source cannot be read (defined in a plain interactive interpreter) is let through
-    with a warning.
+    The code read is the code that runs (``course/checks/code.py``): a forwarding decorator is
+    looked through, and anything whose code cannot be read (a library function, a partial, an
+    object with ``__call__``, a code object changed at run time) fails. Names resolve as they do
+    when the code runs: the function's own globals and closure. Line numbers count in the cell
+    (or file) where ``fn`` is defined.
     """
-    found = _function_tree_source(fn)
-    if found is None:
-        warnings.warn(f"[{name}] could not read the source of {fn!r}; the rule check was skipped",
-                      stacklevel=2)
-        return
-    source, first = found
-    namespace = dict(getattr(fn, "__globals__", {}))
+    from course.checks import code as _code
+
+    try:
+        judged = [(f, *_code.source_of(f)) for f in _code.judged_functions(fn)]
+    except _code.NotInspectable as err:
+        raise CheckFailure(name, f"the rule check cannot read the code that runs for `{name}`: {err}", [RULES]) from None
+    for f, source, first in judged:
+        _check_one(name, f, source, first)
+
+
+def _check_one(name: str, fn: Callable, source: str, first: int) -> None:
+    namespace = dict(fn.__globals__)
     if fn.__closure__:
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
             try:

@@ -140,7 +140,8 @@ def make_settings(course_root: Path, data_dir: Path, **kw):
     from autograder.settings import Settings
 
     base = dict(course_dir=course_root, data_dir=data_dir, wall_seconds=8, cpu_seconds=20, workers=2,
-                warm_imports=FAST_WARM, lease_seconds=6, poll_seconds=0.05)
+                warm_imports=FAST_WARM, lease_seconds=6, poll_seconds=0.05,
+                submissions_per_minute=0, upload_bytes_per_day=0)  # the limits' own tests set them (test_fairness)
     base.update(kw)
     return Settings(**base)
 

@@ -172,6 +172,8 @@ class _Learner:
         self.sync.pack_hooks = lambda m: encode({a: list(d.items()) for a, d in _hook_dicts(m).items()}, self.refs)
         self.sync.unpack_hooks = lambda raw: _LUnpickler(io.BytesIO(raw), self.sync, self).load() \
             if type(raw) is bytes else None
+        self._nd: list = []  # the numpy arguments of the call being answered: (array, bytes as sent)
+        self.ran: dict[int, list] = {}  # id of a function T called -> the code objects it had when called
         torch = sys.modules.get("torch")
         if torch is not None:  # hook ids of L's own never meet T's in one module's hook dict
             torch.utils.hooks.RemovableHandle.next_id = max(torch.utils.hooks.RemovableHandle.next_id, 1 << 40)
@@ -202,6 +204,27 @@ class _Learner:
             return (TAG, "ptl", key, None, False)
         self.sync.snaps[key] = _snapshot(v)
         return (TAG, "ptl", key, _tensor_payload(v), not known)
+
+    def received_array(self, i, dtype, shape, raw):
+        """One of the test's numpy arrays, as a call's argument: a copy, remembered as it was sent."""
+        import numpy as np
+
+        if dtype is None:
+            return self._nd[i][0]
+        a = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+        self._nd.append((a, raw, a.shape, a.dtype))
+        return a
+
+    def changed_arrays(self, arrays) -> list:
+        """(number, value now) of each of the call's numpy arguments that the call changed."""
+        return [(i, encode(a, self.refs)) for i, (a, raw, shape, dtype) in enumerate(arrays)
+                if a.shape != shape or a.dtype != dtype or a.tobytes() != raw]
+
+    def describe_code(self, obj, depth: int = 0):
+        """What T needs to judge the code ``obj`` runs (code.py): None unless it is a plain function."""
+        from .code import describe
+
+        return describe(obj, self.ran.get(id(obj), ()), self.refs, depth)
 
     def vjp(self, key, grad, tids):
         """T's backward() reached a result of L's code: backpropagate it here. L's own leaves (the
@@ -234,6 +257,7 @@ class _Learner:
         try:
             _, sync, inner = pickle.loads(data)
             self.sync.incoming(sync)  # first: what T forgot, then what this message sends
+            self._nd = []
             return _LUnpickler(io.BytesIO(inner), self.sync, self).load()
         except Exception as err:  # a test object this process cannot rebuild (a class defined in a test)
             return ("unreadable", f"{type(err).__name__}: {err}")
@@ -298,6 +322,18 @@ class _Learner:
             if op == "vjp":
                 _, key, grad, tids = msg
                 return ("value", encode(self.vjp(key, grad, tids), self.refs))
+            if op == "call":
+                arrays = self._nd
+                value = encode(self.op(op, msg), self.refs)
+                changed = self.changed_arrays(arrays) if arrays else []
+                return ("value", value, changed) if changed else ("value", value)
+            if op == "names":  # what T may ask for next: every name, so that the next request names no test's own
+                return ("value", [n for n in self.ns if type(n) is str])
+            if op == "cputime":
+                t = os.times()
+                return ("value", float(t.user + t.system + t.children_user + t.children_system))
+            if op == "code":
+                return ("value", encode(self.describe_code(self.refs[msg[1]]), self.refs))
             if op == "globals":
                 return ("value", encode({n: v for n, v in self.ns.items() if type(n) is str and not n.startswith("_")
                                          and (callable(v) or isinstance(v, types.ModuleType))}, self.refs))
@@ -317,6 +353,11 @@ class _Learner:
         sys.stdout = sys.stderr = out  # print() inside an exercise function is not a test result
         try:
             if op == "call":
+                code = getattr(obj, "__code__", None) if type(obj) is types.FunctionType else None
+                if code is not None:  # the code that ran, for a rule check (code.py)
+                    seen = self.ran.setdefault(id(obj), [])
+                    if all(c is not code for c in seen) and len(seen) < 20:
+                        seen.append(code)
                 return obj(*self.dec(msg[2]), **self.dec(msg[3]))
             if op == "getattr":
                 return getattr(obj, msg[2])

@@ -51,6 +51,17 @@ class Remote:
         return stub
 
     @property
+    def __judged__(self):
+        """For rule checks: functions compiled from the submitted cells whose code is the code this
+        learner's function runs (code.py); TypeError, with a message, when there is none."""
+        from .code import judged
+
+        try:
+            return judged(object.__getattribute__(self, "_conn"), self)
+        except AttributeError as err:  # not "no such attribute": a description the grader could not use
+            raise TypeError(f"the grader could not read its description ({err})") from None
+
+    @property
     def __code__(self):  # compiled from the submitted source, never run: for tests that inspect it
         return self.__wrapped__.__code__
 

@@ -353,10 +353,23 @@ class _TPickler(pickle.Pickler):
     """T's messages to L: the test's tensors go by identity, with their contents when changed."""
 
     sent = None
+    arrays = None  # a call's numpy arguments, numbered: L says which of them the call changed in place
 
     def __init__(self, f, sync: _Sync, trefs: dict | None = None, root=None):
         super().__init__(f, protocol=5)
         self.sync, self.trefs, self.root = sync, trefs, root
+        self._array_index: dict[int, int] = {}
+
+    def _array_id(self, obj):
+        """A test's numpy array in a call's arguments: by value, numbered, so that L can report a
+        change the call made to its copy (issue 16, class 4: "must not modify its input")."""
+        i = self._array_index.get(id(obj))
+        if i is not None:
+            return ("bc-nd", i, None, None, None)  # the same array twice is one array in L
+        i = self._array_index[id(obj)] = len(self.arrays)
+        self.arrays.append(obj)
+        np = sys.modules["numpy"]
+        return ("bc-nd", i, obj.dtype.str, list(obj.shape), np.ascontiguousarray(obj).tobytes())
 
     def _module_id(self, obj):
         """A library module (nn.Sequential, nn.Linear), optimizer or generator of the test's: by
@@ -376,6 +389,8 @@ class _TPickler(pickle.Pickler):
     def persistent_id(self, obj):
         if type(obj) in _PLAIN_TYPES:
             return None
+        if self.arrays is not None and type(obj) is _ndarray() and obj.dtype.kind in "biufc" and not obj.dtype.hasobject:
+            return self._array_id(obj)
         if type(obj) is _LearnerHook:
             obj = obj.remote
         if isinstance(obj, Remote):  # a learner's object inside a test's (a hook in a module's dict)
@@ -404,10 +419,17 @@ class _TPickler(pickle.Pickler):
         return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor (an id may be reused)
 
 
-def _t_dumps(obj, sync: _Sync, trefs: dict | None = None, sent: list | None = None) -> bytes:
+def _ndarray():
+    np = sys.modules.get("numpy")
+    return np.ndarray if np is not None else None
+
+
+def _t_dumps(obj, sync: _Sync, trefs: dict | None = None, sent: list | None = None,
+             arrays: list | None = None) -> bytes:
     buf = io.BytesIO()
     pickler = _TPickler(buf, sync, trefs)
     pickler.sent = sent
+    pickler.arrays = arrays
     pickler.dump(obj)
     return buf.getvalue()
 
@@ -447,6 +469,8 @@ class _LUnpickler(pickle.Unpickler):
         self.sync, self.learner = sync, learner
 
     def persistent_load(self, pid):
+        if type(pid) is tuple and len(pid) == 5 and pid[0] == "bc-nd" and self.learner is not None:
+            return self.learner.received_array(*pid[1:])  # before importing torch: a numpy lesson need not
         import torch
 
         if type(pid) is tuple and len(pid) == 2 and pid[0] == "bc-tref" and self.learner is not None:

@@ -156,6 +156,7 @@ class RunOutcome:
     index: int | None = None  # the cell that timed out or crashed
     reason: str = ""
     seconds: float = 0.0  # wall time of the cells themselves
+    cpu_seconds: float = 0.0  # CPU time of L (and what it waited for) and T over the cells: not inflated by load
     isolation: dict = field(default_factory=dict)
     patched: list[tuple[int, list[str]]] = field(default_factory=list)
     rebound: list[tuple[int, list[str]]] = field(default_factory=list)
@@ -261,6 +262,10 @@ class Zygote:
                         out.rebound.append((ev["index"], ev["rebound"]))
                 elif kind == "done":
                     out.seconds = float(ev.get("seconds", 0.0))
+                    try:
+                        out.cpu_seconds = max(0.0, float(ev.get("cpu_seconds", 0.0)))
+                    except (TypeError, ValueError):
+                        out.cpu_seconds = 0.0
                     break
                 elif kind in ("timeout", "crashed", "error"):
                     out.status = kind

@@ -1,0 +1,174 @@
+"""Which code a rule check judges (issue 16, class 4): the code L runs, matched in the submitted cells.
+
+A rule check (``checks.assert_no_loops``, the tensor puzzles' ``check_rules``) reads the source
+of the learner's function. In T that function is a proxy; the source T reads must be the source
+of the code that runs in L, not of whatever a name, a line number or ``__wrapped__`` points at.
+So, when a check asks (``Remote.__judged__``):
+
+* L describes the function (:func:`describe`): the fingerprint of every code object it had when T
+  called it and of the one it has now (bytecode, names, constants; not its name, file or lines), the
+  library functions and the learner's functions its globals, closure and defaults bind, whether its
+  builtins are the real ones, and the same for a ``__wrapped__`` function with the closure variable
+  that holds it. Anything that is not a plain function (a library function, a partial, an object
+  with ``__call__``) is described as nothing: the check refuses it with a message.
+* T compiles the submitted cells itself and looks there for a code object with each fingerprint
+  (:func:`judged`). It builds, from its own compilation, functions that are never called, with those
+  bindings: the check reads their source (``course/checks/code.py``). A fingerprint that matches no
+  code in the cells (``exec``, ``types.CodeType``, ``code.replace``) fails the check.
+
+What L says about its own code is believed as far as it goes: a learner's code that rewrites the
+grader's side of its own process (this module or ``learner._Learner``, in L, reachable through
+``gc``) can misdescribe it; the same holds for L's report of which numpy arguments a call changed.
+Nothing here detects such a rewrite yet.
+"""
+
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+
+_FUTURE_FLAGS = 0xFFEF  # what code does: not __future__ flags (they differ by compiler call), not CO_NESTED
+EMPTY = "\x00bc-empty"
+
+
+def fingerprint(code: types.CodeType) -> tuple:
+    """What a code object does, without where it says it comes from (the same in L and T)."""
+    consts = tuple(fingerprint(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c)[:10000])
+                   for c in code.co_consts)
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars, code.co_argcount,
+            code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags & _FUTURE_FLAGS, consts)
+
+
+def _code_objects(code):
+    yield code
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield from _code_objects(c)
+
+
+def _binding(v):
+    """A value a rule check may resolve a name to: functions, classes and modules; None for data."""
+    return v if callable(v) or isinstance(v, types.ModuleType) else None
+
+
+# ------------------------------------------------------------------------------------------ in L
+def describe(obj, ran, refs, depth: int = 0):
+    if type(obj) is not types.FunctionType or depth > 4:
+        return None
+    codes = list(ran)
+    if all(c is not obj.__code__ for c in codes):
+        codes.append(obj.__code__)
+    names = sorted({n for c in codes for cc in _code_objects(c) for n in cc.co_names})
+    g = obj.__globals__
+    b = g.get("__builtins__")
+    closure = []
+    for cell in obj.__closure__ or ():
+        try:
+            closure.append(_binding(cell.cell_contents))
+        except ValueError:
+            closure.append(EMPTY)
+    wrapped = obj.__dict__.get("__wrapped__")
+    forward = None
+    if type(wrapped) is types.FunctionType:
+        for i, cell in enumerate(obj.__closure__ or ()):
+            try:
+                if cell.cell_contents is wrapped:
+                    forward = i
+            except ValueError:
+                pass
+    return {
+        "codes": [fingerprint(c) for c in codes],
+        "globals": {n: _binding(g[n]) for n in names if n in g and type(n) is str},
+        "builtins": b is builtins or b is vars(builtins),
+        "closure": closure,
+        "defaults": [_binding(v) for v in obj.__defaults__ or ()],
+        "kwdefaults": {k: _binding(v) for k, v in (obj.__kwdefaults__ or {}).items() if type(k) is str},
+        "wrapped": describe(wrapped, (), refs, depth + 1) if type(wrapped) is types.FunctionType else None,
+        "forward": forward,
+    }
+
+
+# ------------------------------------------------------------------------------------------ in T
+class _Index:
+    """fingerprint -> code object, over T's own compilation of the submitted cells."""
+
+    def __init__(self, conn):
+        self.conn, self.seen, self.by_print = conn, set(), {}
+
+    def find(self, fp):
+        for f in list(self.conn.sources):
+            if f in self.seen:
+                continue
+            self.seen.add(f)
+            top = self.conn.compiled(f)
+            if top is not None:
+                for c in _code_objects(top):
+                    self.by_print[fingerprint(c)] = c  # the last definition wins, as when the cell ran
+        return self.by_print.get(fp)
+
+
+def _fp(x):
+    """A fingerprint as sent (lists where tuples were) back to tuples, bytes checked."""
+    if type(x) in (list, tuple):
+        return tuple(_fp(y) for y in x)
+    if type(x) in (bytes, str, int):
+        return x
+    raise ValueError("malformed fingerprint")
+
+
+def judged(conn, remote) -> list:
+    """The functions whose code a rule check reads for the learner's function ``remote``."""
+    rid = object.__getattribute__(remote, "_rid")
+    desc = conn.request(("code", rid))
+    if desc is None:
+        tname = object.__getattribute__(remote, "_tname")
+        raise TypeError(f"it is an object of class {tname}, not a function written with def (or lambda) in "
+                        "the notebook: write it as a function")
+    index = getattr(conn, "code_index", None)
+    if index is None:
+        index = conn.code_index = _Index(conn)
+    return _build(conn, index, desc)
+
+
+def _build(conn, index, desc) -> list:
+    if type(desc) is not dict or type(desc.get("codes")) is not list or not desc["codes"]:
+        raise ValueError("the learner process described its code in a way the grader cannot read")
+    if desc.get("builtins") is not True:
+        raise TypeError("it runs with builtins of its own, so its names cannot be told apart")
+    glob = {"__builtins__": builtins}
+    for k, v in (desc.get("globals") or {}).items():
+        if type(k) is str and v is not None:
+            glob[k] = _module(v)
+    closure = desc.get("closure") if type(desc.get("closure")) is list else []
+    defaults = tuple(_module(v) for v in desc.get("defaults") or [])
+    kwdefaults = {k: _module(v) for k, v in (desc.get("kwdefaults") or {}).items() if type(k) is str}
+    wrapped = desc.get("wrapped")
+    inner = _build(conn, index, wrapped)[-1] if wrapped is not None else None
+    out = []
+    for fp in desc["codes"]:
+        code = index.find(_fp(fp))
+        if code is None:
+            raise TypeError("the code it runs is not in the notebook's cells (it was made with exec, or its code "
+                            "object was built or changed while the notebook ran): define it with def")
+        cells = []
+        for i, _var in enumerate(code.co_freevars):
+            v = closure[i] if i < len(closure) and len(closure) == len(code.co_freevars) else EMPTY
+            if inner is not None and desc.get("forward") == i:
+                v = inner
+            cells.append(types.CellType() if v is EMPTY or v is None else types.CellType(_module(v)))
+        argdefs = defaults if defaults and len(defaults) <= code.co_argcount else None
+        f = types.FunctionType(code, glob, code.co_name, argdefs, tuple(cells))
+        f.__kwdefaults__ = kwdefaults or None
+        if inner is not None:
+            f.__wrapped__ = inner
+        out.append(f)
+    return out
+
+
+def _module(v):
+    from .values import SYMBOL_LIBRARIES, _TrustedModuleName
+
+    if isinstance(v, _TrustedModuleName):
+        return sys.modules.get(str(v)) if str(v).split(".")[0] in SYMBOL_LIBRARIES else None
+    return v

@@ -1,0 +1,272 @@
+"""Class 4 of issue 16: rule checks judge the code that runs.
+
+A lesson's rule checks ("must not modify its input", "no loops, no matmul") used to judge what
+a name points at: the source that ``inspect.getsource`` found for it, and the test's own copy of
+an input. Here each hostile case computes a result the forbidden way (or changes its input in
+place) and dresses it up; each must lose that exercise's points with a message that says why,
+while a correct answer (plain, as a lambda, or behind a decorator that only forwards) keeps
+full marks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import pytest
+
+from course.authoring.lessons import ROOT, Lesson, build
+
+from .conftest import HEADER, Sub, make_settings
+
+RULES = "9.7-rules"
+BODY = '''
+# %% [markdown]
+# # Rules
+
+# %%
+import numpy as np
+from course import checks
+
+# %% nbgrader={"solution": true, "grade_id": "scale"} exercise={"difficulty": 1, "importance": 1, "minutes": 1}
+def scale(x, k):
+    """k * x as a new array; x is left as it was."""
+    ### BEGIN SOLUTION
+    return k * x
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "scale_test", "points": 2}
+x = np.arange(4.0)
+keep = x.copy()
+checks.assert_close("scale", scale(x, 3.0), 3.0 * keep)
+checks.assert_close("scale", x, keep, name="x after the call", hint="do not modify x in place")
+### BEGIN HIDDEN TESTS
+_y = np.arange(6.0).reshape(2, 3)[:, ::2]
+_keep = _y.copy()
+scale(_y, -1.0)
+checks.assert_close("scale", _y, _keep, name="the input after the call", hint="do not modify x in place")
+### END HIDDEN TESTS
+
+# %% nbgrader={"solution": true, "grade_id": "bmm"} exercise={"difficulty": 1, "importance": 1, "minutes": 1}
+def bmm(a, b):
+    """The batched matrix product, without loops, @, matmul, dot or einsum."""
+    ### BEGIN SOLUTION
+    return (a[..., :, :, None] * b[..., None, :, :]).sum(-2)
+    ### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "bmm_test", "points": 3}
+_rng = np.random.default_rng(0)
+_a, _b = _rng.normal(size=(2, 3, 4)), _rng.normal(size=(2, 4, 5))
+checks.assert_close("bmm", bmm(_a, _b), _a @ _b)
+checks.assert_no_loops("bmm", bmm, forbidden=("@", "matmul", "dot", "einsum"), hint="broadcast, then sum")
+'''
+
+CLEAN = "(a[..., :, :, None] * b[..., None, :, :]).sum(-2)"
+LOOPS = '''
+def _loops(a, b):
+    out = np.zeros(a.shape[:-1] + b.shape[-1:])
+    for i in range(a.shape[-2]):
+        for j in range(b.shape[-1]):
+            out[..., i, j] = (a[..., i, :] * b[..., :, j]).sum(-1)
+    return out
+'''
+
+
+@pytest.fixture(scope="module")
+def rules_grader(tmp_path_factory):
+    from autograder.grading.pipeline import Grader
+
+    root = tmp_path_factory.mktemp("rulescourse") / "course"
+    (root / "solutions" / RULES).mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    (root / "solutions" / RULES / f"{RULES}.py").write_text(
+        HEADER.replace("9.8", "9.7").replace("A lesson to grade", "Rules") + "\n" + textwrap.dedent(BODY).lstrip("\n"))
+    build([Lesson(RULES, root)], root=root)
+    g = Grader(make_settings(root, tmp_path_factory.mktemp("rulesdata"), wall_seconds=40))  # a loaded CI machine
+    g.start()
+    g.release = json.loads((root / "exercises" / RULES / f"{RULES}.ipynb").read_text())
+    # every test of the lesson runs in the test process: what is measured here is the split
+    assert g.mode_for(g.catalogue.spec(RULES)) == "split"
+    yield g
+    g.stop()
+
+
+def grade(g, **sources):
+    import nbformat
+
+    s = Sub(nbformat.from_dict(g.release))
+    for gid, src in {"scale": "def scale(x, k):\n    return k * x", "bmm": f"def bmm(a, b):\n    return {CLEAN}",
+                     **sources}.items():
+        s.nb.cells[s.index(gid)].source = textwrap.dedent(src).strip("\n")
+    r = g.grade_bytes(RULES, s.bytes())
+    assert r.status == "graded", r.status
+    return {x.exercise: x for x in r.results}, r
+
+
+# ------------------------------------------------------------------ in-place changes to an input
+@pytest.mark.parametrize("body", [
+    "x *= k\n    return x.copy()",
+    "np.multiply(x, k, out=x)\n    return x.copy()",
+    "x.reshape(-1)[...] = k * x.reshape(-1)\n    return x.copy()",
+    "y = x.view()\n    y += (k - 1) * x\n    return y.copy()",
+], ids=["imul", "out=", "through-reshape", "through-a-view"])
+def test_changing_a_numpy_argument_in_place_is_seen(rules_grader, body):
+    res, _ = grade(rules_grader, scale=f"def scale(x, k):\n    {body}")
+    assert res["scale"].status == "fail" and res["scale"].points == 0, res["scale"].message
+    assert "in place" in res["scale"].message, res["scale"].message
+
+
+def test_a_correct_answer_keeps_full_marks(rules_grader):
+    res, r = grade(rules_grader)
+    assert r.score == r.max_score, [(x.exercise, x.message) for x in r.results]
+
+
+# ------------------------------------------------------------------ the no-loops / no-matmul check
+HOSTILE = {
+    "a callable object": LOOPS + '''
+class _Bmm:
+    def __call__(self, a, b):
+        return _loops(a, b)
+bmm = _Bmm()
+''',
+    "a code object whose lines point at a decoy": LOOPS + f'''
+def _decoy(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    return _loops(a, b) if False else np.matmul(a, b)
+bmm.__code__ = bmm.__code__.replace(co_firstlineno=_decoy.__code__.co_firstlineno, co_name="_decoy")
+''',
+    "a function that swaps its code after it ran": f'''
+def _clean(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    out = np.matmul(a, b)
+    bmm.__code__ = _clean.__code__
+    return out
+''',
+    "the code of another function put in place": f'''
+def bmm(a, b):
+    return {CLEAN}
+def _cheat(a, b):
+    return np.matmul(a, b)
+bmm.__code__ = _cheat.__code__
+''',
+    "an alias of a library function": "bmm = np.matmul",
+    "an alias used through a global name": "_mm = np.matmul\ndef bmm(a, b):\n    return _mm(a, b)",
+    "a default argument": "def bmm(a, b, _f=np.matmul):\n    return _f(a, b)",
+    "a lambda": "bmm = lambda a, b: np.einsum('...ij,...jk->...ik', a, b)",
+    "functools.partial": "import functools\nbmm = functools.partial(np.einsum, '...ij,...jk->...ik')",
+    "a decorator that does not just forward": f'''
+import functools
+def _deco(f):
+    @functools.wraps(f)
+    def wrapper(a, b):
+        return np.matmul(a, b)
+    return wrapper
+@_deco
+def bmm(a, b):
+    return {CLEAN}
+''',
+    "a function made by exec": "exec('def bmm(a, b):\\n    return np.matmul(a, b)')",
+    "other globals than the notebook's": f'''
+import types
+def _combine(a, b):
+    return {CLEAN}
+def _bmm(a, b):
+    return _combine(a, b)
+bmm = types.FunctionType(_bmm.__code__, {{**globals(), "_combine": np.matmul}})
+''',
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_the_no_loops_check_judges_the_code_that_runs(rules_grader, case):
+    res, _ = grade(rules_grader, bmm=HOSTILE[case])
+    m = res["bmm"]
+    assert m.status == "fail" and m.points == 0, (case, m.message)
+    assert "bmm" in m.message and len(m.message.splitlines()[0]) < 300, m.message
+
+
+CORRECT = {
+    "behind functools.wraps": f'''
+import functools
+def _logged(f):
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    return wrapper
+@_logged
+def bmm(a, b):
+    return {CLEAN}
+''',
+    "a lambda": f"bmm = lambda a, b: {CLEAN}",
+    "a helper of the learner's": f"def _helper(a, b):\n    return {CLEAN}\ndef bmm(a, b):\n    return _helper(a, b)",
+}
+
+
+@pytest.mark.parametrize("case", list(CORRECT))
+def test_a_correct_answer_in_another_shape_passes(rules_grader, case):
+    res, _ = grade(rules_grader, bmm=CORRECT[case])
+    assert res["bmm"].status == "pass", (case, res["bmm"].message)
+
+
+def test_in_one_kernel_the_check_also_reads_the_code_that_runs():
+    """The same checks run in a learner's own kernel (no sandbox): a lying line number and an
+    alias are caught there too, and a forwarding decorator is followed."""
+    import functools
+
+    import numpy as np
+
+    from course import checks
+
+    def clean(a, b):
+        return (a[..., :, :, None] * b[..., None, :, :]).sum(-2)
+
+    def cheat(a, b):
+        return np.matmul(a, b)
+
+    liar = cheat
+    liar.__code__ = cheat.__code__.replace(co_firstlineno=clean.__code__.co_firstlineno)
+    for fn in (liar, np.matmul, functools.partial(np.einsum, "...ij,...jk->...ik")):
+        with pytest.raises(checks.CheckFailure):
+            checks.assert_no_loops("bmm", fn, forbidden=("matmul", "einsum"))
+
+    @functools.wraps(clean)
+    def forward(*args, **kwargs):
+        return clean(*args, **kwargs)
+
+    checks.assert_no_loops("bmm", forward, forbidden=("matmul", "einsum"))
+    checks.assert_no_loops("bmm", clean, forbidden=("matmul", "einsum"))
+
+
+# ------------------------------------------------------------------ class 6: what a test asks for
+SPY = '''
+import gc
+LOG = []
+for _o in gc.get_objects():
+    if type(_o).__name__ == "_Learner":
+        _orig = _o.handle
+        def _spy(msg, _orig=_orig):
+            if msg[0] == "get":
+                LOG.append(sorted(msg[1]))
+            return _orig(msg)
+        _o.handle = _spy
+def double(x):
+    return 2 * x
+def norm(x):
+    return np.sqrt((x ** 2).sum())
+'''
+
+
+def test_the_names_a_test_asks_for_say_nothing_about_the_test(grader, sub):
+    """A learner who records T's requests (here by wrapping L's request handler) sees the same
+    request before every test cell (it depends on the learner's own cells, here all defined before
+    the first test), not the names the next (hidden) test uses."""
+    from .conftest import SLUG, outputs_text
+
+    r = grader.grade_bytes(SLUG, sub().solve(double=SPY).after("norm_test", 'print("LOG", LOG)').bytes())
+    assert r.score == r.max_score, [(x.exercise, x.message) for x in r.results]
+    log = outputs_text(r).split("LOG", 1)[-1].strip()
+    requests = eval(log.splitlines()[0])  # noqa: S307 - a list of lists of names, printed by the test's own cell
+    assert len(requests) >= 2, log
+    assert all(req == requests[0] for req in requests), requests
