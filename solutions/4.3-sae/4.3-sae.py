@@ -2118,6 +2118,7 @@ def explain_units(acts: torch.Tensor, classes: torch.Tensor, n_first: int):
     return best_class, best, f1_test
 
 
+autointerp = None
 library = explanation_library(val_tokens)
 library_names = list(library)
 library_masks = torch.stack([library[n].flatten() for n in library_names], 1)  # (16384, C)
@@ -2163,7 +2164,7 @@ plt.show()
 # identifier, inside a string) is Going further, question 5.
 
 # %% nbgrader={"grade": true, "grade_id": "explanation_f1_test_2", "points": 1}
-checks.assert_true("explanation_f1", set(autointerp) == {"latents", "neurons"},
+checks.assert_true("explanation_f1", autointerp is not None and set(autointerp) == {"latents", "neurons"},
                    "the comparison was not computed: run the cells above (they need exercises 10-14)")
 _lat, _neu = autointerp["latents"][2], autointerp["neurons"][2]
 checks.assert_true("explanation_f1", len(_lat) >= 50 and len(_neu) >= 50 and bool(torch.isfinite(_lat).all()),
