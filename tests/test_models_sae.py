@@ -113,3 +113,16 @@ def test_shipped_checkpoint_matches_its_sidecar():
     assert float(fvu) == pytest.approx(side["metrics"]["fvu"], abs=2e-4)
     assert float((f > 0).float().sum(-1).mean()) == pytest.approx(side["metrics"]["l0"], abs=2e-3)
     assert side["metrics"]["loss_recovered"] > 0.8, "the shipped SAE should keep most of the MLP's contribution"
+
+
+def test_metrics_remeasures_the_sidecar_without_training():
+    """``metrics`` is what ``bootcamp new-project``'s ``run.py run reproduce`` calls for the SAE family."""
+    spec = registry.get("stdlib-gpt-sae")
+    side = spec.sidecar()
+    corpus = data.stdlib_corpus()
+    if corpus.sha256 != side["corpus"]["sha256"]:
+        pytest.skip(f"a different corpus ({corpus.describe()}): the shipped metrics do not apply")
+    got = S.metrics(registry.load("stdlib-gpt-sae"), spec.train, corpus=corpus)
+    assert set(got) == set(side["metrics"])
+    for key, want in side["metrics"].items():
+        assert got[key] == pytest.approx(want, abs=1e-3), key

@@ -75,6 +75,8 @@ def test_lesson_without_a_model_exits_2(tmp_path, capsys):
 def test_a_lesson_that_uses_shipped_models_copies_them_all(tmp_path, capsys):
     """Lesson 3.4 trains nothing; it steers 2.2's GPT and clamps 4.3's SAE (their specs' used_in)."""
     assert [s.name for s in newproject.lesson_models("3.4")] == ["stdlib-gpt-sae", "stdlib-gpt"]
+    # 4.3's SAE reads stdlib-gpt's activations: its project needs the GPT to measure the headline
+    assert [s.name for s in newproject.lesson_models("4.3")] == ["stdlib-gpt-sae", "stdlib-gpt"]
     if not (has_checkpoint("stdlib-gpt") and has_checkpoint("stdlib-gpt-sae")):
         pytest.skip("the checkpoints of stdlib-gpt and stdlib-gpt-sae are not in this checkout")
     assert cli.main(["new-project", "3.4", str(tmp_path / "p")]) == 0

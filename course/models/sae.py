@@ -320,6 +320,20 @@ def fp16_roundtrip(sae: SparseAutoencoder) -> SparseAutoencoder:
     return copy.eval()
 
 
+@torch.no_grad()
+def metrics(model: SparseAutoencoder, tc: SAETrainConfig, corpus=None) -> dict:
+    """The sidecar's metrics measured again on ``model`` (no training), on the same held-out windows of the
+    stdlib corpus: ``bootcamp new-project``'s headline. Reads the GPT named by ``model.cfg``."""
+    from .. import data as course_data
+    from .registry import load
+    from .train import eval_windows
+
+    corpus = corpus if corpus is not None else course_data.stdlib_corpus()
+    gpt = load(model.cfg.model)
+    val = eval_windows(corpus.tokens("val", torch=True), gpt.cfg.n_ctx, tc.eval_windows)
+    return {k: round(v, 4) for k, v in evaluate(model.float().eval(), gpt, val, model.cfg.layer).items()}
+
+
 # --------------------------------------------------------------------------- the family plug-in
 def specs() -> list:
     """The SAE family's shipped models (see :func:`course.models.registry.family_modules`)."""

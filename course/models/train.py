@@ -243,7 +243,7 @@ def specs() -> list:
             train=TrainConfig(steps=2000, batch_size=16, lr=3e-3, seed=0),
             checkpoint="stdlib_gpt.pt",
             lesson="2.2",
-            used_in=("3.4",),
+            used_in=("3.4", "4.3"),
             description="byte-level GPT (2 layers, d_model 128) trained on Python's standard-library source",
             tolerances={"val_loss": 0.03, "val_accuracy": 0.01, "train_loss": 0.05},
             tolerances_other_corpus={"val_loss": 0.10, "val_accuracy": 0.03, "train_loss": 0.15},
