@@ -59,7 +59,7 @@ def test_learner_submits_from_jupyterlab_and_the_mentor_sees_the_grade(hub, tmp_
             page.wait_for_url(re.compile(r".*/user/ada/lab.*"), timeout=120_000)  # her server, spawned
             assert (hub.dir / "users" / "ada" / "workspace" / "0.1-numpy" / "0.1-numpy.ipynb").is_file()
             page.goto(f"{hub.url}/user/ada/lab/tree/0.1-numpy/0.1-numpy.ipynb")
-            page.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=90_000)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell .cm-content", timeout=90_000)  # a markdown cell's editor stays hidden
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             exercise = cells.filter(has_text="def broadcast_shape(").first
             exercise.locator(".cm-content").click()
