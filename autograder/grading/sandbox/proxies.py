@@ -86,7 +86,13 @@ class Remote:
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._conn.request(("getattr", self._rid, name))
+        conn = object.__getattribute__(self, "_conn")
+        rid = object.__getattribute__(self, "_rid")
+        attrs = conn.attributes.get(rid)
+        if attrs is not None and name in attrs[0]:  # read in the last reply; L has not run since
+            conn.stats["attribute_hits"] += 1
+            return conn.decode(attrs[0][name])
+        return conn.request(("getattr", rid, name))
 
     def __getitem__(self, key):
         return self._conn.request(("getitem", self._rid, key))
@@ -134,9 +140,15 @@ class Remote:
         return x
 
     def __instancecheck__(self, obj):
-        """``isinstance(x, LearnersClass)``: asked in L, where both live."""
+        """``isinstance(x, LearnersClass)``: asked in L, where both live (known here when the last
+        reply said that this plain class is in the MRO of ``x``'s class: no code of L's decides that)."""
         if not isinstance(obj, Remote):
             return False  # an object of the test's own is never an instance of a learner's class
+        conn = object.__getattribute__(self, "_conn")
+        attrs = conn.attributes.get(object.__getattribute__(obj, "_rid"))
+        if attrs is not None and object.__getattribute__(self, "_rid") in attrs[1]:
+            conn.stats["attribute_hits"] += 1
+            return True
         return self._conn.request(("isinstance", object.__getattribute__(obj, "_rid"), self._rid)) is True
 
     def __subclasscheck__(self, cls):

@@ -159,6 +159,7 @@ class RunOutcome:
     isolation: dict = field(default_factory=dict)
     patched: list[tuple[int, list[str]]] = field(default_factory=list)
     rebound: list[tuple[int, list[str]]] = field(default_factory=list)
+    channel: dict = field(default_factory=dict)  # T's round trips to L: count, bytes, seconds waited
 
 
 class Zygote:
@@ -261,6 +262,8 @@ class Zygote:
                         out.rebound.append((ev["index"], ev["rebound"]))
                 elif kind == "done":
                     out.seconds = float(ev.get("seconds", 0.0))
+                    if type(ev.get("channel")) is dict:
+                        out.channel = ev["channel"]
                     break
                 elif kind in ("timeout", "crashed", "error"):
                     out.status = kind
