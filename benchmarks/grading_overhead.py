@@ -206,11 +206,13 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
                     res["nbgrader"].append(wall / n)
                     res["scores"].update(f"nbgrader {x:g}" for x in scores if x is not None)
                 res["own"].append(own_execution(lesson, nb))
+                res["load"].append(os.getloadavg()[0])
                 for s in slots:
                     got = services[s].grade(raw, n)
                     res["service"][s].append(got)
+                    res["load"].append(os.getloadavg()[0])
                     res["scores"].update(f"service {x:g}" for x in got["scores"] if x is not None)
-                print(f"  round {r + 1}: load {res['load'][-1]:.1f}; nbgrader "
+                print(f"  round {r + 1}: load up to {max(res['load']):.1f}; nbgrader "
                       f"{res['nbgrader'][-1] if res['nbgrader'] else float('nan'):.2f} s/nb; own run "
                       f"{res['own'][-1]:.2f} s; " + "; ".join(
                           f"{s} slot(s) {res['service'][s][-1]['wall'] / n:.2f} s/nb" for s in slots), flush=True)
@@ -275,7 +277,8 @@ def write_readme(rows: list[dict], command: str) -> None:
     body = "\n".join([*header, *(merged[k] for k in order)])
     stamp = (f"\nMeasured with `{command}` on {os.cpu_count()} cores, "
              f"{datetime.now().strftime('%Y-%m-%d')}; load = the highest 1-minute load average seen during the "
-             "lesson's rounds (the machine is shared: the columns of one row were measured interleaved).\n")
+             "lesson's rounds, sampled between its steps (the machine is shared: the columns of one row were measured "
+             "interleaved).\n")
     path.write_text(before + BEGIN + "\n" + body + "\n" + stamp + END + after)
 
 

@@ -232,3 +232,28 @@ def test_a_malformed_attributes_table_ends_the_run_as_unreadable(grader):
     out = grader.zygote.run(job, cells, 60)
     assert out.status == "crashed", (out.status, out.reason)  # at the first reply that carries it
     assert "unreadable" in out.reason
+
+
+def test_a_learners_object_whose_class_the_learners_code_changes_is_asked_again(grader):
+    text, stats = run(grader, '''
+import torch
+
+class Plain:
+    pass
+
+class Net(torch.nn.Module):
+    pass
+
+x = Plain()
+
+def morph():
+    x.__class__ = Net
+''', '''
+        import torch
+        before = [x.__class__ for _ in range(3)]
+        morph()
+        print("RESULT", before[0].__name__, len(set(before)), x.__class__ is torch.nn.Module,
+              isinstance(x, torch.nn.Module))
+    ''')
+    assert "RESULT object 1 True True" in text
+    assert stats["ops"].get("classof", 0) <= 3, stats  # three reads before morph(): one question

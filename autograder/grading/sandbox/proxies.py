@@ -59,7 +59,10 @@ class Remote:
         """The learner's functions, classes and modules by name (no data), for rule checks."""
         if not object.__getattribute__(self, "_callable"):
             raise AttributeError("__globals__")
-        names = object.__getattribute__(self, "_conn").request(("globals", 0))
+        conn = object.__getattribute__(self, "_conn")
+        names = conn.epoch.get("globals")
+        if names is None:  # L's names change only when L runs: once per reply, not per read
+            names = conn.epoch["globals"] = conn.request(("globals", 0))
         if type(names) is not dict:
             return {}
         out = {}
@@ -161,8 +164,13 @@ class Remote:
         """The nearest library class of the learner's object (``nn.Module`` for a learner's module),
         so that ``isinstance(model, nn.Module)`` in a test sees what the learner built; never an
         array, tensor, number or string class (boundary.honest_class)."""
+        conn, rid = object.__getattribute__(self, "_conn"), object.__getattribute__(self, "_rid")
         try:
-            cls = object.__getattribute__(self, "_conn").request(("classof", object.__getattribute__(self, "_rid")))
+            key = ("classof", rid)
+            if key in conn.epoch:  # asked since T last sent anything: L has not run since
+                cls = conn.epoch[key]
+            else:
+                cls = conn.epoch[key] = conn.request(("classof", rid))
         except Exception:
             return type(self)
         return boundary.honest_class(cls, type(self))

@@ -49,6 +49,7 @@ class _Conn:
         # rid -> ({attribute: encoded value}, {ids of its plain classes}) of the plain objects in
         # L's messages since T last sent one: L has run no code since (values.plain_attributes)
         self.attributes: dict[int, tuple[dict, frozenset]] = {}
+        self.epoch: dict = {}  # other answers of L's good until T next sends (a class, L's names)
         self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
                                                   self.sync, self.trefs)
         self.sync.unpack_hooks = self.learner_hooks
@@ -204,6 +205,7 @@ class _Conn:
             while True:
                 t0 = time.perf_counter()
                 self.attributes.clear()  # from here on L runs: what it sent may change
+                self.epoch.clear()
                 send_msg(self.sock, payload)
                 data = recv_msg(self.sock, self.deadline, self.limit)
                 stats["wait_seconds"] += time.perf_counter() - t0
