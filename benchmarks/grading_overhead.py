@@ -1,18 +1,33 @@
-"""Grading overhead: plain `nbgrader autograde` against the grading service, side by side.
+"""Grading time per notebook: plain `nbgrader autograde` against the grading service, side by side.
 
-The same N submissions of a lesson (default: 20 learners who solved lesson 0.1) are graded
+For each lesson, the same solved notebook is graded N times by
 
-  nbgrader     one `nbgrader autograde LESSON` call over all N (a kernel per notebook, serial);
-  service      the grading service: POSTed to the API, graded by a worker with 1, then 2
-               slots (a sandboxed pair of processes forked from a warm zygote per notebook).
+  nbgrader      `nbgrader autograde` (a Jupyter kernel per notebook, one after another);
+  service, 1    the grading service with one worker slot: POSTed to the API, graded in a sandboxed
+                pair of processes (learner code in one, tests in the other) forked from a warm zygote;
+  service, 2    the same with two slots (two notebooks at once: on a 2-core machine, 2 cores);
 
-and the script prints, per notebook, the total grading time, the notebook's own execution
-(the sum of its cells' run times in a warm Jupyter kernel, measured once with nbclient,
-the same number for every column), the overhead (total minus own execution) and the
-throughput. The zygote's one-time start (imports) is printed apart: a worker pays it
-once, not per notebook.
+and the notebook's own run in a Jupyter kernel (nbclient, the sum of its cells' run times) is
+measured alongside. The measurements are interleaved in rounds (nbgrader, the kernel, 1 slot,
+2 slots; again), so that a machine whose load changes (a shared one) weighs on every column
+alike; the load average is printed with each round.
 
-    .venv/bin/python benchmarks/grading_overhead.py [LESSON] [-n 20] [--slots 1 2] [--skip-nbgrader]
+The headline is time per notebook, isolation included (nothing is subtracted):
+
+  per notebook  nbgrader: its wall time / N. service: wall time from the first upload to the last
+                stored grade / N (the time a notebook costs the server, queueing and the worker's
+                polling included). The mean grading latency of one notebook is printed too.
+  throughput    notebooks per second, N / wall time.
+  ratios        service (1 slot) / nbgrader, service (1 slot) / the notebook's own kernel run, and
+                2 slots' throughput / 1 slot's. Targets (issue 25): <= 0.5, <= 1.3, >= 1.8.
+
+The worker's one-time start (imports, the lesson's calibration) is printed apart. With
+``--profile`` the script also grades one notebook in-process and prints the round trips between
+the test and learner processes by kind (what the split costs, and where).
+
+    .venv/bin/python benchmarks/grading_overhead.py 1.1 [-n 4] [--rounds 2] [--profile]
+    .venv/bin/python benchmarks/grading_overhead.py --all [-n 2] [--rounds 1]   # every graded lesson;
+                                                                                 # writes README's table
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -36,37 +52,35 @@ import nbformat  # noqa: E402
 from autograder.grading.pipeline import solved_notebook  # noqa: E402
 from course.authoring.lessons import ROOT, find_lesson, read_source, write_solution_notebook  # noqa: E402
 
+BEGIN, END = "<!-- grading-speed:begin -->", "<!-- grading-speed:end -->"
 
-def own_execution(lesson, nb, repeats: int = 3) -> float:
-    """Sum of the cells' run times (hidden tests in place), median of `repeats` runs, warm kernel."""
+
+def own_execution(lesson, nb) -> float:
+    """Sum of the cells' run times (hidden tests in place) in a fresh Jupyter kernel."""
     from nbclient import NotebookClient
 
     tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in read_source(lesson.source).cells
              if c.metadata.get("nbgrader", {}).get("grade")}
-    graded = nbformat.from_dict(json.loads(json.dumps(nb)))
-    for cell in graded.cells:
+    run = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in run.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in tests and cell.metadata["nbgrader"].get("grade"):
             cell.source = tests[gid]
-    sums = []
-    for _ in range(repeats):
-        run = nbformat.from_dict(json.loads(json.dumps(graded)))
-        NotebookClient(run, timeout=600, allow_errors=True, record_timing=True,
-                       resources={"metadata": {"path": str(lesson.exercise_notebook.parent)}},
-                       extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
-        total = 0.0
-        for cell in run.cells:
-            ex = cell.get("metadata", {}).get("execution", {})
-            if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
-                start = datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))
-                end = datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
-                total += (end - start).total_seconds()
-        sums.append(total)
-    return statistics.median(sums)
+    NotebookClient(run, timeout=600, allow_errors=True, record_timing=True,
+                   resources={"metadata": {"path": str(lesson.exercise_notebook.parent)}},
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
+    total = 0.0
+    for cell in run.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            start = datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
+            total += (end - start).total_seconds()
+    return total
 
 
-def run_nbgrader(lesson, nb, n: int, work: Path) -> tuple[float, list[float]]:
-    course = work / "nbgrader-course"
+def run_nbgrader(lesson, nb, n: int, course: Path) -> tuple[float, list]:
+    """One `nbgrader autograde` call over n submissions in a fresh course directory: (wall, scores)."""
     (course / "solutions" / lesson.slug).mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copy(write_solution_notebook(lesson), course / "solutions" / lesson.slug / f"{lesson.slug}.ipynb")
@@ -92,90 +106,225 @@ def run_nbgrader(lesson, nb, n: int, work: Path) -> tuple[float, list[float]]:
     return wall, scores
 
 
-def run_service(lesson, raw: bytes, n: int, slots: int, work: Path) -> dict:
-    from fastapi.testclient import TestClient
+class Service:
+    """The grading service (API, database, a worker with `slots` slots), started once per lesson."""
 
-    from autograder.app import create_app
-    from autograder.embedded import ensure_local_accounts
-    from autograder.gradebook.db import Database
-    from autograder.gradebook.models import Submission
-    from autograder.grading.worker import Worker, wait_idle
+    def __init__(self, lesson, slots: int, work: Path):
+        from fastapi.testclient import TestClient
+
+        from autograder.app import create_app
+        from autograder.embedded import ensure_local_accounts
+        from autograder.gradebook.db import Database
+        from autograder.grading.worker import Worker
+        from autograder.settings import Settings
+
+        self.lesson = lesson
+        self.settings = Settings(data_dir=work / f"service-{slots}", workers=slots, wall_seconds=600,
+                                 poll_seconds=0.02, submissions_per_minute=0,
+                                 upload_bytes_per_day=0)  # one learner sends all N: no rate limit or quota
+        self.db = Database(self.settings)
+        self.db.migrate()
+        self.token = ensure_local_accounts(self.settings, self.db)["local"]
+        self.client = TestClient(create_app(self.settings, self.db, migrate=False))
+        self.worker = Worker(self.settings, self.db)
+        t0 = time.perf_counter()
+        self.worker.start()
+        self.worker.grader.mode_for(self.worker.grader.catalogue.spec(lesson.slug))  # calibration, once
+        self.warm = time.perf_counter() - t0
+
+    def grade(self, raw: bytes, n: int) -> dict:
+        from autograder.gradebook.models import Submission
+        from autograder.grading.worker import wait_idle
+
+        start = time.perf_counter()
+        ids = []
+        for _ in range(n):
+            r = self.client.post(f"/api/submissions?lesson={self.lesson.slug}", content=raw,
+                                 headers={"Authorization": f"Bearer {self.token}"})
+            r.raise_for_status()
+            ids.append(r.json()["id"])
+        assert wait_idle(self.db, 3600)
+        wall = time.perf_counter() - start
+        with self.db.session() as s:
+            subs = [s.get(Submission, i) for i in ids]
+            return {"wall": wall, "scores": [x.score for x in subs], "latency": [x.grading_seconds for x in subs]}
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.db.dispose()
+
+
+def profile(lesson, raw: bytes, work: Path) -> dict:
+    """Grade one notebook in-process; T's count of round trips to L, by kind, and its wait."""
+    from autograder.grading.pipeline import Grader
     from autograder.settings import Settings
 
-    settings = Settings(data_dir=work / f"service-{slots}", workers=slots, wall_seconds=600, poll_seconds=0.02,
-                        submissions_per_minute=0, upload_bytes_per_day=0)  # one learner sends all N
-    db = Database(settings)
-    db.migrate()
-    token = ensure_local_accounts(settings, db)["local"]
-    client = TestClient(create_app(settings, db, migrate=False))
-    worker = Worker(settings, db)
-    t0 = time.perf_counter()
-    worker.start()
-    worker.grader.mode_for(worker.grader.catalogue.spec(lesson.slug))  # one-time calibration, like the imports
-    warm = time.perf_counter() - t0
-    start = time.perf_counter()
-    ids = []
-    for _ in range(n):
-        r = client.post(f"/api/submissions?lesson={lesson.slug}", content=raw,
-                        headers={"Authorization": f"Bearer {token}"})
-        r.raise_for_status()
-        ids.append(r.json()["id"])
-    assert wait_idle(db, 3600)
-    wall = time.perf_counter() - start
-    worker.stop()
-    with db.session() as s:
-        subs = [s.get(Submission, i) for i in ids]
-        out = {"wall": wall, "warm": warm, "scores": [x.score for x in subs],
-               "latency": [x.grading_seconds for x in subs], "sandbox_exec": [x.execution_seconds for x in subs],
-               "isolation": None}
-    db.dispose()
+    (work / "profile").mkdir(parents=True, exist_ok=True)
+    g = Grader(Settings(data_dir=work / "profile", wall_seconds=600))
+    g.start()
+    outcomes = []
+    run = g.zygote.run
+
+    def keep(*a, **k):
+        out = run(*a, **k)
+        outcomes.append(out)
+        return out
+
+    g.zygote.run = keep
+    try:
+        g.mode_for(g.catalogue.spec(lesson.slug))
+        report = g.grade_bytes(lesson.slug, raw)
+    finally:
+        g.stop()
+    return {"seconds": report.grading_seconds, "score": report.score, **outcomes[-1].channel}
+
+
+def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader: bool, want_profile: bool) -> dict:
+    lesson = find_lesson(lesson_id)
+    nb = solved_notebook(lesson)
+    raw = json.dumps(nb).encode()
+    print(f"lesson {lesson.slug}: {n} identical solved submissions per round, {rounds} round(s)", flush=True)
+    res: dict = {"lesson": lesson.id, "slug": lesson.slug, "n": n, "rounds": rounds, "own": [], "nbgrader": [],
+                 "service": {s: [] for s in slots}, "load": [], "scores": set()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if want_profile:
+            res["profile"] = profile(lesson, raw, work)
+            p = res["profile"]
+            print(f"  profile: one grading {p['seconds']:.2f} s, {p.get('round_trips', 0)} round trips to the learner "
+                  f"process ({p.get('wait_seconds', 0):.2f} s waiting on them; {p.get('attribute_hits', 0)} attribute "
+                  f"reads answered without one); by kind: {p.get('ops')}", flush=True)
+        services = {}
+        for s in slots:
+            services[s] = Service(lesson, s, work)
+            print(f"  service with {s} slot(s) started: imports and the lesson's calibration {services[s].warm:.1f} s "
+                  "(once per worker)", flush=True)
+        try:
+            for r in range(rounds):
+                res["load"].append(os.getloadavg()[0])
+                if not skip_nbgrader:
+                    wall, scores = run_nbgrader(lesson, nb, n, work / f"nbgrader-{r}")
+                    res["nbgrader"].append(wall / n)
+                    res["scores"].update(f"nbgrader {x:g}" for x in scores if x is not None)
+                res["own"].append(own_execution(lesson, nb))
+                res["load"].append(os.getloadavg()[0])
+                for s in slots:
+                    got = services[s].grade(raw, n)
+                    res["service"][s].append(got)
+                    res["load"].append(os.getloadavg()[0])
+                    res["scores"].update(f"service {x:g}" for x in got["scores"] if x is not None)
+                print(f"  round {r + 1}: load up to {max(res['load']):.1f}; nbgrader "
+                      f"{res['nbgrader'][-1] if res['nbgrader'] else float('nan'):.2f} s/nb; own run "
+                      f"{res['own'][-1]:.2f} s; " + "; ".join(
+                          f"{s} slot(s) {res['service'][s][-1]['wall'] / n:.2f} s/nb" for s in slots), flush=True)
+        finally:
+            for s in services.values():
+                s.stop()
+    return summarise(res, slots)
+
+
+def summarise(res: dict, slots: list[int]) -> dict:
+    n, rounds = res["n"], res["rounds"]
+    out = {"lesson": res["lesson"], "slug": res["slug"], "n": n * rounds, "load": max(res["load"]),
+           "own": statistics.median(res["own"]), "scores": sorted(res["scores"])}
+    if res["nbgrader"]:
+        out["nbgrader"] = statistics.mean(res["nbgrader"])
+    for s in slots:
+        runs = res["service"][s]
+        wall = sum(x["wall"] for x in runs)
+        out[f"service{s}"] = wall / (n * rounds)
+        out[f"latency{s}"] = statistics.mean(v for x in runs for v in x["latency"])
+        out[f"throughput{s}"] = n * rounds / wall
+    if "profile" in res:
+        out["round_trips"] = res["profile"].get("round_trips")
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| lesson | nbgrader, s/notebook | own run in a kernel, s | service 1 slot, s/notebook | "
+            "service 2 slots, s/notebook | throughput 1 / 2 slots, nb/s | service / nbgrader | service / own run "
+            "| 2 slots / 1 slot | load |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        nbg = r.get("nbgrader")
+        lines.append(
+            f"| {r['lesson']} | {nbg:.2f} | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
+            f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | {r['service1'] / nbg:.2f}x | "
+            f"{r['service1'] / r['own']:.2f}x | {r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} |"
+            if nbg else
+            f"| {r['lesson']} | - | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
+            f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | - | {r['service1'] / r['own']:.2f}x | "
+            f"{r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} |")
+    return "\n".join(lines)
+
+
+def write_readme(rows: list[dict], command: str) -> None:
+    """Put the table between README's markers; rows of lessons not measured this time are kept."""
+    path = ROOT / "README.md"
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"README.md has no {BEGIN} ... {END} markers")
+    before, rest = text.split(BEGIN, 1)
+    old, after = rest.split(END, 1)
+    kept = {}
+    for line in old.splitlines():
+        m = re.match(r"\| (\d+\.\d+) \|", line)
+        if m:
+            kept[m.group(1)] = line
+    new = {r["lesson"]: line for r, line in zip(rows, table(rows).splitlines()[2:])}
+    merged = {**kept, **new}
+    order = sorted(merged, key=lambda x: tuple(int(p) for p in x.split(".")))
+    header = table([]).splitlines()
+    body = "\n".join([*header, *(merged[k] for k in order)])
+    stamp = (f"\nMeasured with `{command}` on {os.cpu_count()} cores, "
+             f"{datetime.now().strftime('%Y-%m-%d')}; load = the highest 1-minute load average seen during the "
+             "lesson's rounds, sampled between its steps (the machine is shared: the columns of one row were measured "
+             "interleaved).\n")
+    path.write_text(before + BEGIN + "\n" + body + "\n" + stamp + END + after)
+
+
+def graded_lessons() -> list[str]:
+    from autograder.grading.pipeline import Catalogue
+    from autograder.settings import Settings
+
+    cat = Catalogue(Settings(data_dir=Path(tempfile.mkdtemp())))
+    out = []
+    for lesson in cat.lessons():
+        try:
+            if cat.spec(lesson.slug).tests:
+                out.append(lesson.id)
+        except Exception as err:
+            print(f"skipping {lesson.slug}: {err}", file=sys.stderr)
     return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("lesson", nargs="?", default="0.1")
-    ap.add_argument("-n", type=int, default=20, help="submissions (default 20)")
+    ap.add_argument("lessons", nargs="*", default=[], help="lesson ids (default 0.1)")
+    ap.add_argument("--all", action="store_true", help="every graded lesson; writes the table into README.md")
+    ap.add_argument("-n", type=int, default=4, help="submissions per round and grader (default 4)")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     ap.add_argument("--slots", type=int, nargs="+", default=[1, 2], help="service worker slots to measure")
     ap.add_argument("--skip-nbgrader", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="count the round trips of one grading")
+    ap.add_argument("--write-readme", action="store_true", help="write the measured rows into README.md")
     args = ap.parse_args()
-    lesson = find_lesson(args.lesson)
-    nb = solved_notebook(lesson)
-    raw = json.dumps(nb).encode()
-    print(f"lesson {lesson.slug}: {args.n} identical solved submissions", flush=True)
-    own = own_execution(lesson, nb)
-    print(f"the notebook's own execution in a Jupyter kernel (sum of cell times, median of 3): {own:.2f} s",
-          flush=True)
+    lessons = graded_lessons() if args.all else (args.lessons or ["0.1"])
+    if sorted(args.slots) != [1, 2]:
+        args.write_readme = False
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        if not args.skip_nbgrader:
-            wall, scores = run_nbgrader(lesson, nb, args.n, work)
-            rows.append(("nbgrader autograde (1 CLI call, serial)", wall / args.n, own, wall, scores))
-            print(f"  nbgrader done in {wall:.1f} s", flush=True)
-        for slots in args.slots:
-            res = run_service(lesson, raw, args.n, slots, work)
-            rows.append((f"service, {slots} slot(s)", statistics.mean(res["latency"]),
-                         statistics.mean(res["sandbox_exec"]), res["wall"], res["scores"]))
-            print(f"  service with {slots} slot(s) done in {res['wall']:.1f} s (worker start: imports and the "
-                  f"lesson's calibration, {res['warm']:.1f} s, once)", flush=True)
+    for lesson_id in lessons:
+        rows.append(measure(lesson_id, args.n, args.rounds, args.slots, args.skip_nbgrader, args.profile))
+        print(f"  scores: {', '.join(rows[-1]['scores'])}", flush=True)
     print()
-    head = f"{'grader':<42} {'per notebook':>12} {'own exec':>9} {'overhead':>9} {'throughput':>12}  scores"
-    print(head)
-    print("-" * len(head))
-    base = None
-    for name, per, own_here, wall, scores in rows:
-        overhead = per - own_here
-        base = overhead if base is None else base
-        ratio = f"  ({base / overhead:.0f}x lower)" if 0 < overhead < base else ""
-        got = sorted(set(f"{s:g}" if s is not None else "none" for s in scores))
-        print(f"{name:<42} {per:>10.2f} s {own_here:>7.2f} s {overhead:>7.2f} s {args.n / wall:>8.2f} nb/s  "
-              f"{','.join(got)}{ratio}")
-    print("\nper notebook: nbgrader = its wall time / N (one CLI call, serial); service = the mean time from a "
-          "worker's claim to the stored result.\nown exec: nbgrader = the cells' run time in a Jupyter kernel "
-          "(nbclient, median of 3); service = the cells' run time in the sandbox, RPC between the learner and "
-          "test processes included\n(it is shorter: no kernel messaging and no inline figure rendering). "
-          "throughput = N / wall time from the first upload to the last grade; 2 slots use 2 cores.")
+    if sorted(args.slots) == [1, 2]:
+        print(table(rows))
+    else:
+        for r in rows:
+            print(r)
+    if (args.all or args.write_readme) and not args.skip_nbgrader and sorted(args.slots) == [1, 2]:
+        write_readme(rows, "benchmarks/grading_overhead.py " + " ".join(sys.argv[1:]))
+        print("\nREADME.md: table updated")
     return 0
 
 

@@ -11,7 +11,9 @@ forge the report of its result. So a submission runs as a pair:
   ``course.checks``, numpy and torch. When a test names something the learner defined
   (``double``, ``x``), T fetches it from L: data comes by value through a decoder that
   builds only plain values, numpy arrays and torch tensors; functions and other objects
-  become proxies whose calls run in L. Whatever the learner's code patches, it patches
+  become proxies whose calls run in L (an instance of a plain class of the learner's comes
+  with a copy of its attributes, good until T next sends anything: ``values.plain_attributes``).
+  Whatever the learner's code patches, it patches
   in L, where no test runs. Only T reports results to the worker, over a socket L has no
   handle on.
 

@@ -70,7 +70,10 @@ class Remote:
         """The learner's functions, classes and modules by name (no data), for rule checks."""
         if not object.__getattribute__(self, "_callable"):
             raise AttributeError("__globals__")
-        names = object.__getattribute__(self, "_conn").request(("globals", 0))
+        conn = object.__getattribute__(self, "_conn")
+        names = conn.epoch.get("globals")
+        if names is None:  # L's names change only when L runs: once per reply, not per read
+            names = conn.epoch["globals"] = conn.request(("globals", 0))
         if type(names) is not dict:
             return {}
         out = {}
@@ -97,7 +100,13 @@ class Remote:
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._conn.request(("getattr", self._rid, name))
+        conn = object.__getattribute__(self, "_conn")
+        rid = object.__getattribute__(self, "_rid")
+        attrs = conn.attributes.get(rid)
+        if attrs is not None and name in attrs[0]:  # read in the last reply; L has not run since
+            conn.stats["attribute_hits"] += 1
+            return conn.decode(attrs[0][name])
+        return conn.request(("getattr", rid, name))
 
     def __getitem__(self, key):
         return self._conn.request(("getitem", self._rid, key))
@@ -145,9 +154,15 @@ class Remote:
         return x
 
     def __instancecheck__(self, obj):
-        """``isinstance(x, LearnersClass)``: asked in L, where both live."""
+        """``isinstance(x, LearnersClass)``: asked in L, where both live (known here when the last
+        reply said that this plain class is in the MRO of ``x``'s class: no code of L's decides that)."""
         if not isinstance(obj, Remote):
             return False  # an object of the test's own is never an instance of a learner's class
+        conn = object.__getattribute__(self, "_conn")
+        attrs = conn.attributes.get(object.__getattribute__(obj, "_rid"))
+        if attrs is not None and object.__getattribute__(self, "_rid") in attrs[1]:
+            conn.stats["attribute_hits"] += 1
+            return True
         return self._conn.request(("isinstance", object.__getattribute__(obj, "_rid"), self._rid)) is True
 
     def __subclasscheck__(self, cls):
@@ -160,8 +175,13 @@ class Remote:
         """The nearest library class of the learner's object (``nn.Module`` for a learner's module),
         so that ``isinstance(model, nn.Module)`` in a test sees what the learner built; never an
         array, tensor, number or string class (boundary.honest_class)."""
+        conn, rid = object.__getattribute__(self, "_conn"), object.__getattribute__(self, "_rid")
         try:
-            cls = object.__getattribute__(self, "_conn").request(("classof", object.__getattribute__(self, "_rid")))
+            key = ("classof", rid)
+            if key in conn.epoch:  # asked since T last sent anything: L has not run since
+                cls = conn.epoch[key]
+            else:
+                cls = conn.epoch[key] = conn.request(("classof", rid))
         except Exception:
             return type(self)
         return boundary.honest_class(cls, type(self))

@@ -45,6 +45,12 @@ class _Conn:
         self.remotes: dict[int, Remote] = {}  # L keeps every object it sent (its refs): one proxy each
         self.hook_wrappers: dict[int, _LearnerHook] = {}
         self.changed_inputs: list[str] = []  # a test's numpy arguments a call changed, in this test cell
+        self.stats = {"round_trips": 0, "bytes_out": 0, "bytes_in": 0, "wait_seconds": 0.0,
+                      "attribute_hits": 0, "ops": {}}
+        # rid -> ({attribute: encoded value}, {ids of its plain classes}) of the plain objects in
+        # L's messages since T last sent one: L has run no code since (values.plain_attributes)
+        self.attributes: dict[int, tuple[dict, frozenset]] = {}
+        self.epoch: dict = {}  # other answers of L's good until T next sends (a class, L's names)
         self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
                                                   self.sync, self.trefs)
         self.sync.unpack_hooks = self.learner_hooks
@@ -149,6 +155,21 @@ class _Conn:
                     f"{name} changed a numpy array it was given (shape {tuple(mine.shape)}) in "
                     "place: it must return a new array and leave its input as it was (write x = x - m, not x -= m)")
 
+    def keep_attributes(self, table) -> None:
+        """Keep what L sent of plain objects' attributes (checked, not decoded until read)."""
+        if type(table) is not dict:
+            raise ValueError("malformed attributes")
+        for rid, snap in table.items():
+            if type(rid) is not int or type(snap) is not tuple or len(snap) != 2 or type(snap[0]) is not list \
+                    or type(snap[1]) is not list:
+                raise ValueError("malformed attributes")
+            attrs = {}
+            for p in snap[0]:
+                if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str:
+                    raise ValueError("malformed attributes")
+                attrs[p[0]] = p[1]
+            self.attributes[rid] = (attrs, frozenset(x for x in snap[1] if type(x) is int))
+
     def add_source(self, filename: str, src: str) -> None:
         import linecache
 
@@ -195,9 +216,11 @@ class _Conn:
 
     def _unpack(self, data: bytes):
         env = safe_loads(data)
-        if type(env) is not tuple or len(env) != 3 or env[0] != "env":
+        if type(env) is not tuple or len(env) not in (3, 4) or env[0] != "env":
             raise LearnerCrashed("the learner process sent something unreadable")
         self.sync.incoming(env[2])
+        if len(env) == 4:
+            self.keep_attributes(env[3])
         return env[1]
 
     def raw(self, msg, sent: list | None = None, arrays: list | None = None):
@@ -205,10 +228,22 @@ class _Conn:
             payload = self._pack(msg, sent, arrays)
         except Exception as err:
             raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
+        stats = self.stats
         try:
-            send_msg(self.sock, payload)
             while True:
-                reply = self._unpack(recv_msg(self.sock, self.deadline, self.limit))
+                t0 = time.perf_counter()
+                self.attributes.clear()  # from here on L runs: what it sent may change
+                self.epoch.clear()
+                send_msg(self.sock, payload)
+                data = recv_msg(self.sock, self.deadline, self.limit)
+                stats["wait_seconds"] += time.perf_counter() - t0
+                stats["round_trips"] += 1
+                op = str(msg[0]) if type(msg) is tuple and msg else "?"
+                stats["ops"][op] = stats["ops"].get(op, 0) + 1
+                msg = ("answer",)  # what follows answers a callback of L's
+                stats["bytes_out"] += len(payload)
+                stats["bytes_in"] += len(data)
+                reply = self._unpack(data)
                 if type(reply) is not tuple or not reply:
                     raise LearnerCrashed("the learner process sent something unreadable")
                 if reply[0] not in ("callback", "tgetattr"):
@@ -219,7 +254,6 @@ class _Conn:
                 except Exception as err:  # a test's value the learner's process could not rebuild
                     payload = self._pack(("cbraise", "TypeError",
                                           f"the grader cannot pass this value to the learner's code ({err})"))
-                send_msg(self.sock, payload)
         except ChannelTimeout as err:
             raise LearnerTimeout() from err
         except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
@@ -452,7 +486,8 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
         cpu += float(reply[1]) if reply[0] == "value" and type(reply[1]) is float and reply[1] >= 0 else 0.0
     except (LearnerTimeout, LearnerCrashed, IndexError):
         pass
-    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start, "cpu_seconds": cpu})
+    send_json(worker, {"event": "done", "seconds": time.monotonic() - exec_start, "cpu_seconds": cpu,
+                       "channel": conn.stats})
 
 
 _SIGNALS = {int(s) for s in signal.Signals}

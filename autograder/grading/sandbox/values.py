@@ -122,7 +122,107 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
         tname = str(type(v).__qualname__)
     except Exception:
         tname = "object"
+    note = getattr(refs, "note", None)
+    if note is not None:
+        note(v)  # its attributes may go with the message (plain_attributes)
     return (TAG, "ref", rid, tname, bool(callable(v)))
+
+
+# An instance of a plain class (1.1's ``Tensor``: data, parents, grad) crosses as a reference
+# *and* a copy of its instance attributes, so that ``node.parents`` and ``node.data`` in a test
+# cost no round trip. The copy answers only what ``getattr`` would have answered without running
+# any of the learner's code: the class keeps object's ``__getattribute__``, and no class in its MRO
+# has a data descriptor (a property) of that name. T keeps the copies of one reply until it next
+# sends anything to L (only then can the learner's code run and change them), and decodes a fresh
+# value on every read, exactly as it would decode a fresh reply. A torch tensor is left out (it
+# crosses by identity, kept in step), and so is an array over SNAPSHOT_ARRAY_BYTES.
+SNAPSHOT_ARRAY_BYTES = 1 << 16
+SNAPSHOT_ATTRIBUTES = 64
+
+
+def _mro(cls) -> tuple:
+    mro = type.__dict__["__mro__"].__get__(cls)
+    return mro if type(mro) is tuple else ()
+
+
+def _is_data_descriptor(d) -> bool:
+    for k in _mro(type(d)):
+        kd = type.__dict__["__dict__"].__get__(k)
+        if "__set__" in kd or "__delete__" in kd:
+            return True
+    return False
+
+
+def _small_plain(v, depth: int = 0) -> bool:
+    """A value whose encoding has no side effect in L and stays small: primitives, small arrays,
+    references to other objects, and tuples/lists/dicts of these."""
+    t = type(v)
+    if v is None or t in (bool, int, float, complex, str, bytes):
+        return t not in (str, bytes) or len(v) <= 4096
+    if depth > 3:
+        return False
+    if t in (tuple, list, frozenset, set):
+        return len(v) <= 64 and all(_small_plain(x, depth + 1) for x in v)
+    if t is dict:
+        return len(v) <= 64 and all(_small_plain(k, depth + 1) and _small_plain(x, depth + 1) for k, x in v.items())
+    np = sys.modules.get("numpy")
+    if np is not None and t is np.ndarray:
+        return v.dtype.kind in _SAFE_NP_KINDS and v.nbytes <= SNAPSHOT_ARRAY_BYTES
+    if np is not None and t in (np.float64, np.float32, np.int64, np.int32, np.bool_):
+        return True
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(v, torch.Tensor):
+        return False  # by identity, kept in step: never a copy
+    if t is types.FunctionType:
+        return True
+    return _plain_class(t)  # another plain object of the learner's: a reference
+
+
+def _plain_class(cls) -> bool:
+    """A class of the learner's whose instances' attributes are read without running its code:
+    metaclass ``type``, no ``__getattribute__``/``__getattr__`` of its own, the standard instance dict."""
+    try:
+        if type(cls) is not type or type.__dict__["__module__"].__get__(cls) != "__main__":
+            return False
+        mro = _mro(cls)
+        for k in mro[:-1]:
+            kd = type.__dict__["__dict__"].__get__(k)
+            if "__getattribute__" in kd or "__getattr__" in kd:
+                return False
+        for k in mro:
+            kd = type.__dict__["__dict__"].__get__(k)
+            if "__dict__" in kd:
+                return type(kd["__dict__"]) is types.GetSetDescriptorType
+        return False
+    except Exception:
+        return False
+
+
+def plain_attributes(v, refs):
+    """In L: ``([(name, encoded value)], [ids of its plain classes])`` for an instance of a plain
+    class of the learner's, else None (see above). The objects its attributes refer to are noted
+    in ``refs`` in turn (L's ``_Refs`` decides how far to follow them)."""
+    cls = type(v)
+    try:
+        if not _plain_class(cls):
+            return None
+        mro = _mro(cls)
+        d = object.__getattribute__(v, "__dict__")
+        if type(d) is not dict or len(d) > SNAPSHOT_ATTRIBUTES:
+            return None
+        class_dicts = [type.__dict__["__dict__"].__get__(k) for k in mro]
+        out = []
+        for name, x in list(d.items()):
+            if type(name) is not str or name.startswith("__"):
+                continue
+            if any(name in kd and _is_data_descriptor(kd[name]) for kd in class_dicts):
+                continue
+            if not _small_plain(x):
+                continue
+            out.append((name, encode(x, refs)))
+        return out, [id(k) for k in mro if _plain_class(k)]
+    except Exception:
+        return None
 
 
 # Libraries whose functions and classes cross the channel by name: T resolves its own copy,

@@ -160,6 +160,7 @@ class RunOutcome:
     isolation: dict = field(default_factory=dict)
     patched: list[tuple[int, list[str]]] = field(default_factory=list)
     rebound: list[tuple[int, list[str]]] = field(default_factory=list)
+    channel: dict = field(default_factory=dict)  # T's round trips to L: count, bytes, seconds waited
 
 
 class Zygote:
@@ -266,6 +267,8 @@ class Zygote:
                         out.cpu_seconds = max(0.0, float(ev.get("cpu_seconds", 0.0)))
                     except (TypeError, ValueError):
                         out.cpu_seconds = 0.0
+                    if type(ev.get("channel")) is dict:
+                        out.channel = ev["channel"]
                     break
                 elif kind in ("timeout", "crashed", "error"):
                     out.status = kind
