@@ -56,8 +56,8 @@
 # before opening the hints (first the idea, then a pointer).
 #
 # Everything runs on a CPU, offline. The model was trained by
-# `python -m course.models.train othello-gpt` (3,000 steps of 64 random games, about four
-# minutes of CPU time); `bootcamp reproduce othello-gpt` retrains it and compares the numbers.
+# `python -m course.models.train othello-gpt` (12,000 steps of 64 random games, about 12
+# minutes of CPU time on one thread); `bootcamp reproduce othello-gpt` retrains it and compares the numbers.
 
 # %%
 import time
@@ -565,14 +565,14 @@ print("mine/theirs:  ", "  ".join(f"{a:5.3f}" for a in acc_mt))
 checks.assert_equal("accuracy_per_layer", len(acc_bw), 5, name="number of layers", hint="5 residual streams: embeddings + 4 blocks")
 checks.assert_true("accuracy_per_layer", all(isinstance(a, float) for a in acc_bw), "return a list of Python floats")
 # The numbers of the shipped model (printed above), with tolerances wider than a probe's run-to-run noise
-checks.assert_true("accuracy_per_layer", max(acc_mt) > 0.78,
-                   f"the best mine/theirs probe should pass 0.78; got {max(acc_mt):.3f}",
+checks.assert_true("accuracy_per_layer", max(acc_mt) > 0.84,
+                   f"the best mine/theirs probe should pass 0.84; got {max(acc_mt):.3f}",
                    hint="labels in the mine/theirs basis are to_mine_theirs(states)")
 checks.assert_true("accuracy_per_layer", max(acc_bw) < 0.76,
                    f"the best black/white probe should stay under 0.76; got {max(acc_bw):.3f}")
 for _l in range(1, 5):
-    checks.assert_true("accuracy_per_layer", acc_mt[_l] > acc_bw[_l] + 0.04,
-                       f"layer {_l}: mine/theirs {acc_mt[_l]:.3f} should beat black/white {acc_bw[_l]:.3f} by 0.04",
+    checks.assert_true("accuracy_per_layer", acc_mt[_l] > acc_bw[_l] + 0.08,
+                       f"layer {_l}: mine/theirs {acc_mt[_l]:.3f} should beat black/white {acc_bw[_l]:.3f} by 0.08",
                        hint="test on the games you did not train on")
 ### BEGIN HIDDEN TESTS
 _small = accuracy_per_layer(resid[:2, :120], relative[:120], lengths[:120], 90)
@@ -602,6 +602,8 @@ for basis, labels in (("black/white", states), ("mine/theirs", relative)):
         pred = (torch.einsum("nd,dsc->nsc", Xt, W) + b).argmax(-1)
         accs.append(((pred == Yt) & (Yt > 0)).sum().item() / (Yt > 0).sum().item())
     occupied[basis] = accs
+for basis, accs in occupied.items():
+    print(f"occupied squares, {basis:>11}: " + "  ".join(f"{a:5.3f}" for a in accs))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.4))
 ax1.plot(acc_bw, "o-", label="empty / black / white (Li et al.)")
 ax1.plot(acc_mt, "o-", label="empty / mine / theirs (Nanda et al.)")
@@ -734,8 +736,8 @@ print(f"layer {layer}, occupied squares: difference of means {dom_acc:.3f}, trai
 checks.assert_true("diff_of_means_probe", dom_acc > 0.58,
                    f"the difference-of-means probe should read the colour of > 58% of occupied squares, got {dom_acc:.3f}",
                    hint="mine = label 1, theirs = label 2; the threshold is the projection of the midpoint")
-checks.assert_true("diff_of_means_probe", dom_acc > trained_acc - 0.1,
-                   f"difference of means {dom_acc:.3f} vs trained {trained_acc:.3f}: expected within 0.1")
+checks.assert_true("diff_of_means_probe", dom_acc > trained_acc - 0.15,
+                   f"difference of means {dom_acc:.3f} vs trained {trained_acc:.3f}: expected within 0.15")
 ### BEGIN HIDDEN TESTS
 _Xh, _Yh = X3[:3000].double(), Y3[:3000]
 _dh, _th = diff_of_means_probe(_Xh, _Yh)
@@ -887,21 +889,22 @@ plt.show()
 # %% [markdown]
 # ## How ours compares with the papers
 #
-# | | Li et al. 2023 (8×8, 8 layers, d 512, millions of games) | Nanda et al. 2023 (Li et al.'s model) | this lesson (6×6, 4 layers, d 64, 192k games seen) |
+# | | Li et al. 2023 (8×8, 8 layers, d 512, millions of games) | Nanda et al. 2023 (Li et al.'s model) | this lesson (6×6, 4 layers, d 64, 768k games seen) |
 # |---|---|---|---|
-# | top-1 prediction legal | error rate 0.01% on synthetic games | — | about 91% (sidecar `legal_top1`; exercise 4 asserts yours within 0.02 of it) |
+# | top-1 prediction legal | error rate 0.01% on synthetic games | — | about 95.6% (sidecar `legal_top1`; exercise 4 asserts yours within 0.02 of it) |
 # | linear probe, empty/black/white | weak; they needed a nonlinear (MLP) probe | — | best layer below 0.76 (asserted), near chance on the colour of occupied squares (printed) |
-# | linear probe, empty/mine/theirs | — | high accuracy, close to the nonlinear probes | best layer above 0.78, at least 0.04 above black/white at every layer after the embeddings (asserted); colour of occupied squares about 0.65 (printed) |
-# | difference of means vs trained probe | — | — | within 0.1 of each other on occupied squares (asserted) |
+# | linear probe, empty/mine/theirs | — | high accuracy, close to the nonlinear probes | best layer above 0.84, at least 0.08 above black/white at every layer after the embeddings (asserted); colour of occupied squares (printed above) |
+# | difference of means vs trained probe | — | — | within 0.15 of each other on occupied squares (asserted) |
 # | intervention | editing the board (nonlinear probe, gradient steps) changes the predicted legal moves | flipping a square along a linear probe does too | writing "mine" on a legal empty square removes it from the predictions at least 30 points more often than no edit or a random step (asserted) |
 #
 # The exact values of our rows are printed by the cells above. We reproduce the *direction* of
 # both papers' findings: mine/theirs reads better than black/white, linearly, and the probe's
 # directions are causal. We do **not** reproduce their size. Our model is small and
-# undertrained (its illegal-move rate is about 9%, theirs 0.01%), its board is only partly
+# undertrained (its illegal-move rate is about 4%, theirs 0.01%), its board is only partly
 # linear even in mine/theirs, and the edit that flips a stone's colour (Nanda's main
 # intervention) did not change our model's predictions more than no edit when we tried it
-# while writing this lesson; the edit that fills an empty square does. We do not reproduce the
+# on the first, shorter-trained model (3,000 steps) while writing this lesson, and has not
+# been tried again on this one; the edit that fills an empty square does. We do not reproduce the
 # nonlinear probes, Li et al.'s attribution maps or the championship-game dataset.
 #
 # ## Why this matters for safety
