@@ -134,6 +134,7 @@ def cmd_lab(args) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # containers and CI machines often run as root
     argv += args.extra
+    os.environ.setdefault("BOOTCAMP_RECORD_CELLS", "1")  # exercise times, kept in your own folder (learner/timing.py)
     print(f"JupyterLab on {target} (Ctrl-C to stop)", flush=True)
     os.execv(sys.executable, argv)
     return 0  # not reached

@@ -19,6 +19,7 @@ def main() -> None:
     home = Path(os.environ.get("HOME") or Path.cwd())
     ws = Path(os.environ.setdefault("BOOTCAMP_WORKSPACE", str(home / "workspace")))
     os.environ.setdefault("BOOTCAMP_DATA_DIR", str(home / ".bootcamp"))
+    os.environ.setdefault("BOOTCAMP_RECORD_CELLS", "1")  # exercise times, in the learner's own folder
     ws.mkdir(parents=True, exist_ok=True)
     from course.authoring.lessons import ROOT
     from course.learner import workspace

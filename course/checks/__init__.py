@@ -675,3 +675,22 @@ def assert_no_loops(exercise: str, fn: Callable[..., Any], *, forbidden: tuple[s
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         _fail(exercise, f"{where} uses {what} on line {first_line} of its definition{more}: write it with "
               "whole-array operations", [], hint)
+
+
+def _record_cell_times() -> None:
+    """In a learner's JupyterLab (``BOOTCAMP_RECORD_CELLS=1``, set by ``bootcamp lab`` and the hub),
+    note when each cell runs so exercise times can be measured (``course/learner/timing.py``).
+    Grading and ``bootcamp check`` never set it, so nothing is imported or recorded there."""
+    import os
+
+    if os.environ.get("BOOTCAMP_RECORD_CELLS") != "1":
+        return
+    try:
+        from course.learner.timing import install
+
+        install()
+    except Exception:  # noqa: BLE001 - a measurement must never stop a lesson from starting
+        return
+
+
+_record_cell_times()

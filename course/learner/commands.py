@@ -31,6 +31,7 @@ def _status_progress(args, root: Path):
 
 
 def format_map(p) -> str:
+    from course.authoring.timing import measured_text
     from course.learner.progress import STATUS_MARK, _hours
 
     syl = p.syllabus
@@ -45,7 +46,7 @@ def format_map(p) -> str:
             needs = f"needs {', '.join(info.prerequisites)}" if info.prerequisites else "no prerequisites"
             arrow = "→" if p.next == lid else " "
             lines.append(f"  {STATUS_MARK[lp.status]} {arrow} {lid:<4} {title:<{width}}  {info.level:<12}  "
-                         f"{_hours(info.minutes):>7}  {needs}")
+                         f"{_hours(info.minutes):>7}  {needs}{measured_text(lid)}")
         lines.append("")
     from course.learner.progress import next_line
 
@@ -163,6 +164,7 @@ def edge_routes(syl, pos: dict, w: float, h: float) -> dict:
 
 
 def format_card(p, lid: str) -> str:
+    from course.authoring.timing import measured_text
     from course.learner.progress import STATUS_TEXT, _hours
 
     syl = p.syllabus
@@ -170,7 +172,8 @@ def format_card(p, lid: str) -> str:
     lp = p.lessons[lid]
     mod = syl.module_of(lid)
     lines = [f"{lid} {info.title}" + ("  (planned: not written yet)" if info.planned else ""),
-             f"Module {mod.id} · {mod.title} · {info.level} · about {_hours(info.minutes)} · {STATUS_TEXT[lp.status]}"]
+             f"Module {mod.id} · {mod.title} · {info.level} · about {_hours(info.minutes)}{measured_text(lid)} · "
+             f"{STATUS_TEXT[lp.status]}"]
     if info.available:
         from course.learner.workspace import notebook_path, shown
 
@@ -324,7 +327,7 @@ def cmd_hint(args) -> int:
 
 # --------------------------------------------------------------------------- registration
 def add_subcommands(sub) -> None:
-    """Register map, placement, progress, update and hint on `bootcamp`'s subparsers."""
+    """Register map, placement, progress, update, hint and timing on `bootcamp`'s subparsers."""
     s = sub.add_parser("map", help="the prerequisite map, coloured by your status (also a PNG); or one lesson's card")
     s.add_argument("lesson", nargs="?", metavar="LESSON", help="show this lesson's card: objectives, papers, prerequisites")
     s.add_argument("--png", metavar="PATH", help="where to write the picture (default .bootcamp/learner/map.png)")
@@ -362,3 +365,7 @@ def add_subcommands(sub) -> None:
     s.add_argument("--walkthrough", action="store_true",
                    help="the third tier: an annotated walkthrough of the exercise (counted; best read after it passes)")
     s.set_defaults(func=cmd_hint)
+
+    from course.learner.timing import add_subcommand as add_timing
+
+    add_timing(sub)  # timing [LESSON]: measured active time beside the estimates
