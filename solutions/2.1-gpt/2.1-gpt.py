@@ -1181,31 +1181,36 @@ print(f"... untied (as ours): {total + small['V'] * small['d']:,} (the unembeddi
 # it on the standard library, Module 3 loads the trained one into TransformerLens. It is the
 # model you just wrote, with the same parameter names and shapes, so your model's weights
 # load into it with `load_state_dict(..., strict=True)` (no key missing, none extra) and it
-# then computes your logits. The test below does exactly that with the weights the test above
-# copied into your `model`; if it fails while `gpt` passes, compare your parameter names
-# (`model.state_dict().keys()`) with the course model's, and read `course/models/gpt.py`.
+# then computes your logits. The test below does exactly that with a freshly built `GPT`
+# of yours (its own random weights, so `wte` and `unembed` differ, unlike in the test above,
+# which copied GPT-2's one matrix into both); if it fails while `gpt` passes, compare your
+# parameter names (`model.state_dict().keys()`) with the course model's, and read
+# `course/models/gpt.py`.
 
 # %% nbgrader={"grade": true, "grade_id": "gpt_test_2", "points": 1}
 from course.models.gpt import GPT as CourseGPT  # noqa: E402
 
+torch.manual_seed(4)
+mine = GPT(cfg)  # built as __init__ builds it: not GPT-2's weights
 course_model = CourseGPT(cfg).eval()
-_keys = course_model.load_state_dict(model.state_dict(), strict=False)
+_keys = course_model.load_state_dict(mine.state_dict(), strict=False)
 checks.assert_equal("gpt", sorted(_keys.missing_keys) + sorted(_keys.unexpected_keys), [],
                     name="parameters missing from your state_dict, then parameters the course model does not have",
                     hint="keep GPT.__init__ as given: wte, wpe, blocks, ln_f, unembed")
 with torch.no_grad():
-    checks.assert_close("gpt", model(tokens_test), course_model(tokens_test),
+    checks.assert_close("gpt", mine(tokens_test), course_model(tokens_test),
                         name="your GPT's logits vs course.models.gpt.GPT's with your weights",
-                        hint="same weights, same function: does your forward call every sub-module once, in order?")
+                        hint="same weights, same function: read out with self.unembed (here it is not wte transposed), "
+                             "and call every sub-module once, in order")
 print("gpt (the course's model): visible tests pass")
 ### BEGIN HIDDEN TESTS
-torch.manual_seed(4)
-_mine = GPT(cfg)  # your own initialisation, not GPT-2's weights
-_course = CourseGPT(cfg).eval()
+_cfg = GPTConfig(d_vocab=50, n_ctx=8, d_model=48, n_heads=6, n_layers=3, d_mlp=192)
+_mine = GPT(_cfg)
+_course = CourseGPT(_cfg).eval()
 _course.load_state_dict(_mine.state_dict(), strict=True)
-_tok = torch.randint(0, cfg.d_vocab, (2, cfg.n_ctx))
+_tok = torch.randint(0, _cfg.d_vocab, (2, _cfg.n_ctx))
 with torch.no_grad():
-    checks.assert_close("gpt", _mine(_tok), _course(_tok), name="your freshly built GPT vs the course model with its weights, n_ctx tokens")
+    checks.assert_close("gpt", _mine(_tok), _course(_tok), name="another size (3 layers, 6 heads), n_ctx tokens")
 ### END HIDDEN TESTS
 
 # %% [markdown]
