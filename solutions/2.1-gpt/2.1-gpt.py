@@ -579,7 +579,7 @@ assert bpe_decode(sample_ids, bpe_merges) == sample
 # | yours (the course's) | GPT-2's | what the copy does |
 # |---|---|---|
 # | `blocks.i` | `transformer.h.i` | renames |
-# | `attn.q`, `attn.k`, `attn.v` | `attn.c_attn` | splits the fused `(d_model, 3·d_model)` matrix into thirds: `[q \| k \| v]` |
+# | `attn.q`, `attn.k`, `attn.v` | `attn.c_attn` | splits the fused `(d_model, 3·d_model)` matrix into thirds: q, then k, then v |
 # | `attn.proj`, `mlp.fc`, `mlp.proj` | `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj` | renames and transposes |
 # | `unembed` | `lm_head`, which *is* `wte` | copies `wte` into `unembed` as well |
 #
