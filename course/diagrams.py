@@ -87,12 +87,12 @@ def attention_shapes():
     """One step of causal multi-head self-attention per row, with the tensor's shape."""
     rows = [
         ("x = LayerNorm(resid)", "[batch, seq, d_model]", _COLOURS["stream"]),
-        ("q, k, v = x @ W_Q, W_K, W_V (2.1: one c_attn)", "each [batch, seq, n_heads, d_head]", _COLOURS["attn"]),
+        ("q, k, v = x @ W_Q, W_K, W_V (GPT-2: one c_attn)", "each [batch, seq, n_heads, d_head]", _COLOURS["attn"]),
         ("scores = q . k / sqrt(d_head)", "[batch, n_heads, q_pos, k_pos]", _COLOURS["attn"]),
         ("mask k_pos > q_pos with -inf", "[batch, n_heads, q_pos, k_pos]", _COLOURS["corrupt"]),
         ("pattern = softmax over k_pos", "[batch, n_heads, q_pos, k_pos], rows sum to 1", _COLOURS["attn"]),
         ("z = pattern @ v", "[batch, seq, n_heads, d_head]", _COLOURS["attn"]),
-        ("out = concat(z) @ W_O (2.1: c_proj)", "[batch, seq, d_model], added to resid", _COLOURS["stream"]),
+        ("out = concat(z) @ W_O (2.1: proj)", "[batch, seq, d_model], added to resid", _COLOURS["stream"]),
     ]
     fig, ax = _canvas(8.0, 0.85 * len(rows) + 0.4, "Attention, one shape per step")
     for i, (step, shape, colour) in enumerate(rows):

@@ -12,7 +12,7 @@ from course.checks import CheckFailure
 from course.checks import gpt as gpt_checks
 from course.checks.gpt import GPTConfig
 
-CFG = GPTConfig(vocab_size=40, n_ctx=12, d_model=32, n_heads=4, n_layers=2)
+CFG = GPTConfig(d_vocab=40, n_ctx=12, d_model=32, n_heads=4, n_layers=2, d_mlp=128)
 
 
 # --------------------------------------------------------------------------- a GPT with switchable bugs
@@ -33,13 +33,13 @@ class Attention(nn.Module):
     def __init__(self, cfg, bugs=()):
         super().__init__()
         self.cfg, self.bugs = cfg, bugs
-        self.c_attn = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.c_proj = nn.Linear(cfg.d_model, cfg.d_model)
+        self.q, self.k, self.v = (nn.Linear(cfg.d_model, cfg.d_model) for _ in range(3))
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
 
     def forward(self, x):
         B, T, D = x.shape
         H = self.cfg.n_heads
-        q, k, v = self.c_attn(x).split(D, dim=-1)
+        q, k, v = self.q(x), self.k(x), self.v(x)
         if "bad_heads" in self.bugs:  # reshape straight into (B, H, T, d_head): mixes positions and heads
             q, k, v = (t.reshape(B, H, T, D // H) for t in (q, k, v))
         else:
@@ -51,21 +51,21 @@ class Attention(nn.Module):
             scores = scores.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
         z = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, T, D)
         if "attn_no_proj_bias" in self.bugs:
-            return F.linear(z, self.c_proj.weight)
-        return self.c_proj(z)
+            return F.linear(z, self.proj.weight)
+        return self.proj(z)
 
 
 class MLP(nn.Module):
     def __init__(self, cfg, bugs=()):
         super().__init__()
         self.bugs = bugs
-        self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp)
-        self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model)
+        self.fc = nn.Linear(cfg.d_model, cfg.d_mlp)
+        self.proj = nn.Linear(cfg.d_mlp, cfg.d_model)
 
     def forward(self, x):
-        h = self.c_fc(x)
+        h = self.fc(x)
         h = F.relu(h) if "relu" in self.bugs else F.gelu(h) if "exact_gelu" in self.bugs else F.gelu(h, approximate="tanh")
-        return self.c_proj(h)
+        return self.proj(h)
 
 
 class Block(nn.Module):
@@ -90,21 +90,22 @@ class GPT(nn.Module):
     def __init__(self, cfg, bugs=(), block_bugs=()):
         super().__init__()
         self.bugs = bugs
-        self.wte, self.wpe = nn.Embedding(cfg.vocab_size, cfg.d_model), nn.Embedding(cfg.n_ctx, cfg.d_model)
-        self.h = nn.ModuleList([Block(cfg, block_bugs if i == 0 else ()) for i in range(cfg.n_layers)])
+        self.wte, self.wpe = nn.Embedding(cfg.d_vocab, cfg.d_model), nn.Embedding(cfg.n_ctx, cfg.d_model)
+        self.blocks = nn.ModuleList([Block(cfg, block_bugs if i == 0 else ()) for i in range(cfg.n_layers)])
         self.ln_f = LayerNorm(cfg.d_model)
+        self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)
 
     def forward(self, tokens):
         x = self.wte(tokens)
         if "no_pos" not in self.bugs:
             x = x + self.wpe(torch.arange(tokens.shape[1]))
-        for block in self.h:
+        for block in self.blocks:
             x = block(x)
         if "ln_f_inline" in self.bugs:
             x = F.layer_norm(x, x.shape[-1:], self.ln_f.weight, self.ln_f.bias, 1e-5)
         elif "no_ln_f" not in self.bugs:
             x = self.ln_f(x)
-        return x @ self.wte.weight.T
+        return self.unembed(x)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def x():
 
 @pytest.fixture(scope="module")
 def tokens():
-    return torch.randint(0, CFG.vocab_size, (2, 10), generator=torch.Generator().manual_seed(1))
+    return torch.randint(0, CFG.d_vocab, (2, 10), generator=torch.Generator().manual_seed(1))
 
 
 def module_message(mine, ref_module, x, exercise="ex") -> str:
@@ -153,10 +154,41 @@ def test_reference_is_deterministic_and_leaves_the_global_rng_alone():
     assert a.transformer.h[0].attn.c_proj.bias.abs().min() > 0, "biases must be randomised"
 
 
-def test_copy_weights_transposes_conv1d(ref):
+def test_copy_weights_splits_c_attn_and_transposes_conv1d(ref):
     attn = Attention(CFG)
+    fused = ref.transformer.h[0].attn.c_attn
     gpt_checks.copy_weights("ex", attn, ref.transformer.h[0].attn)
-    assert torch.equal(attn.c_attn.weight, ref.transformer.h[0].attn.c_attn.weight.T)
+    d = CFG.d_model
+    for i, part in enumerate((attn.q, attn.k, attn.v)):
+        assert torch.equal(part.weight, fused.weight[:, i * d:(i + 1) * d].T)
+        assert torch.equal(part.bias, fused.bias[i * d:(i + 1) * d])
+    assert torch.equal(attn.proj.weight, ref.transformer.h[0].attn.c_proj.weight.T)
+
+
+def test_gpt2_name_maps_every_course_parameter():
+    assert gpt_checks.gpt2_name("blocks.1.attn.v.weight") == ("h.1.attn.c_attn.weight", 2)
+    assert gpt_checks.gpt2_name("q.bias") == ("c_attn.bias", 0)
+    assert gpt_checks.gpt2_name("blocks.0.mlp.fc.weight") == ("h.0.mlp.c_fc.weight", None)
+    assert gpt_checks.gpt2_name("blocks.0.attn.proj.bias") == ("h.0.attn.c_proj.bias", None)
+    assert gpt_checks.gpt2_name("unembed.weight") == ("wte.weight", None)
+    assert gpt_checks.gpt2_name("ln_f.weight") == ("ln_f.weight", None)
+
+
+def test_the_course_model_equals_gpt2_and_so_does_its_state_dict(ref, tokens):
+    """The model 2.2 on uses is 2.1's model: course.models.gpt.GPT, given GPT-2's weights, gives GPT-2's
+    logits, and the test GPT's state_dict (course names) loads into it strictly with the same logits."""
+    from course.models.gpt import GPT as CourseGPT
+
+    course = CourseGPT(CFG).eval()
+    result = gpt_checks.compare_gpt("gpt", course, ref, tokens)
+    assert result.rows[-1][0] == "logits" and result.rows[-1][1] < 1e-4
+    mine = GPT(CFG)
+    gpt_checks.copy_weights("gpt", mine, ref)
+    fresh = CourseGPT(CFG).eval()
+    fresh.load_state_dict(mine.state_dict(), strict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(tokens), ref(tokens).logits, rtol=1e-4, atol=1e-5)
+        assert torch.equal(fresh.unembed.weight, fresh.wte.weight)  # GPT-2's tied matrix, copied into both
 
 
 # --------------------------------------------------------------------------- correct modules pass
@@ -172,7 +204,7 @@ def test_correct_modules_pass(ref, x):
 def test_correct_gpt_passes_and_prints_a_table(ref, tokens):
     result = gpt_checks.compare_gpt("gpt", GPT(CFG), ref, tokens)
     text = str(result)
-    assert "block 1 MLP (h.1.mlp)" in text and "logits" in text
+    assert "block 1 MLP (blocks.1.mlp)" in text and "logits" in text
     assert all(err < 1e-4 for _, err in result.rows)
 
 
@@ -181,8 +213,8 @@ def test_correct_gpt_passes_and_prints_a_table(ref, tokens):
     ("no_mask", "causal mask is missing"),
     ("no_scale", "not divided by sqrt(d_head)"),
     ("scale_d_head", "divided by d_head; divide by sqrt(d_head)"),
-    ("attn_no_proj_bias", "bias of c_proj is left out"),
-    ("bad_heads", "check the split into q, k, v"),
+    ("attn_no_proj_bias", "bias of proj (the output projection) is left out"),
+    ("bad_heads", "check the split into heads"),
 ])
 def test_attention_mistakes_are_named(ref, x, bug, cause):
     msg = module_message(Attention(CFG, bugs=(bug,)), ref.transformer.h[0].attn, x, "attention")
@@ -223,14 +255,14 @@ def test_module_returning_none(ref, x):
 def test_gpt_names_the_first_differing_submodule(ref, tokens):
     msg = gpt_message(GPT(CFG, block_bugs=("no_mask",)), ref, tokens)
     first = msg.splitlines()[0]
-    assert first.startswith("[gpt] block 0 attention (h.0.attn) output differs"), msg
-    assert "these match: token embedding (wte), position embedding (wpe), embeddings (input of h.0), block 0 ln_1" in msg
+    assert first.startswith("[gpt] block 0 attention (blocks.0.attn) output differs"), msg
+    assert "these match: token embedding (wte), position embedding (wpe), embeddings (input of blocks.0), block 0 ln_1" in msg
     assert "causal mask is missing" in msg
 
 
 def test_gpt_exact_gelu_in_block_0(ref, tokens):
     msg = gpt_message(GPT(CFG, block_bugs=("exact_gelu",)), ref, tokens)
-    assert msg.startswith("[gpt] block 0 MLP (h.0.mlp) output differs"), msg
+    assert msg.startswith("[gpt] block 0 MLP (blocks.0.mlp) output differs"), msg
     assert "tanh approximation" in msg
 
 
@@ -247,17 +279,22 @@ def test_gpt_missing_final_layernorm(ref, tokens):
 def test_gpt_wrong_residual_in_block(ref, tokens):
     msg = gpt_message(GPT(CFG, block_bugs=("no_attn_residual",)), ref, tokens)
     assert msg.startswith("[gpt] block 0 stream after attention"), msg
-    assert "block 0 attention (h.0.attn)" in msg  # listed among what matched
+    assert "block 0 attention (blocks.0.attn)" in msg  # listed among what matched
 
 
 def test_gpt_wrong_names_and_shapes(ref, tokens):
     model = GPT(CFG)
     model.extra = nn.Linear(2, 2)
-    assert "do not have GPT-2's names" in gpt_message(model, ref, tokens)
+    assert "do not have the course model's names" in gpt_message(model, ref, tokens)
     model = GPT(CFG)
-    model.h[0].attn.c_attn = nn.Linear(3 * CFG.d_model, CFG.d_model)
+    model.blocks[0].attn.k = nn.Linear(CFG.d_model, 2 * CFG.d_model)
     msg = gpt_message(model, ref, tokens)
-    assert "h.0.attn.c_attn.weight' has shape (32, 96)" in msg and "(96, 32)" in msg, msg
+    assert "blocks.0.attn.k.weight' has shape (64, 32)" in msg and "(k third)" in msg and "(32, 32)" in msg, msg
+    model = GPT(CFG)
+    model.blocks[0].attn.c_attn = model.blocks[0].attn.q  # GPT-2's fused name, the old layout
+    del model.blocks[0].attn.q
+    msg = gpt_message(model, ref, tokens)
+    assert "missing: blocks.0.attn.q.bias, blocks.0.attn.q.weight" in msg and "blocks.0.attn.c_attn" in msg, msg
 
 
 def test_gpt_layernorm_off_by_less_than_the_tolerance_is_blamed_later(ref, tokens):

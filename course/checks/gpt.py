@@ -1,13 +1,18 @@
 """Compare a hand-written GPT with ``transformers``' GPT-2, sub-module by sub-module (lesson 2.1).
 
-The reference is ``GPT2LMHeadModel`` built from a small :class:`GPTConfig` with random
+The reference is ``GPT2LMHeadModel`` built from a small :class:`GPTConfig` (the course model's own
+config, :class:`course.models.gpt.GPTConfig`, re-exported here) with random
 weights (no download). Every parameter is randomised, LayerNorm gains and all biases
 included, so a bias left out or a LayerNorm without its affine part shows up.
 
 - :func:`reference_gpt2` builds the reference model.
-- :func:`copy_weights` copies its weights into a module of the learner's with GPT-2's
-  parameter names (``wte``, ``wpe``, ``h.0.ln_1``, ``h.0.attn.c_attn``, ...), turning
-  GPT-2's ``Conv1D`` weights (stored ``(in, out)``) into ``nn.Linear`` ones (``(out, in)``).
+- :func:`copy_weights` copies its weights into a module of the learner's with the course model's
+  parameter names (:mod:`course.models.gpt`: ``wte``, ``wpe``, ``blocks.0.ln_1``,
+  ``blocks.0.attn.q`` / ``k`` / ``v`` / ``proj``, ``blocks.0.mlp.fc`` / ``proj``, ``ln_f``, ``unembed``):
+  GPT-2's fused ``c_attn`` is split into q, k and v, its ``Conv1D`` weights (stored ``(in, out)``)
+  become ``nn.Linear`` ones (``(out, in)``), and its token embedding ``wte`` is copied into both
+  ``wte`` and ``unembed`` (GPT-2 ties them; the course model does not). :func:`gpt2_name` is
+  the mapping, one name at a time.
 - :func:`compare_module` checks one sub-module (LayerNorm, attention, MLP, block) against
   the reference's; :func:`compare_gpt` runs both whole models with forward hooks and
   compares every sub-module's output in the order the forward pass computes them.
@@ -18,8 +23,8 @@ cause. Causes are found by running the *reference's own* sub-module in a few wro
 (no causal mask, no 1/sqrt(d_head), a bias zeroed, the exact GELU, another LayerNorm eps,
 ...) and naming the one the learner's output equals::
 
-    [gpt] block 0 attention (h.0.attn) output differs at 96 of 512 positions; ...
-        these match: token embedding (wte), position embedding (wpe), embeddings (input of h.0), block 0 ln_1
+    [gpt] block 0 attention (blocks.0.attn) output differs at 96 of 512 positions; ...
+        these match: token embedding (wte), position embedding (wpe), embeddings (input of blocks.0), block 0 ln_1
         likely cause: the causal mask is missing: position t attends to positions after t
 
 Lesson 2.4's modern blocks have references here too, from ``transformers``' Llama modules
@@ -41,32 +46,13 @@ import torch
 from torch import nn
 
 from course.checks import CheckFailure, assert_close
+from course.models.gpt import GPTConfig  # one config for 2.1's GPT and the course's (d_vocab, d_mlp, ...)
 
-__all__ = ["GPTConfig", "reference_gpt2", "copy_weights", "compare_module", "compare_gpt", "causal_mask_bias",
+__all__ = ["GPTConfig", "reference_gpt2", "copy_weights", "gpt2_name", "compare_module", "compare_gpt", "causal_mask_bias",
            "Comparison", "llama_config", "reference_rms_norm", "reference_rope", "reference_apply_rope",
            "reference_repeat_kv", "reference_swiglu", "reference_llama_attention", "reference_llama_layer"]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32: sums over d_model of products, in another order than the reference's
-
-
-@dataclass
-class GPTConfig:
-    """The shape of a GPT-2-style model."""
-
-    vocab_size: int = 64
-    n_ctx: int = 16  # the longest sequence the position embedding covers
-    d_model: int = 32
-    n_heads: int = 4
-    n_layers: int = 2
-    ln_eps: float = 1e-5  # GPT-2's LayerNorm epsilon
-
-    @property
-    def d_head(self) -> int:
-        return self.d_model // self.n_heads
-
-    @property
-    def d_mlp(self) -> int:
-        return 4 * self.d_model
 
 
 def reference_gpt2(cfg: GPTConfig, seed: int = 0) -> nn.Module:
@@ -74,7 +60,8 @@ def reference_gpt2(cfg: GPTConfig, seed: int = 0) -> nn.Module:
     with every parameter drawn at random (fixed ``seed``; the global random state is untouched)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(vocab_size=cfg.vocab_size, n_positions=cfg.n_ctx, n_embd=cfg.d_model, n_head=cfg.n_heads,
+    config = GPT2Config(vocab_size=cfg.d_vocab, n_positions=cfg.n_ctx, n_embd=cfg.d_model, n_head=cfg.n_heads,
+                        n_inner=cfg.d_mlp,
                         n_layer=cfg.n_layers, layer_norm_epsilon=cfg.ln_eps, activation_function="gelu_new",
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0,
                         attn_implementation="eager")
@@ -102,6 +89,32 @@ def causal_mask_bias(t: int, dtype: torch.dtype = torch.float32) -> torch.Tensor
 
 
 # --------------------------------------------------------------------------- weights
+_RENAMED = {"blocks": "h", "proj": "c_proj", "fc": "c_fc"}  # course name -> GPT-2 name, one dotted part at a time
+
+
+def gpt2_name(name: str) -> tuple[str, int | None]:
+    """The GPT-2 parameter a course-model parameter is copied from, and which third of GPT-2's fused
+    ``c_attn`` it is (0 = q, 1 = k, 2 = v; None for the others). Works on names relative to any
+    sub-module: ``"blocks.0.attn.k.bias"`` -> ``("h.0.attn.c_attn.bias", 1)``, ``"fc.weight"`` ->
+    ``("c_fc.weight", None)``, ``"unembed.weight"`` -> ``("wte.weight", None)`` (GPT-2 ties them)."""
+    if name == "unembed.weight":
+        return "wte.weight", None
+    parts = [_RENAMED.get(part, part) for part in name.split(".")]
+    third = None
+    if len(parts) >= 2 and parts[-2] in ("q", "k", "v"):
+        third, parts[-2] = "qkv".index(parts[-2]), "c_attn"
+    return ".".join(parts), third
+
+
+def _course_names(ref_name: str) -> list[str]:
+    """The inverse of :func:`gpt2_name`: the course parameters one GPT-2 parameter fills."""
+    back = {v: k for k, v in _RENAMED.items()}
+    parts = [back.get(part, part) for part in ref_name.split(".")]
+    if len(parts) >= 2 and parts[-2] == "c_attn":
+        return [".".join(parts[:-2] + [qkv, parts[-1]]) for qkv in "qkv"]
+    return [".".join(parts)] + (["unembed.weight"] if ref_name == "wte.weight" else [])
+
+
 def _hf_name(my_name: str, ref: nn.Module) -> str:
     names = dict(ref.named_parameters())
     for candidate in (my_name, "transformer." + my_name):
@@ -111,17 +124,17 @@ def _hf_name(my_name: str, ref: nn.Module) -> str:
 
 
 def copy_weights(exercise: str, mine: nn.Module, ref: nn.Module) -> None:
-    """Copy ``ref``'s parameters into ``mine`` by name (``mine``'s names are GPT-2's, with or without
-    the ``transformer.`` prefix). Conv1D weights are transposed into ``nn.Linear``'s layout.
-    Raises CheckFailure if a parameter is missing, extra, or of the wrong shape."""
+    """Copy ``ref``'s parameters (a GPT-2 model or sub-module) into ``mine`` (the same part with the
+    course model's names, :func:`gpt2_name`): ``c_attn`` split into q, k, v, Conv1D weights transposed
+    into ``nn.Linear``'s layout, ``wte`` copied into ``unembed`` too. Raises CheckFailure if a
+    parameter is missing, extra, or of the wrong shape."""
     ref_params = dict(ref.named_parameters())
     ref_modules = dict(ref.named_modules())
     mine_params = dict(mine.named_parameters())
+    wanted = {n for r in ref_params if not r.startswith("lm_head") for n in _course_names(_strip(r))}
     if not mine_params and ref_params:
-        raise CheckFailure(exercise, f"{type(mine).__name__} has no parameters; expected "
-                           f"{', '.join(sorted(_strip(n) for n in ref_params))}",
+        raise CheckFailure(exercise, f"{type(mine).__name__} has no parameters; expected {', '.join(sorted(wanted))}",
                            ["keep the parameters that __init__ creates (nn.Linear / nn.Parameter)"])
-    wanted = {_strip(n) for n in ref_params if not n.startswith("lm_head")}
     missing = sorted(wanted - set(mine_params))
     extra = sorted(n for n in mine_params if n not in wanted)
     if missing or extra:
@@ -129,18 +142,24 @@ def copy_weights(exercise: str, mine: nn.Module, ref: nn.Module) -> None:
         if missing:
             details.append(f"missing: {', '.join(missing[:6])}")
         if extra:
-            details.append(f"not in GPT-2: {', '.join(extra[:6])}")
-        raise CheckFailure(exercise, f"the parameters of your {type(mine).__name__} do not have GPT-2's names",
+            details.append(f"not in the course model: {', '.join(extra[:6])}")
+        raise CheckFailure(exercise, f"the parameters of your {type(mine).__name__} do not have the course model's "
+                           "names (course/models/gpt.py)",
                            details + ["keep __init__ as given: the weights are copied from GPT-2 by name"])
     with torch.no_grad():
         for name, p in mine_params.items():
-            src_name = _hf_name(name, ref)
+            ref_name, third = gpt2_name(name)
+            src_name = _hf_name(ref_name, ref)
             src = ref_params[src_name]
             owner = ref_modules[src_name.rsplit(".", 1)[0] if "." in src_name else ""]
             if type(owner).__name__ == "Conv1D" and src.ndim == 2:
                 src = src.T  # Conv1D computes x @ W with W of shape (in, out); nn.Linear stores (out, in)
+            if third is not None:  # c_attn's output is [q | k | v]: rows of the (out, in) weight, entries of the bias
+                d = src.shape[0] // 3
+                src = src[third * d:(third + 1) * d]
             if tuple(p.shape) != tuple(src.shape):
-                raise CheckFailure(exercise, f"parameter '{name}' has shape {tuple(p.shape)}; GPT-2's (in "
+                where = f"GPT-2's {src_name}" + (f" ({'qkv'[third]} third)" if third is not None else "")
+                raise CheckFailure(exercise, f"parameter '{name}' has shape {tuple(p.shape)}; {where} (in "
                                    f"nn.Linear's layout) is {tuple(src.shape)}",
                                    ["nn.Linear(in_features, out_features).weight has shape (out, in)"])
             p.copy_(src.to(p.dtype))
@@ -192,11 +211,11 @@ def _suspects(ref: nn.Module, x: torch.Tensor) -> list[tuple[str, Callable[[], t
              lambda: _run_ref(_with_scaling(ref, ref.embed_dim ** -0.5), x)),
             ("neither mask nor scale: mask the scores above the diagonal, and divide them by sqrt(d_head)",
              lambda: _run_ref(_with_scaling(ref, 1.0), x, mask=False)),
-            ("the bias of c_attn is left out (call the nn.Linear module, or add its .bias)",
+            ("the biases of q, k and v are left out (call the nn.Linear modules, or add their .bias)",
              lambda: _run_ref(_zeroed(ref, "c_attn.bias"), x)),
-            ("the bias of c_proj is left out (call the nn.Linear module, or add its .bias)",
+            ("the bias of proj (the output projection) is left out (call the nn.Linear module, or add its .bias)",
              lambda: _run_ref(_zeroed(ref, "c_proj.bias"), x)),
-            ("the output projection c_proj is not applied",
+            ("the output projection proj is not applied",
              lambda: _run_ref(_with_identity_proj(ref), x)),
         ]
     if kind == "GPT2MLP":
@@ -204,9 +223,9 @@ def _suspects(ref: nn.Module, x: torch.Tensor) -> list[tuple[str, Callable[[], t
             ("the exact (erf) GELU; GPT-2 uses the tanh approximation: F.gelu(x, approximate='tanh')",
              lambda: _mlp_with(ref, nn.GELU())(x)),
             ("ReLU where GPT-2 uses GELU (tanh approximation)", lambda: _mlp_with(ref, nn.ReLU())(x)),
-            ("no activation between c_fc and c_proj", lambda: _mlp_with(ref, nn.Identity())(x)),
-            ("the bias of c_fc is left out", lambda: _zeroed(ref, "c_fc.bias")(x)),
-            ("the bias of c_proj is left out", lambda: _zeroed(ref, "c_proj.bias")(x)),
+            ("no activation between fc and proj", lambda: _mlp_with(ref, nn.Identity())(x)),
+            ("the bias of fc is left out", lambda: _zeroed(ref, "c_fc.bias")(x)),
+            ("the bias of proj is left out", lambda: _zeroed(ref, "c_proj.bias")(x)),
         ]
     if isinstance(ref, nn.LayerNorm):
         w, b, eps = ref.weight, ref.bias, ref.eps
@@ -282,9 +301,10 @@ def _likely_causes(ref: nn.Module, x: torch.Tensor, got: torch.Tensor) -> list[s
 
 
 _GENERIC = {
-    "GPT2Attention": "check the split into q, k, v (c_attn(x).split(d_model, dim=-1)) and into heads: "
-                     "(batch, seq, d_model) -> (batch, seq, n_heads, d_head) -> transpose(1, 2), and back",
-    "GPT2MLP": "the MLP is c_proj(gelu_tanh(c_fc(x)))",
+    "GPT2Attention": "check the split into heads: self.q(x) is (batch, seq, d_model) -> (batch, seq, n_heads, "
+                     "d_head), feature f in head f // d_head; z is (batch, seq, n_heads, d_head) and goes back "
+                     "to (batch, seq, d_model) in the same feature order",
+    "GPT2MLP": "the MLP is proj(gelu_tanh(fc(x)))",
     "LayerNorm": "normalise over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias",
     "GPT2Block": "the block is x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))",
 }
@@ -405,9 +425,9 @@ def _plan(n_layers: int) -> list[tuple[str, str, str, str]]:
     """(label, my module, reference module, 'out' or 'in') in the order the forward pass computes them."""
     plan = [("token embedding (wte)", "wte", "transformer.wte", "out"),
             ("position embedding (wpe)", "wpe", "transformer.wpe", "out"),
-            ("embeddings (input of h.0)", "h.0", "transformer.h.0", "in")]
+            ("embeddings (input of blocks.0)", "blocks.0", "transformer.h.0", "in")]
     for i in range(n_layers):
-        p, r = f"h.{i}", f"transformer.h.{i}"
+        p, r = f"blocks.{i}", f"transformer.h.{i}"
         plan += [(f"block {i} ln_1", f"{p}.ln_1", f"{r}.ln_1", "out"),
                  (f"block {i} attention ({p}.attn)", f"{p}.attn", f"{r}.attn", "out"),
                  (f"block {i} stream after attention (input of {p}.ln_2)", f"{p}.ln_2", f"{r}.ln_2", "in"),
@@ -439,7 +459,7 @@ def _record(model: nn.Module, names: set[str], store: dict) -> list:
 
 def compare_gpt(exercise: str, mine: nn.Module, ref: nn.Module, tokens: torch.Tensor, *,
                 hint: str | None = None) -> Comparison:
-    """Copy ``ref``'s weights into ``mine`` (a GPT with GPT-2's sub-module names), run both on
+    """Copy ``ref``'s weights into ``mine`` (a GPT with the course model's names), run both on
     ``tokens`` (batch, seq) int64 and compare each sub-module's output in forward order, then
     the logits. Raises CheckFailure at the first difference, naming the sub-module, what
     matched before it, and a likely cause. Returns a :class:`Comparison` table."""
@@ -464,9 +484,9 @@ def compare_gpt(exercise: str, mine: nn.Module, ref: nn.Module, tokens: torch.Te
         e = ref_store.get((ref_name, where))
         g = mine_store.get((my_name, where))
         if g is None:
-            if where == "out" or my_name == "h.0":
+            if where == "out" or my_name == "blocks.0":
                 raise CheckFailure(exercise, f"your GPT never called '{my_name}', so its {label} cannot be checked",
-                                   ["call the sub-modules that __init__ creates (self.wte, self.h[i].attn, ...), "
+                                   ["call the sub-modules that __init__ creates (self.wte, self.blocks[i].attn, ...), "
                                     "each once per forward pass"] + ([f"hint: {hint}"] if hint else []))
             continue
         if where == "out" and my_name == "wpe":  # (seq, d) or (1, seq, d) or (batch, seq, d): compare one row
@@ -488,7 +508,7 @@ def compare_gpt(exercise: str, mine: nn.Module, ref: nn.Module, tokens: torch.Te
         raise CheckFailure(exercise, "your GPT returned a tuple; return the logits tensor only")
     try:
         err = _check(exercise, got, expected, "logits", None, None, matched,
-                     hint or "logits = ln_f(x) @ wte.weight.T: the unembedding shares its matrix with the token embedding")
+                     hint or "logits = unembed(ln_f(x)); the test copied GPT-2's wte into unembed (GPT-2 ties them)")
     except CheckFailure as failure:
         raise _blame_earlier(failure, layernorms) from None
     result.rows.append(("logits", err))

@@ -26,17 +26,20 @@
 # - tokenize text into characters, and train and use a byte-pair-encoding (BPE) tokenizer;
 # - write token and position embeddings, LayerNorm, causal multi-head self-attention
 #   with its mask, the MLP, the pre-LayerNorm residual block and the unembedding;
-# - assemble them into a GPT whose parameters have GPT-2's names and shapes, load GPT-2's
-#   weights into it (including the transposed `Conv1D` weights) and get the same logits;
+# - assemble them into a GPT with the parameter names of the course's model
+#   (`course/models/gpt.py`, the model lesson 2.2 trains and Module 3 takes apart), load
+#   GPT-2's weights into it (its fused `c_attn` split into q, k, v, its `Conv1D` weights
+#   transposed, its tied embedding copied into the unembedding) and get the same logits;
 # - debug a transformer layer by layer: find the first sub-module whose output differs
 #   from a reference, and recognise the usual culprits (a missing mask, a missing
 #   $1/\sqrt{d_\text{head}}$, LayerNorm's epsilon, a forgotten bias, the wrong GELU).
 #
 # **Prerequisites.** 0.3 (PyTorch fundamentals: tensors, `nn.Module`, `nn.Linear`) and
 # 1.1 (backpropagation from scratch). Nothing is trained here: lesson 2.2 trains the model
-# you build.
+# you build (the same class, with the same parameter names: the last test of this lesson
+# loads your model's weights into the course's `GPT` and checks the logits).
 #
-# **Time.** About 4 hours: thirteen graded exercises (30 points) and several pictures.
+# **Time.** About 4 hours: thirteen graded exercises (31 points) and several pictures.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function or
 # an `nn.Module` method whose body is `raise NotImplementedError`. Replace it and run the
@@ -67,7 +70,7 @@ from torch import nn
 
 from course import checks
 from course.checks import gpt as gpt_checks
-from course.checks.gpt import GPTConfig
+from course.models.gpt import GPTConfig  # the course's one config: 2.1's GPT and the model of 2.2 on
 
 torch.set_num_threads(1)  # the models here are tiny: a second thread only adds overhead
 torch.set_printoptions(precision=4, sci_mode=False)
@@ -552,7 +555,7 @@ assert bpe_decode(sample_ids, bpe_merges) == sample
 # x^{(0)}_i &= W_E[t_i] + W_\text{pos}[i] && \text{embeddings, } (T, d_\text{model}) \\
 # x &\leftarrow x + \text{Attn}(\text{LN}_1(x)) && \text{in each block} \\
 # x &\leftarrow x + \text{MLP}(\text{LN}_2(x)) \\
-# \text{logits} &= \text{LN}_f(x)\, W_E^\top && \text{unembedding, } (T, V)
+# \text{logits} &= \text{LN}_f(x)\, W_U && \text{unembedding, } (T, V)
 # \end{aligned}
 # $$
 #
@@ -566,12 +569,23 @@ assert bpe_decode(sample_ids, bpe_merges) == sample
 # bias shows. Importing `transformers` takes several seconds; it happens once, in the next
 # cell.
 #
-# **Parameter names.** Your modules use GPT-2's names (`wte`, `wpe`, `h.0.ln_1`,
-# `h.0.attn.c_attn`, `h.0.mlp.c_fc`, `ln_f`) so the weights can be copied by name. One
-# twist: GPT-2 implements its linear layers with a `Conv1D` class that computes
+# **Parameter names.** Your modules use the names of the course's own model,
+# `course/models/gpt.py` (read it after this lesson: it is the model you are writing), which
+# lesson 2.2 trains and Module 3 loads into TransformerLens: `wte`, `wpe`, `blocks.0.ln_1`,
+# `blocks.0.attn.q` (and `k`, `v`, `proj`), `blocks.0.mlp.fc` (and `proj`), `ln_f`, `unembed`.
+# GPT-2's own names differ, and `gpt_checks.copy_weights` translates when it copies the
+# reference's weights into yours (`gpt_checks.gpt2_name` is the mapping):
+#
+# | yours (the course's) | GPT-2's | what the copy does |
+# |---|---|---|
+# | `blocks.i` | `transformer.h.i` | renames |
+# | `attn.q`, `attn.k`, `attn.v` | `attn.c_attn` | splits the fused `(d_model, 3·d_model)` matrix into thirds: q, then k, then v |
+# | `attn.proj`, `mlp.fc`, `mlp.proj` | `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj` | renames and transposes |
+# | `unembed` | `lm_head`, which *is* `wte` | copies `wte` into `unembed` as well |
+#
+# The transposes: GPT-2 implements its linear layers with a `Conv1D` class that computes
 # $x W + b$ with $W$ stored as `(in, out)`, whereas `nn.Linear` computes $x W^\top + b$
-# with $W$ stored as `(out, in)`. `gpt_checks.copy_weights` transposes those weights when it
-# copies them. Every `__init__` below is given; keep it as it is.
+# with $W$ stored as `(out, in)`. Every `__init__` below is given; keep it as it is.
 
 # %%
 from course import diagrams
@@ -581,16 +595,16 @@ plt.show()
 
 # %%
 t0 = time.perf_counter()
-cfg = GPTConfig(vocab_size=256 + N_MERGES, n_ctx=32, d_model=64, n_heads=4, n_layers=2)
+cfg = GPTConfig(d_vocab=256 + N_MERGES, n_ctx=32, d_model=64, n_heads=4, n_layers=2, d_mlp=256)
 ref = gpt_checks.reference_gpt2(cfg, seed=0)  # imports transformers: several seconds, once
-print(f"reference built in {time.perf_counter() - t0:.1f} s;", cfg, f"d_head={cfg.d_head}, d_mlp={cfg.d_mlp}")
+print(f"reference built in {time.perf_counter() - t0:.1f} s;", cfg, f"d_head={cfg.d_head}")
 print(ref)
-print("GPT-2's c_attn weight (Conv1D, (in, out)):", tuple(ref.transformer.h[0].attn.c_attn.weight.shape),
-      "  nn.Linear(64, 192).weight ((out, in)):", tuple(nn.Linear(64, 192).weight.shape))
+print("GPT-2's fused c_attn weight (Conv1D, (in, out)):", tuple(ref.transformer.h[0].attn.c_attn.weight.shape),
+      "-> your q, k, v: three nn.Linear(64, 64).weight ((out, in)):", tuple(nn.Linear(64, 64).weight.shape))
 
 torch.manual_seed(0)
 x_test = torch.randn(3, 10, cfg.d_model)  # (batch, seq, d_model): input for the sub-module tests
-tokens_test = torch.randint(0, cfg.vocab_size, (2, 12))
+tokens_test = torch.randint(0, cfg.d_vocab, (2, 12))
 
 # %% [markdown]
 # ## Exercise 7: token and position embeddings
@@ -635,11 +649,11 @@ checks.assert_close("embed", _got, _wte.weight[tokens_test] + _wpe.weight[:12],
                     hint="wte(tokens) + wpe(arange(seq)): position i gets row i of wpe")
 print("embed: visible tests pass")
 ### BEGIN HIDDEN TESTS
-_tok = torch.randint(0, cfg.vocab_size, (1, cfg.n_ctx))
+_tok = torch.randint(0, cfg.d_vocab, (1, cfg.n_ctx))
 checks.assert_close("embed", embed(_tok, _wte, _wpe), _wte.weight[_tok] + _wpe.weight, name="a sequence of n_ctx tokens")
 _tok = torch.tensor([[5]])
 checks.assert_close("embed", embed(_tok, _wte, _wpe), (_wte.weight[5] + _wpe.weight[0])[None, None], name="one token")
-_tok = torch.randint(0, cfg.vocab_size, (7, 4)).T  # (4, 7), not contiguous
+_tok = torch.randint(0, cfg.d_vocab, (7, 4)).T  # (4, 7), not contiguous
 checks.assert_close("embed", embed(_tok, _wte, _wpe), _wte.weight[_tok] + _wpe.weight[:7], name="non-contiguous tokens")
 checks.assert_raises("embed", ValueError, embed, torch.zeros(1, cfg.n_ctx + 1, dtype=torch.long), _wte, _wpe,
                      match=str(cfg.n_ctx), hint="raise ValueError naming n_ctx when seq > n_ctx")
@@ -740,7 +754,7 @@ checks.assert_close("layernorm", _out, F.layer_norm(_x64, (8,), eps=1e-5), name=
 #   scores of order 1, so the softmax is not saturated at initialisation.
 # - **Heads.** The $d_\text{model}$ features are split into $n_\text{heads}$ groups of
 #   $d_\text{head} = d_\text{model} / n_\text{heads}$; each head attends independently, and
-#   their outputs are concatenated and mixed by an output projection `c_proj`.
+#   their outputs are concatenated and mixed by an output projection `proj`.
 
 # %%
 diagrams.attention_shapes()
@@ -766,73 +780,88 @@ plt.show()
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 2 points · about 10 minutes, then look at the hint.
 #
 # Write `attention_pattern(q, k)`: for queries and keys of shape
-# `(batch, heads, seq, d_head)`, the softmax over keys of the masked, scaled scores,
-# shape `(batch, heads, seq, seq)`. Entry `[b, h, i, j]` is how much position `i` attends
-# to position `j`. Mask with `masked_fill(mask, float("-inf"))` before the softmax (the
-# diagonal is never masked, so no row is all $-\infty$). The test checks that
-# `pattern @ v` equals torch's own `F.scaled_dot_product_attention(q, k, v, is_causal=True)`.
+# `(batch, pos, head, d_head)`, the softmax over keys of the masked, scaled scores, of shape
+# `(batch, head, query_pos, key_pos)`. Entry `[b, h, i, j]` is how much position `i` attends
+# to position `j` in head `h`. Mask with `masked_fill(mask, float("-inf"))` before the
+# softmax (the diagonal is never masked, so no row is all $-\infty$).
+#
+# **Why this layout.** It is the one the rest of the course uses. Splitting `self.q(x)`,
+# `(batch, pos, d_model)`, into heads gives `(batch, pos, head, d_head)` with a plain
+# reshape, no transpose; TransformerLens stores queries and keys the same way (its
+# `hook_q`, `hook_k`) and patterns as `(batch, head, query_pos, key_pos)` (`hook_pattern`),
+# so in lesson 3.1 this function runs on a cache as it is. (GPT-2's own code, and
+# `F.scaled_dot_product_attention`, put the head axis first, `(batch, head, pos, d_head)`:
+# the test converts when it compares with torch.)
 #
 # <details><summary>Hint</summary>
 #
-# **The idea.** Scores are query-key dot products scaled by one over the square root of `d_head`;
-# a query may not look at later positions, so those scores become minus infinity before the softmax.
+# **The idea.** For every head, scores are query-key dot products scaled by one over the square
+# root of `d_head`; a query may not look at later positions, so those scores become minus infinity
+# before the softmax over keys.
 #
-# **A pointer.** The keys need their last two axes swapped for the product. `torch.triu` with
-# `diagonal=1` marks the positions strictly after each query; `masked_fill` and a softmax over the
-# key axis do the rest. Make the mask on the same device as `q`.
+# **A pointer.** The head axis comes *after* the position axis on the way in and *before* it on the
+# way out: one `torch.einsum` whose output subscripts are batch, head, query, key does the product
+# and the reordering. `torch.triu` with `diagonal=1` marks the keys strictly after each query
+# (made on `q`'s device).
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention_pattern"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
 def attention_pattern(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Causal attention pattern softmax(mask(q k^T / sqrt(d_head))).
+    """Causal attention pattern of every head, softmax(mask(q k^T / sqrt(d_head))).
 
-    q, k: (..., seq, d_head) float (usually (batch, heads, seq, d_head)).
-    Returns (..., seq, seq), same dtype; zero above the diagonal; each row sums to 1.
+    q, k: (batch, pos, head, d_head) float (TransformerLens's layout for hook_q, hook_k).
+    Returns (batch, head, query_pos, key_pos), same dtype; zero above the diagonal; each row sums to 1.
     """
     ### BEGIN SOLUTION
-    seq = q.shape[-2]
-    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+    seq = q.shape[1]
+    scores = torch.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(q.shape[-1])
     mask = torch.ones(seq, seq, dtype=torch.bool, device=q.device).triu(1)
     return scores.masked_fill(mask, float("-inf")).softmax(dim=-1)
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "attention_pattern_test", "points": 2}
+def _torch_attention(q, k, v):  # torch's causal attention, head axis first: (batch, pos, head, d) -> (batch, head, pos, d)
+    return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+
+
 torch.manual_seed(1)
-_q, _k, _v = torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 8), torch.randn(2, 3, 6, 8)
+_q, _k, _v = torch.randn(2, 6, 3, 8), torch.randn(2, 6, 3, 8), torch.randn(2, 6, 3, 8)  # (batch, pos, head, d_head)
 _p = attention_pattern(_q, _k)
-checks.assert_shape("attention_pattern", _p, (2, 3, 6, 6))
+checks.assert_shape("attention_pattern", _p, (2, 3, 6, 6),
+                    hint="q, k are (batch, pos, head, d_head); the pattern is (batch, head, query_pos, key_pos)")
 checks.assert_equal("attention_pattern", _p.triu(1), torch.zeros(2, 3, 6, 6),
                     name="the pattern above the diagonal (position i attending to j > i)",
                     hint="the causal mask: fill the scores above the diagonal with -inf before the softmax")
 checks.assert_close("attention_pattern", _p.sum(-1), torch.ones(2, 3, 6), name="row sums", hint="softmax over the last dim (keys)")
-checks.assert_close("attention_pattern", _p @ _v, F.scaled_dot_product_attention(_q, _k, _v, is_causal=True),
-                    name="pattern @ v", hint="divide the scores by sqrt(d_head), the size of q's last dimension")
-checks.assert_close("attention_pattern", attention_pattern(torch.tensor([[1.0, 0.0], [0.0, 2.0]]),
-                                                           torch.tensor([[1.0, 0.0], [0.0, 2.0]])),
-                    torch.tensor([[1.0, 0.0], [1 / (1 + math.exp(2 * math.sqrt(2))), 1 / (1 + math.exp(-2 * math.sqrt(2)))]]),
-                    name="pattern of q = k = [[1, 0], [0, 2]]",
+checks.assert_close("attention_pattern", _p @ _v.transpose(1, 2), _torch_attention(_q, _k, _v),
+                    name="pattern @ v (v with its head axis first)",
+                    hint="divide the scores by sqrt(d_head), the size of q's last dimension; dot products within one head")
+_qk = torch.tensor([[1.0, 0.0], [0.0, 2.0]])[None, :, None, :]  # batch 1, two positions, one head, d_head 2
+checks.assert_close("attention_pattern", attention_pattern(_qk, _qk),
+                    torch.tensor([[1.0, 0.0], [1 / (1 + math.exp(2 * math.sqrt(2))), 1 / (1 + math.exp(-2 * math.sqrt(2)))]])[None, None],
+                    name="pattern of q = k = [[1, 0], [0, 2]] (one head)",
                     hint="row 1: scores [0, 4] / sqrt(2), softmax; row 0 sees only position 0")
 print("attention_pattern: visible tests pass")
 ### BEGIN HIDDEN TESTS
-_p = attention_pattern(_q[:, :, :5], _k[:, :, :5])
+_p = attention_pattern(_q[:, :5], _k[:, :5])
 checks.assert_equal("attention_pattern", _p.triu(1), torch.zeros(2, 3, 5, 5), name="values above the diagonal, seq 5",
                     hint="masked positions must be exactly 0: fill the scores with -inf before the softmax")
 _q1 = torch.randn(1, 1, 1, 4)
 checks.assert_close("attention_pattern", attention_pattern(_q1, _q1), torch.ones(1, 1, 1, 1), name="one position")
-_qb, _kb = 100 * torch.randn(1, 2, 5, 16), 100 * torch.randn(1, 2, 5, 16)
-checks.assert_close("attention_pattern", attention_pattern(_qb, _kb) @ _v[:1, :2, :5],
-                    F.scaled_dot_product_attention(_qb, _kb, _v[:1, :2, :5], is_causal=True), name="very large scores",
+_qb, _kb = 100 * torch.randn(1, 5, 2, 16), 100 * torch.randn(1, 5, 2, 16)
+checks.assert_close("attention_pattern", attention_pattern(_qb, _kb) @ _v[:1, :5, :2].transpose(1, 2),
+                    _torch_attention(_qb, _kb, _v[:1, :5, :2]), name="very large scores",
                     hint="softmax of -inf is 0: no NaN; do not subtract a large number by hand")
-_qt = torch.randn(2, 8, 3, 7).transpose(1, 2)  # (2, 3, 8, 7), not contiguous
-_kt = torch.randn(2, 8, 3, 7).transpose(1, 2)
-checks.assert_close("attention_pattern", attention_pattern(_qt, _kt) @ _kt, F.scaled_dot_product_attention(_qt, _kt, _kt, is_causal=True),
+_qt = torch.randn(2, 3, 8, 7).transpose(1, 2)  # (2, 8, 3, 7), not contiguous
+_kt = torch.randn(2, 3, 8, 7).transpose(1, 2)
+checks.assert_close("attention_pattern", attention_pattern(_qt, _kt) @ _kt.transpose(1, 2), _torch_attention(_qt, _kt, _kt),
                     name="non-contiguous q, k (d_head = 7)")
-_q64 = torch.randn(4, 5, dtype=torch.float64)
+_q64 = torch.randn(1, 5, 1, 4, dtype=torch.float64)
 _out = attention_pattern(_q64, _q64)
 checks.assert_dtype("attention_pattern", _out, torch.float64)
-checks.assert_close("attention_pattern", _out @ _q64, F.scaled_dot_product_attention(_q64, _q64, _q64, is_causal=True),
-                    name="float64, no batch dimensions")
+checks.assert_close("attention_pattern", _out @ _q64.transpose(1, 2), _torch_attention(_q64, _q64, _q64),
+                    name="float64, one head")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -840,15 +869,22 @@ checks.assert_close("attention_pattern", _out @ _q64, F.scaled_dot_product_atten
 #
 # **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 4 points · about 25 minutes, then look at the hint.
 #
-# GPT-2 computes $q$, $k$ and $v$ for all heads with *one* linear map
-# `c_attn: d_model → 3·d_model`, whose output is `[q | k | v]` along the last dimension.
+# Each head has its own query, key and value maps, of `d_head` outputs each. Stacked side by
+# side, the heads' maps are three linear maps `q`, `k`, `v: d_model → d_model`, where output
+# feature $f$ belongs to head $f // d_\text{head}$. (GPT-2 fuses the three into one
+# `c_attn: d_model → 3·d_model` whose output is `[q | k | v]`; that is the same function, and
+# `copy_weights` splits it. The course's model keeps them separate because interpretability
+# reads each head's $W_Q$, $W_K$, $W_V$, and nobody should have to un-fuse them first.)
 # For input $x$ of shape `(B, T, d_model)`:
 #
-# 1. `q, k, v = self.c_attn(x).split(d_model, dim=-1)`, each `(B, T, d_model)`;
-# 2. split the heads: `(B, T, d_model) → (B, T, n_heads, d_head) → (B, n_heads, T, d_head)`
-#    (feature $f$ of the model belongs to head $f // d_\text{head}$);
-# 3. `z = attention_pattern(q, k) @ v`, `(B, n_heads, T, d_head)`;
-# 4. merge the heads back, `(B, T, d_model)`, in the same feature order, and apply `c_proj`.
+# 1. `self.q(x)`, `self.k(x)`, `self.v(x)`, each `(B, T, d_model)`;
+# 2. split the heads: `(B, T, d_model) → (B, T, n_heads, d_head)`, the layout
+#    `attention_pattern` takes (and TransformerLens's `hook_q`, `hook_k`, `hook_v`);
+# 3. `pattern = attention_pattern(q, k)`, `(B, n_heads, T, T)`; each head's output at
+#    position $i$ is $z_{i,h} = \sum_j \text{pattern}_{h,i,j}\, v_{j,h}$, of shape
+#    `(B, T, n_heads, d_head)` (TransformerLens's `hook_z`);
+# 4. merge the heads back, `(B, T, d_model)`, in the same feature order, and apply `proj`
+#    (the output map, $W_O$).
 #
 # The test copies block 0's attention weights from the reference into your module and
 # compares outputs. Try removing the mask or the scale on purpose once and read what the
@@ -856,30 +892,36 @@ checks.assert_close("attention_pattern", _out @ _q64, F.scaled_dot_product_atten
 #
 # <details><summary>Hint</summary>
 #
-# `q.reshape(B, T, H, D // H).transpose(1, 2)` for each of q, k, v; after the pattern,
-# `z.transpose(1, 2).reshape(B, T, D)` (reshape copies if it has to; `.view` would fail
-# on the transposed tensor), then `self.c_proj(...)`.
+# **The idea.** Each head works on its own `d_head`-wide slice of q, k and v: reshape so the
+# heads have their own axis, let every head mix the values of the positions it attends to, then
+# put the slices back side by side and project.
+#
+# **A pointer.** Splitting the last axis into `(n_heads, d_head)` needs no transpose in this
+# layout. The weighted sum over key positions is one `torch.einsum` from the pattern's
+# `(b, h, q, k)` and v's `(b, k, h, d)` to `(b, q, h, d)`; merging is the reverse reshape, then
+# `self.proj`.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "attention"} exercise={"difficulty": 3, "importance": 5, "minutes": 25}
 class CausalSelfAttention(nn.Module):
-    """GPT-2's multi-head causal self-attention (parameters named as GPT-2's)."""
+    """Multi-head causal self-attention with the course model's names (q, k, v, proj)."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
-        self.c_attn = nn.Linear(cfg.d_model, 3 * cfg.d_model)  # x -> [q | k | v]
-        self.c_proj = nn.Linear(cfg.d_model, cfg.d_model)  # concatenated heads -> residual stream
+        self.q = nn.Linear(cfg.d_model, cfg.d_model)  # every head's W_Q side by side
+        self.k = nn.Linear(cfg.d_model, cfg.d_model)
+        self.v = nn.Linear(cfg.d_model, cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)  # W_O: concatenated heads -> residual stream
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq, d_model) float32, seq <= n_ctx. Returns (batch, seq, d_model)."""
         ### BEGIN SOLUTION
         B, T, D = x.shape
         H = self.cfg.n_heads
-        q, k, v = self.c_attn(x).split(D, dim=-1)
-        q, k, v = (t.reshape(B, T, H, D // H).transpose(1, 2) for t in (q, k, v))
-        z = attention_pattern(q, k) @ v
-        return self.c_proj(z.transpose(1, 2).reshape(B, T, D))
+        q, k, v = (lin(x).reshape(B, T, H, D // H) for lin in (self.q, self.k, self.v))
+        z = torch.einsum("bhqk,bkhd->bqhd", attention_pattern(q, k), v)
+        return self.proj(z.reshape(B, T, D))
         ### END SOLUTION
 
 
@@ -890,7 +932,7 @@ print("attention: visible tests pass")
 gpt_checks.compare_module("attention", CausalSelfAttention(cfg), ref.transformer.h[1].attn, x_test[:1, :1])
 gpt_checks.compare_module("attention", CausalSelfAttention(cfg), ref.transformer.h[1].attn,
                           torch.randn(cfg.d_model, cfg.n_ctx, 2).permute(2, 1, 0))
-_cfg = GPTConfig(vocab_size=20, n_ctx=8, d_model=24, n_heads=6, n_layers=1)
+_cfg = GPTConfig(d_vocab=20, n_ctx=8, d_model=24, n_heads=6, n_layers=1, d_mlp=96)
 _ref = gpt_checks.reference_gpt2(_cfg, seed=3)
 gpt_checks.compare_module("attention", CausalSelfAttention(_cfg), _ref.transformer.h[0].attn, torch.randn(2, 8, 24),
                           hint="6 heads of 4: use cfg.n_heads and cfg.d_head, not the numbers of this notebook's config")
@@ -917,10 +959,9 @@ attn0 = CausalSelfAttention(cfg)
 gpt_checks.copy_weights("picture", attn0, ref.transformer.h[0].attn)
 with torch.no_grad():
     x0 = ref.transformer.h[0].ln_1(embed(torch.tensor([demo_ids]), ref.transformer.wte, ref.transformer.wpe))
-    q0, k0, _ = attn0.c_attn(x0).split(cfg.d_model, dim=-1)
-    q0 = q0.reshape(1, len(demo_ids), cfg.n_heads, cfg.d_head).transpose(1, 2)
-    k0 = k0.reshape(1, len(demo_ids), cfg.n_heads, cfg.d_head).transpose(1, 2)
-    pattern0 = attention_pattern(q0, k0)[0]
+    q0 = attn0.q(x0).reshape(1, len(demo_ids), cfg.n_heads, cfg.d_head)  # (batch, pos, head, d_head)
+    k0 = attn0.k(x0).reshape(1, len(demo_ids), cfg.n_heads, cfg.d_head)
+    pattern0 = attention_pattern(q0, k0)[0]  # (head, query_pos, key_pos)
 fig, axes = plt.subplots(1, cfg.n_heads, figsize=(4 * cfg.n_heads, 4.2))
 for h, ax in enumerate(axes):
     ax.imshow(pattern0[h], cmap="Blues", vmin=0, vmax=1)
@@ -937,8 +978,8 @@ plt.show()
 # **Difficulty** 🔴⚪⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 8 minutes, then look at the hint.
 #
 # After attention has moved information between positions, the MLP processes each
-# position on its own: `c_fc: d_model → d_mlp = 4·d_model`, a GELU, then
-# `c_proj: d_mlp → d_model`. GPT-2 uses the **tanh approximation** of GELU,
+# position on its own: `fc: d_model → d_mlp = 4·d_model`, a GELU, then
+# `proj: d_mlp → d_model` (GPT-2 calls them `c_fc` and `c_proj`). GPT-2 uses the **tanh approximation** of GELU,
 # $\tfrac12 x\,(1 + \tanh(\sqrt{2/\pi}\,(x + 0.044715 x^3)))$ (`transformers` calls it
 # `gelu_new`), which differs from the exact $x\,\Phi(x)$ by at most about $4.7\times10^{-4}$
 # (near $x \approx 2.7$; printed by the cell below): small, but far above float32's rounding, so
@@ -967,17 +1008,17 @@ plt.show()
 
 # %% nbgrader={"solution": true, "grade_id": "mlp"} exercise={"difficulty": 1, "importance": 4, "minutes": 8}
 class MLP(nn.Module):
-    """GPT-2's MLP: c_fc, GELU (tanh approximation), c_proj."""
+    """GPT-2's MLP, with the course model's names: fc, GELU (tanh approximation), proj."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
-        self.c_fc = nn.Linear(cfg.d_model, cfg.d_mlp)
-        self.c_proj = nn.Linear(cfg.d_mlp, cfg.d_model)
+        self.fc = nn.Linear(cfg.d_model, cfg.d_mlp)
+        self.proj = nn.Linear(cfg.d_mlp, cfg.d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (..., d_model) float32. Returns (..., d_model)."""
         ### BEGIN SOLUTION
-        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))
+        return self.proj(F.gelu(self.fc(x), approximate="tanh"))
         ### END SOLUTION
 
 
@@ -1045,11 +1086,22 @@ gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 15 minutes, then look at the hint.
 #
 # Put it together: embeddings, the blocks in order, the final LayerNorm `ln_f`, and the
-# **unembedding**, which maps each position's vector to $V$ logits, one score per
-# possible next token. GPT-2 **ties** the unembedding to the token embedding:
-# $\text{logits} = \text{LN}_f(x)\,W_E^\top$ with the same matrix $W_E$ (`self.wte.weight`,
-# shape `(V, d_model)`) and no bias. A token's vector is thus used both to read it in
-# and to score it as the next token.
+# **unembedding** `unembed`, a linear map without bias from `d_model` to $V$ logits, one
+# score per possible next token: $\text{logits} = \text{LN}_f(x)\,W_U$.
+#
+# **Tied or not.** GPT-2 **ties** the unembedding to the token embedding: its $W_U$ *is*
+# $W_E^\top$ (`lm_head.weight` is the same tensor as `wte.weight`). The course's model, and
+# so yours, keeps a separate `unembed`; to check your logits against GPT-2's, the test
+# copies GPT-2's `wte` into both. What tying changes:
+# - **parameters**: a tied model stores $V \cdot d_\text{model}$ fewer numbers (38.6M of
+#   GPT-2 small's 163M, printed below; ours has only $V = 376$ tokens, so it saves little);
+# - **training**: the one matrix gets gradients from both ends, reading tokens in and
+#   scoring them out;
+# - **what the model can express**: the direct path from a token to the logits (embed,
+#   then unembed, skipping every block) is $W_E W_U$; tied, it is $W_E W_E^\top$, a symmetric
+#   matrix, so "b often follows a" comes with "a often follows b", and a token's score for
+#   itself is a squared length, never negative. Untied, the two matrices are free, and Module 3 can read the
+#   embedding and the unembedding as two different things.
 #
 # The test copies *all* the reference's weights into your GPT, runs both with forward
 # hooks on every sub-module, and compares them in the order the forward pass computes
@@ -1061,30 +1113,33 @@ gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn
 # **The idea.** Embed the tokens (token plus position embeddings), pass the stream through every
 # block in order, apply the final LayerNorm, and read out logits with the unembedding.
 #
-# **A pointer.** You wrote `embed` above. GPT-2 ties its unembedding to the token embedding: which
-# matrix, transposed, maps `d_model` to the vocabulary? Call the sub-modules (`block(x)`) so the
-# test's hooks see them.
+# **A pointer.** You wrote `embed` above; the unembedding is a module of its own here. Call the
+# sub-modules (`block(x)`, `self.ln_f(...)`) rather than copying their code, so the test's hooks
+# see them.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "gpt"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
 class GPT(nn.Module):
-    """A GPT-2-style decoder with GPT-2's parameter names (wte, wpe, h.i..., ln_f); unembedding tied to wte."""
+    """A GPT-2-style decoder with the course model's parameter names (wte, wpe, blocks.i..., ln_f, unembed).
+
+    The same names and shapes as course.models.gpt.GPT, so its state_dict loads there."""
 
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
-        self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.wte = nn.Embedding(cfg.d_vocab, cfg.d_model)
         self.wpe = nn.Embedding(cfg.n_ctx, cfg.d_model)
-        self.h = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.ln_f = LayerNorm(cfg.d_model, cfg.ln_eps)
+        self.unembed = nn.Linear(cfg.d_model, cfg.d_vocab, bias=False)  # W_U; GPT-2 ties it to wte
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens: (batch, seq) int64, seq <= n_ctx. Returns logits (batch, seq, vocab_size) float32."""
+        """tokens: (batch, seq) int64, seq <= n_ctx. Returns logits (batch, seq, d_vocab) float32."""
         ### BEGIN SOLUTION
         x = embed(tokens, self.wte, self.wpe)
-        for block in self.h:
+        for block in self.blocks:
             x = block(x)
-        return self.ln_f(x) @ self.wte.weight.T
+        return self.unembed(self.ln_f(x))
         ### END SOLUTION
 
 
@@ -1093,9 +1148,9 @@ model = GPT(cfg)
 print(gpt_checks.compare_gpt("gpt", model, ref, tokens_test))
 print("gpt: visible tests pass")
 ### BEGIN HIDDEN TESTS
-gpt_checks.compare_gpt("gpt", GPT(cfg), gpt_checks.reference_gpt2(cfg, seed=1), torch.randint(0, cfg.vocab_size, (1, cfg.n_ctx)))
+gpt_checks.compare_gpt("gpt", GPT(cfg), gpt_checks.reference_gpt2(cfg, seed=1), torch.randint(0, cfg.d_vocab, (1, cfg.n_ctx)))
 gpt_checks.compare_gpt("gpt", GPT(cfg), ref, torch.tensor([[7]]))
-_cfg = GPTConfig(vocab_size=50, n_ctx=8, d_model=48, n_heads=6, n_layers=3)
+_cfg = GPTConfig(d_vocab=50, n_ctx=8, d_model=48, n_heads=6, n_layers=3, d_mlp=192)
 gpt_checks.compare_gpt("gpt", GPT(_cfg), gpt_checks.reference_gpt2(_cfg, seed=2), torch.randint(0, 50, (3, 8)),
                        hint="use cfg.n_layers blocks and cfg's sizes throughout")
 ### END HIDDEN TESTS
@@ -1112,11 +1167,51 @@ gpt_checks.compare_gpt("gpt", GPT(_cfg), gpt_checks.reference_gpt2(_cfg, seed=2)
 n_params = sum(p.numel() for p in model.parameters())
 print(f"this model: {n_params:,} parameters")
 for name, p in list(model.named_parameters())[:8]:
-    print(f"  {name:24s} {tuple(p.shape)}")
+    print(f"  {name:28s} {tuple(p.shape)}")
 small = dict(V=50257, n_ctx=1024, d=768, layers=12)
 per_block = 12 * small["d"] ** 2 + 13 * small["d"]  # 4 d^2 (attention) + 8 d^2 (MLP), plus biases and LayerNorms
 total = small["V"] * small["d"] + small["n_ctx"] * small["d"] + small["layers"] * per_block + 2 * small["d"]
-print(f"GPT-2 small with the same code: {total:,} parameters (124M, as published)")
+print(f"GPT-2 small with the same code, unembedding tied (as GPT-2): {total:,} parameters (124M, as published)")
+print(f"... untied (as ours): {total + small['V'] * small['d']:,} (the unembedding adds V * d = {small['V'] * small['d']:,})")
+
+# %% [markdown]
+# ## Your model is the course's model
+#
+# **1 point.** From lesson 2.2 on, the course uses `course.models.gpt.GPT`: lesson 2.2 trains
+# it on the standard library, Module 3 loads the trained one into TransformerLens. It is the
+# model you just wrote, with the same parameter names and shapes, so your model's weights
+# load into it with `load_state_dict(..., strict=True)` (no key missing, none extra) and it
+# then computes your logits. The test below does exactly that with a freshly built `GPT`
+# of yours (its own random weights, so `wte` and `unembed` differ, unlike in the test above,
+# which copied GPT-2's one matrix into both); if it fails while `gpt` passes, compare your
+# parameter names (`model.state_dict().keys()`) with the course model's, and read
+# `course/models/gpt.py`.
+
+# %% nbgrader={"grade": true, "grade_id": "gpt_test_2", "points": 1}
+from course.models.gpt import GPT as CourseGPT  # noqa: E402
+
+torch.manual_seed(4)
+mine = GPT(cfg)  # built as __init__ builds it: not GPT-2's weights
+course_model = CourseGPT(cfg).eval()
+_keys = course_model.load_state_dict(mine.state_dict(), strict=False)
+checks.assert_equal("gpt", sorted(_keys.missing_keys) + sorted(_keys.unexpected_keys), [],
+                    name="parameters missing from your state_dict, then parameters the course model does not have",
+                    hint="keep GPT.__init__ as given: wte, wpe, blocks, ln_f, unembed")
+with torch.no_grad():
+    checks.assert_close("gpt", mine(tokens_test), course_model(tokens_test),
+                        name="your GPT's logits vs course.models.gpt.GPT's with your weights",
+                        hint="same weights, same function: read out with self.unembed (here it is not wte transposed), "
+                             "and call every sub-module once, in order")
+print("gpt (the course's model): visible tests pass")
+### BEGIN HIDDEN TESTS
+_cfg = GPTConfig(d_vocab=50, n_ctx=8, d_model=48, n_heads=6, n_layers=3, d_mlp=192)
+_mine = GPT(_cfg)
+_course = CourseGPT(_cfg).eval()
+_course.load_state_dict(_mine.state_dict(), strict=True)
+_tok = torch.randint(0, _cfg.d_vocab, (2, _cfg.n_ctx))
+with torch.no_grad():
+    checks.assert_close("gpt", _mine(_tok), _course(_tok), name="another size (3 layers, 6 heads), n_ctx tokens")
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Finally, what the random model predicts. The picture shows, for each position of the
@@ -1137,11 +1232,11 @@ p_next = probs[torch.arange(len(demo_ids) - 1), torch.tensor(demo_ids[1:])]
 loss = F.cross_entropy(logits[:-1], torch.tensor(demo_ids[1:]))
 fig, ax = plt.subplots(figsize=(9, 3))
 ax.bar(range(len(p_next)), p_next.numpy())
-ax.axhline(1 / cfg.vocab_size, color="gray", ls="--", label="uniform 1/V")
+ax.axhline(1 / cfg.d_vocab, color="gray", ls="--", label="uniform 1/V")
 ax.set_yscale("log")
 ax.set_xticks(range(len(p_next)), [f"{a}→{b}" for a, b in zip(demo_labels, demo_labels[1:])], rotation=90, fontsize=7)
 ax.set_ylabel("p(actual next token)")
-ax.set_title(f"random GPT: cross-entropy {loss.item():.2f} nats vs ln V = {math.log(cfg.vocab_size):.2f}")
+ax.set_title(f"random GPT: cross-entropy {loss.item():.2f} nats vs ln V = {math.log(cfg.d_vocab):.2f}")
 ax.legend()
 plt.tight_layout()
 plt.show()
@@ -1165,13 +1260,15 @@ plt.show()
 # - A tokenizer maps text to ids and back; BPE starts from bytes and learns merges in
 #   order of frequency, and encodes new text by applying them in the order learned.
 # - A GPT is embeddings, a stack of pre-LayerNorm residual blocks (causal multi-head
-#   attention, then a GELU MLP), a final LayerNorm and a tied unembedding.
+#   attention, then a GELU MLP), a final LayerNorm and an unembedding (tied to the token
+#   embedding in GPT-2, separate in the course's model).
 # - To trust a re-implementation, load identical weights into it and a reference, and
 #   compare every intermediate output in order: the first one that differs points at the
 #   bug, and the way it differs (only earlier positions, a constant factor, only
 #   low-variance rows) often names it.
 #
-# Next, lesson 2.2 trains this model on the standard library and samples from it.
+# Next, lesson 2.2 trains this model, `course.models.gpt.GPT`, the class your weights just
+# loaded into, on the standard library and samples from it.
 
 # %% [markdown]
 # ## Your progress on this lesson

@@ -31,8 +31,14 @@
 # - implement a KV cache whose logits equal the uncached ones, and measure what it saves.
 #
 # **Prerequisites.** 2.1 (a GPT from scratch: embeddings, causal attention, the block,
-# the unembedding). Here the model is the course's own, `course.models.gpt.GPT`, which is
-# the same architecture; read `course/models/gpt.py` once before you start, it is short.
+# the unembedding). Here the model is the course's own, `course.models.gpt.GPT`: the model
+# you wrote in 2.1, with the same names (`wte`, `wpe`, `blocks.i.attn.q`/`k`/`v`/`proj`,
+# `blocks.i.mlp.fc`/`proj`, `ln_f`, `unembed`), the same `GPTConfig` and the same untied
+# unembedding. 2.1's last test loaded your model's `state_dict` into it and got your
+# logits, so everything trained here would load back into your own class. New there: the
+# initialisation (`reset_parameters`, GPT-2's), a `loss` method, and an attention that
+# moves the head axis first (`split_heads`) because batched matrix products want it there
+# (the same function as yours); read `course/models/gpt.py` once before you start, it is short.
 #
 # **Time.** About 3½ hours: ten graded exercises (23 points).
 #

@@ -497,13 +497,15 @@ plt.show()
 #
 # and 0 for $j > i$ (the causal mask: a position never reads the future). Note the layouts:
 # the cache stores `q` and `k` as (batch, pos, head, d_head) but the pattern as (batch,
-# head, query_pos, key_pos).
+# head, query_pos, key_pos). They are the layouts of lesson 2.1's `attention_pattern`, chosen
+# there for this cache: your 2.1 function would pass this test as it is, and here it meets
+# real activations.
 #
 # <details><summary>Hint</summary>
 #
 # **The idea.** Scores are query-key dot products per head, scaled by one over the square root of
 # `d_head`; a query may not look at later positions, so those become minus infinity before the
-# softmax over keys. Note this lesson's layout: the head axis comes *after* the position axis.
+# softmax over keys. As in 2.1, the head axis comes *after* the position axis on the way in.
 #
 # **A pointer.** One einsum from `(b, q, h, d)` and `(b, k, h, d)` to `(b, h, q, k)`; a boolean mask
 # strictly above the diagonal (`triu` with an offset), on `q`'s device.
