@@ -7,7 +7,7 @@
 #   course:
 #     id: "4.2"
 #     title: Toy models of superposition
-#     minutes: 180
+#     minutes: 195
 #     prerequisites: ["1.4"]
 # ---
 
@@ -37,7 +37,10 @@
 #   interferes with the others, antipodal pairs and the pentagon, from $W^\top W$ and from
 #   angles;
 # - measure the paper's **dimensions per feature** $D^* = m / \lVert W\rVert_F^2$ and the
-#   per-feature dimensionality $D_i$, and see them stick at fractions such as 1/2;
+#   per-feature dimensionality $D_i$, on your sweep and on the paper's own experiment
+#   (400 features in 30 dimensions, shipped as a checkpoint), and test the paper's claim
+#   that $D^*$ "sticks" at 1 and 1/2;
+# - decide from the weights which hypothesis explains a measured $D^* = 1/2$;
 # - say which of these results depend on the random seed, and assert only what holds over
 #   several seeds.
 #
@@ -46,7 +49,7 @@
 # with `torch.optim.Adam` (0.3, 1.2). No transformer is needed: the whole model is one
 # weight matrix and a bias.
 #
-# **Time.** About 3 hours: ten graded exercises (30 points) and the paper's figures.
+# **Time.** About 3 hours 15 minutes: eleven graded exercises (36 points) and the paper's figures.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace that line with your code and run the
@@ -1450,7 +1453,7 @@ sticky_rep = STICKY_W.norm(dim=1) > 0.5
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1]})
 plot_dimensionality(axes[0], STICKY_W, STICKY_P, STICKY_P, "400 features in 30 dims (toy-sticky)")
 axes[1].hist(sticky_D[sticky_rep].numpy(), bins=np.linspace(0, 1.05, 106), color="tab:blue")
-for label, y in FRACTIONS.items():
+for y in FRACTIONS.values():
     axes[1].axvline(y, color="0.6", lw=0.7, ls="--")
 axes[1].set(xlabel="D_i of the represented features, all levels", ylabel="features", yscale="log",
             title="where the D_i fall")
