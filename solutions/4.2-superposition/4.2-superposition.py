@@ -1423,7 +1423,7 @@ print("feature_dimensionality: your sweep's mean D_i", [round(v, 3) for v in _me
 #
 # Training 16 sparsity levels of that model takes about 17 minutes on one busy core,
 # too long for this notebook, so the course ships the result: the model `toy-sticky`,
-# made by `python -m course.models.train toy-sticky` (the code is in
+# trained by the code of `python -m course.models.train toy-sticky` (in
 # `course/models/toy.py`: the same model, Adam with a cosine decay, 3,000 steps of batches
 # of 256, feature probabilities log-spaced from 1 to 0.05, that is $1/(1-S)$ from 1 to 20).
 # `bootcamp reproduce toy-sticky` retrains it and compares. You measure it with your own
