@@ -220,6 +220,7 @@ def sticky_sidecar(spec, tc: StickyTrainConfig, model: ToyModel, record: dict, s
         "model_config": spec.config.to_dict(),
         "train_config": tc.to_dict(),
         "dtype": "float32",
+        "n_params": sum(t.numel() for t in model.parameters()),
         "metrics": sticky_metrics(W, spec.config.probabilities()),
         "dstar": [round(v, 5) for v in dims_per_feature(W).tolist()],
         "represented": rep.sum(-1).tolist(),
