@@ -1,7 +1,8 @@
 """The course's own small models: definitions, training, shipped checkpoints, TransformerLens.
 
 - :mod:`course.models.gpt`: a GPT-2-style byte-level language model (one file, one config).
-- :mod:`course.models.toy`: the toy model of superposition (lessons 4.2, 4.3).
+- :mod:`course.models.toy`: the toy model of superposition (lessons 4.2, 4.3), and the family of
+  ``toy-sticky``, the paper's 400-features-in-30-dimensions sparsity sweep (4.2).
 - A family module (any module here with `specs()`, see `registry.family_modules`) defines,
   trains and loads its shipped models; adding a family is adding a file. The families:
   :mod:`course.models.train` (the GPT, lessons 2.2, 3.1), :mod:`course.models.attn_only`

@@ -7,7 +7,7 @@
 #   course:
 #     id: "4.2"
 #     title: Toy models of superposition
-#     minutes: 180
+#     minutes: 195
 #     prerequisites: ["1.4"]
 # ---
 
@@ -37,7 +37,10 @@
 #   interferes with the others, antipodal pairs and the pentagon, from $W^\top W$ and from
 #   angles;
 # - measure the paper's **dimensions per feature** $D^* = m / \lVert W\rVert_F^2$ and the
-#   per-feature dimensionality $D_i$, and see them stick at fractions such as 1/2;
+#   per-feature dimensionality $D_i$, on your sweep and on the paper's own experiment
+#   (400 features in 30 dimensions, shipped as a checkpoint), and test the paper's claim
+#   that $D^*$ "sticks" at 1 and 1/2;
+# - decide from the weights which hypothesis explains a measured $D^* = 1/2$;
 # - say which of these results depend on the random seed, and assert only what holds over
 #   several seeds.
 #
@@ -46,7 +49,7 @@
 # with `torch.optim.Adam` (0.3, 1.2). No transformer is needed: the whole model is one
 # weight matrix and a bias.
 #
-# **Time.** About 3 hours: ten graded exercises (30 points) and the paper's figures.
+# **Time.** About 3 hours 15 minutes: eleven graded exercises (36 points) and the paper's figures.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace that line with your code and run the
@@ -290,6 +293,10 @@ checks.assert_shape("toy_forward", out, (7, 3, 5), hint="(batch, instances, feat
 checks.assert_close("toy_forward", out, expected, rtol=1e-5, atol=1e-6,
                     hint="instance k must use only W[k], b[k] and x[:, k] (the instance letter belongs in both einsum "
                          "inputs and the output), and the ReLU comes last, after adding b")
+checks.assert_close("toy_forward", toy_forward(W[1:], 2 * b[1:], x[:4, 1:]), expected_2 := torch.stack(
+    [torch.relu(x[:4, k] @ W[k].T @ W[k] + 2 * b[k]) for k in (1, 2)], dim=1), rtol=1e-5, atol=1e-6,
+                    name="the output for the last two instances, bias doubled",
+                    hint="use the arguments W, b and x, not variables of the notebook")
 print("toy_forward: visible tests pass")
 ### BEGIN HIDDEN TESTS
 from course.models.toy import ToyConfig as _ToyConfig
@@ -490,32 +497,39 @@ def train_toy_models(W0: torch.Tensor, b0: torch.Tensor, probability: torch.Tens
 
 
 # %% nbgrader={"grade": true, "grade_id": "train_toy_models_test", "points": 4}
-# Two features in two dimensions, dense: the model can, and should, give each its own direction.
-W0, b0 = init_toy_params(2, 2, 2, seed=0)
-W0_before = W0.clone()
-result = train_toy_models(W0, b0, torch.tensor([1.0, 1.0]), torch.ones(2), steps=300, batch_size=256, progress=False)
+# Two dense features in three dimensions, four instances: the model can, and should, give each feature its own
+# direction. (Four instances, three hidden, two features: an axis mixed up gives a wrong shape.)
+W_init, b_init = init_toy_params(4, 2, 3, seed=0)
+W_init_before = W_init.clone()
+result = train_toy_models(W_init, b_init, torch.ones(4), torch.ones(2), steps=300, batch_size=256, progress=False)
 checks.assert_true("train_toy_models", isinstance(result, tuple) and len(result) == 3,
                    f"train_toy_models returned {type(result).__name__}; return the tuple (W, b, losses)")
 W_2, b_2, losses_2 = result
-checks.assert_shape("train_toy_models", W_2, (2, 2, 2), name="W")
-checks.assert_shape("train_toy_models", b_2, (2, 2), name="b")
-checks.assert_shape("train_toy_models", losses_2, (300, 2), name="losses", hint="one row per step, one column per instance")
+checks.assert_shape("train_toy_models", W_2, (4, 3, 2), name="W")
+checks.assert_shape("train_toy_models", b_2, (4, 2), name="b")
+checks.assert_shape("train_toy_models", losses_2, (300, 4), name="losses",
+                    hint="one row per step, one column per instance (W.shape[0])")
 checks.assert_true("train_toy_models", not W_2.requires_grad, "the returned W still requires grad",
                    hint="return W.detach()")
-checks.assert_equal("train_toy_models", W0, W0_before, name="W0 after training",
+checks.assert_equal("train_toy_models", W_init, W_init_before, name="W_init after training",
                     hint="train a copy: W = W0.detach().clone().requires_grad_(True)")
 checks.assert_true("train_toy_models", bool((losses_2[-20:].mean(0) < 0.2 * losses_2[:20].mean(0)).all()),
                    f"the loss did not fall: first steps {losses_2[:20].mean(0).tolist()}, last steps "
                    f"{losses_2[-20:].mean(0).tolist()}", hint="zero_grad, backward on the summed loss, optimizer.step()")
 gram = W_2.transpose(1, 2) @ W_2  # (instances, features, features) = W^T W
-checks.assert_close("train_toy_models", gram, torch.eye(2).expand(2, 2, 2), atol=0.1, rtol=0,
-                    name="W^T W after training two dense features in two dimensions (expected the identity)",
+checks.assert_close("train_toy_models", gram, torch.eye(2).expand(4, 2, 2), atol=0.1, rtol=0,
+                    name="W^T W after training two dense features in three dimensions (expected the identity)",
                     hint="with room for both, each feature gets its own orthogonal unit direction")
-W_a, _, losses_a = train_toy_models(W0, b0, torch.tensor([1.0, 0.3]), torch.ones(2), steps=20, progress=False)
-W_b, _, losses_b = train_toy_models(W0, b0, torch.tensor([1.0, 0.3]), torch.ones(2), steps=20, progress=False)
+sparse_p = torch.tensor([1.0, 0.3, 0.1, 0.03])
+W_a, _, losses_a = train_toy_models(W_init, b_init, sparse_p, torch.ones(2), steps=20, progress=False)
+W_b, _, losses_b = train_toy_models(W_init, b_init, sparse_p, torch.ones(2), steps=20, progress=False)
 checks.assert_equal("train_toy_models", losses_a, losses_b, name="the losses of two runs with the same seed",
                     hint="draw every batch from generator = torch.Generator().manual_seed(seed)")
-print("train_toy_models: visible tests pass; W^T W of the two dense instances:\n", gram)
+checks.assert_close("train_toy_models", losses_a.sum(0), torch.tensor([3.5272, 1.3220, 0.5321, 0.16136]), rtol=1e-3,
+                    atol=0, name="the per-instance losses summed over 20 steps (seed 0, lr 0.01, batch 512)",
+                    hint="each step in the docstring's order: one generate_batch from the seeded generator, "
+                         "zero_grad, backward through the summed loss, step (without zero_grad the gradients add up)")
+print("train_toy_models: visible tests pass; W^T W of the four dense instances:\n", gram)
 ### BEGIN HIDDEN TESTS
 from course.models.toy import ToyConfig as _ToyConfig
 from course.models.toy import ToyModel as _ToyModel
@@ -958,12 +972,13 @@ W = torch.stack([
     torch.tensor([[1.0, -1.0, 0.0, 0.0, 0.1], [0.0, 0.0, 1.0, -1.0, 0.0]]),  # two pairs (and an unused feature)
     PENTAGON[0] * 1.1,  # a pentagon: no pair (cos 144 = -0.81 is not below -0.9)
     torch.tensor([[1.0, -1.0, 0.0, -0.2, 0.0], [0.0, 0.1, 1.0, 0.0, 0.0]]),  # one pair; feature 3 too short to count
+    torch.tensor([[0.0, -0.5, 0.5, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0, 0.0]]),  # 1 and 2 opposite, but of norm exactly 0.5
 ])
 got = antipodal_pairs(W)
 checks.assert_dtype("antipodal_pairs", got, torch.int64)
-checks.assert_equal("antipodal_pairs", got, torch.tensor([2, 0, 1]),
+checks.assert_equal("antipodal_pairs", got, torch.tensor([2, 0, 1, 0]),
                     hint="count each unordered pair once (the cosine matrix has it twice), only between represented "
-                         "features, with cos < cos_max")
+                         "features (norm > threshold, strictly), with cos < cos_max")
 print("antipodal_pairs: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _W3 = torch.zeros(2, 3, 6, dtype=torch.float64)
@@ -983,6 +998,9 @@ _Wt = torch.tensor([[[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]]).transpose(1, 2)
 checks.assert_equal("antipodal_pairs", antipodal_pairs(_Wt), torch.tensor([1]), name="pairs in a transposed view")
 _W0 = torch.zeros(1, 2, 3)
 checks.assert_equal("antipodal_pairs", antipodal_pairs(_W0), torch.tensor([0]), name="pairs of an all-zero W")
+_exact = torch.tensor([[[1.0, -1.0], [0.0, 0.0]]])  # cos exactly -1
+checks.assert_equal("antipodal_pairs", antipodal_pairs(_exact, cos_max=-1.0), torch.tensor([0]),
+                    name="an exactly antipodal pair with cos_max=-1", hint="cos < cos_max, strictly")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1068,13 +1086,24 @@ W = torch.stack([
     _polar([0, 180, 90, 0, 0], [1, 1, 1, 0, 0]),  # a pair plus a loner
     _polar([0, 60, 0, 0, 0], [1, 1, 0, 0, 0]),  # two features at 60 degrees
     _polar([0, 80, 160, 240, 320]),  # gaps of 80 degrees, and 40 from 320 back round to 360 = 0
+    _polar([20, 200, 110, 290, 0], [0.6, 0.6, 0.7, 0.7, 0.1]),  # two short antipodal pairs
+    _polar([30, 210, 0, 0, 0], [1, 1, 0, 0, 0]),  # a single antipodal pair
+    torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0], [0.0, 1.0, -0.5, 0.0, 0.0]]),  # orthogonal; feature 2's norm is exactly 0.5
 ])
 got = classify_geometry(W)
-checks.assert_true("classify_geometry", isinstance(got, list) and len(got) == 6,
+checks.assert_true("classify_geometry", isinstance(got, list) and len(got) == 9,
                    f"classify_geometry returned {got!r}; return a list with one name per instance")
-checks.assert_equal("classify_geometry", got, ["orthogonal", "antipodal pairs", "pentagon", "other", "other", "other"],
+checks.assert_equal("classify_geometry", got, ["orthogonal", "antipodal pairs", "pentagon", "other", "other", "other",
+                                               "antipodal pairs", "antipodal pairs", "orthogonal"],
                     hint="only features with norm > threshold take part; see the table for the order of the names; "
-                         "the gaps include the one that wraps round from the largest angle to the smallest + 360")
+                         "the gaps include the one that wraps round from the largest angle to the smallest + 360; "
+                         "partners compare cosines, so normalise the columns")
+checks.assert_equal("classify_geometry", classify_geometry(torch.stack([W[0], _polar([359.5, 71.5, 143.5, 215.5, 287.5])]),
+                                                           tol=0.5), ["orthogonal", "pentagon"],
+                    name="an exact right angle and a pentagon through 359.5 degrees, with tol=0.5",
+                    hint="angles modulo 360, the wrap-around gap + 360, and 90 (72) exactly")
+checks.assert_raises("classify_geometry", ValueError, classify_geometry, torch.randn(2, 3, 5),
+                     hint="W must have exactly 2 hidden dimensions: raise ValueError otherwise")
 print("classify_geometry: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _W = torch.stack([
@@ -1092,7 +1121,7 @@ _want = ["pentagon", "pentagon", "antipodal pairs", "antipodal pairs", "other", 
 checks.assert_equal("classify_geometry", _got, _want,
                     hint="sort the angles (mod 360) before taking gaps, include the wrap-around gap, and allow any "
                          "feature order and norms")
-checks.assert_equal("classify_geometry", classify_geometry(_W[:1], tol=1.0), ["pentagon"], name="a pentagon with tol=1")
+checks.assert_equal("classify_geometry", classify_geometry(_W[:1], tol=0.5), ["pentagon"], name="a pentagon with tol=0.5")
 checks.assert_equal("classify_geometry", classify_geometry(_W[1:2], tol=2.0), ["other"],
                     name="an irregular pentagon with tol=2", hint="use the tol argument")
 checks.assert_equal("classify_geometry", classify_geometry(_W[2:3], threshold=1.5), ["other"],
@@ -1321,53 +1350,239 @@ checks.assert_close("feature_dimensionality", feature_dimensionality(torch.zeros
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Dimensionality across the sweep, and the paper's "sticky" plot
+# ### Dimensionality across your sweep
 #
-# Left: your sweep. The line is $D^*$ per model against $1/(1 - S) = 1/p$ (log scale), the
-# dots are the $D_i$ of every represented feature. Dense features get a whole dimension
-# each; the antipodal pairs sit at exactly 1/2 and the pentagons at exactly 2/5, even
-# though $D^*$ itself drifts below 0.4 (the pentagon's features grow longer than 1, which
-# $\lVert W\rVert_F^2$ counts as "more features").
-#
-# Right, not graded: the paper's feature-dimensionality experiment, scaled down to 30
-# features of **equal** importance in 6 dimensions, 12 sparsity levels. $D^*$ does not fall
-# smoothly as the features get sparser: it lingers at 1/2 (every feature in an antipodal
-# pair) before dropping again, and the features' $D_i$ cluster at the fractions $d/k$ of
-# simple arrangements (dashed lines). The paper finds the same stickiness with many more
-# features; with 30 features and 1,500 steps the plateaus below 1/2 are rougher.
+# The line is $D^*$ per sparsity level (the mean over the 4 replicas) against
+# $1/(1 - S) = 1/p$ (log scale); the dots are the $D_i$ of every represented feature.
+# Dense features get a whole dimension each; the antipodal pairs sit at 1/2 and the
+# pentagons at 2/5. Those two values follow from the geometry alone (exercise 10's
+# worked values): they say *which* arrangement the model chose, not that the model prefers
+# it. $D^*$ itself drifts below 0.4 at the sparse end, because the pentagon's features grow
+# longer than 1, which $\lVert W\rVert_F^2$ counts as "more features".
 
 # %%
-STICKY_P = torch.logspace(0, -1.3, 12)
-sticky_W0, sticky_b0 = init_toy_params(len(STICKY_P), 30, 6, seed=2)
-sticky_W, _, _ = train_toy_models(sticky_W0, sticky_b0, STICKY_P, torch.ones(30), steps=1500, batch_size=256,
-                                  lr=1e-2, seed=2)
+FRACTIONS = {"1": 1.0, "3/4": 0.75, "2/3": 2 / 3, "1/2": 0.5, "2/5": 0.4, "3/8": 0.375}
 
-fractions = {"1": 1.0, "3/4 tetrahedron": 0.75, "2/3 triangle": 2 / 3, "1/2 pair": 0.5, "2/5 pentagon": 0.4}
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-for ax, Wsw, p, p_levels, title in [
-        (axes[0], sweep_W, SWEEP_P, LEVEL_P, "5 features in 2 dims (your sweep, 4 replicas)"),
-        (axes[1], sticky_W, STICKY_P, STICKY_P, "30 features in 6 dims, equal importance")]:
+
+def plot_dimensionality(ax, W: torch.Tensor, p: torch.Tensor, p_levels: torch.Tensor, title: str) -> None:
+    """D* (the mean over replicas) against 1/p, and the D_i of every represented feature as dots."""
     inv = (1 / p).numpy()
-    D = feature_dimensionality(Wsw)
-    rep = Wsw.norm(dim=1) > 0.5
-    for k in range(Wsw.shape[0]):
+    D = feature_dimensionality(W)
+    rep = W.norm(dim=1) > 0.5
+    for k in range(W.shape[0]):
         d = D[k][rep[k]].numpy()
-        ax.scatter(np.full(len(d), inv[k]) * np.exp(np.random.default_rng(k).normal(0, 0.03, len(d))), d, s=8,
-                   color="tab:blue", alpha=0.4)
-    dstar = dims_per_feature(Wsw).reshape(-1, len(p_levels)).mean(0)  # the mean over replicas, if any
-    ax.plot((1 / p_levels).numpy(), dstar.numpy(), "k-", lw=1.5, label="D* (mean over replicas)")
-    for label, y in fractions.items():
+        ax.scatter(np.full(len(d), inv[k]) * np.exp(np.random.default_rng(k).normal(0, 0.02, len(d))), d, s=6,
+                   color="tab:blue", alpha=0.25, lw=0)
+    dstar = dims_per_feature(W).reshape(-1, len(p_levels)).mean(0)
+    ax.plot((1 / p_levels).numpy(), dstar.numpy(), "k.-", lw=1.5, label="D*")
+    for label, y in FRACTIONS.items():
         ax.axhline(y, color="0.6", lw=0.7, ls="--")
-        ax.text(inv.max() * 1.05, y, label, fontsize=7, va="center")
+        ax.text(inv.max() * 1.08, y, label, fontsize=7, va="center")
     ax.set(xscale="log", xlabel="1 / (1 - S)", ylabel="dimensions per feature", ylim=(0, 1.1), title=title)
     ax.legend(loc="lower left", fontsize=8)
-plt.tight_layout()
+
+
+fig, ax = plt.subplots(figsize=(6, 3.5))
+plot_dimensionality(ax, sweep_W, SWEEP_P, LEVEL_P, "5 features in 2 dims (your sweep, 4 replicas)")
 plt.show()
 D_sweep = feature_dimensionality(sweep_W).reshape(REPLICAS, LEVELS, N_FEATURES)
 rep_sweep = (sweep_W.norm(dim=1) > 0.5).reshape(REPLICAS, LEVELS, N_FEATURES)
-for lv in (0, 3, LEVELS - 1):
+for lv in (0, 2, LEVELS - 1):
     print(f"p = {LEVEL_P[lv]:.3f}: D_i of the represented features, mean {D_sweep[:, lv][rep_sweep[:, lv]].mean():.3f}; "
           f"D* per replica {[round(v, 3) for v in dims_per_feature(sweep_W).reshape(REPLICAS, LEVELS)[:, lv].tolist()]}")
+
+# %% nbgrader={"grade": true, "grade_id": "feature_dimensionality_test_2", "points": 2}
+feature_dimensionality(PENTAGON)  # your function first (a stub stops here), then your trained sweep
+checks.assert_true("feature_dimensionality", "sweep_W" in globals(),
+                   "sweep_W does not exist: run the sweep's training cell above (it needs train_toy_models)")
+_D = feature_dimensionality(sweep_W).reshape(REPLICAS, LEVELS, N_FEATURES)
+_rep = (sweep_W.norm(dim=1) > 0.5).reshape(REPLICAS, LEVELS, N_FEATURES)
+_means = [float(_D[:, lv][_rep[:, lv]].mean()) for lv in (0, 2, LEVELS - 1)]
+for _lv, _want, _tol, _what in [(0, 1.0, 0.02, "p = 1: two orthogonal features"),
+                                (2, 0.5, 0.03, "p = 0.27: antipodal pairs"),
+                                (LEVELS - 1, 0.4, 0.02, "p = 0.01: pentagons")]:
+    _got = float(_D[:, _lv][_rep[:, _lv]].mean())
+    checks.assert_true("feature_dimensionality", abs(_got - _want) <= _tol,
+                       f"mean D_i of the represented features at {_what}: expected {_want} +- {_tol}, got {_got:.3f}",
+                       hint="D_i depends only on the directions: check that the denominator sums over every j, "
+                            "itself included, and that the features are columns (the norm over dim=1)")
+print("feature_dimensionality: your sweep's mean D_i", [round(v, 3) for v in _means])
+
+# %% [markdown]
+# ## Part 5: the paper's feature-dimensionality experiment
+#
+# Five features in two dimensions can only show a few arrangements. The paper's section
+# "Feature Dimensionality" asks the question at a larger size: $n = 400$ features in
+# $m = 30$ dimensions, all of **equal** importance and sparsity (what the paper calls
+# *uniform* superposition), one model per sparsity level. Its finding is about $D^*$, not
+# about single features: as the features get sparser, $D^*$ does not fall smoothly; it
+# **sticks** at 1 and at 1/2 (60 features in 30 antipodal pairs) over ranges of
+# sparsity, and between and below those plateaus the
+# features' $D_i$ cluster at the fractions of simple shapes: 3/4 (a tetrahedron), 2/3 (a
+# triangle), 1/2 (a pair), 2/5 (a pentagon), 3/8 (a square antiprism).
+#
+# Training 16 sparsity levels of that model takes about 17 minutes on one busy core,
+# too long for this notebook, so the course ships the result: the model `toy-sticky`,
+# trained by the code of `python -m course.models.train toy-sticky` (in
+# `course/models/toy.py`: the same model, Adam with a cosine decay, 3,000 steps of batches
+# of 256, feature probabilities log-spaced from 1 to 0.05, that is $1/(1-S)$ from 1 to 20).
+# `bootcamp reproduce toy-sticky` retrains it and compares. You measure it with your own
+# functions.
+
+# %%
+from course.models import load as load_shipped
+
+sticky_model = load_shipped("toy-sticky")
+STICKY_W = sticky_model.W.detach()  # (16 levels, 30 hidden, 400 features)
+STICKY_P = sticky_model.probability  # the feature probability of each level
+print("W:", tuple(STICKY_W.shape), " 1/(1-S) per level:", [round(v, 2) for v in (1 / STICKY_P).tolist()])
+
+# %% [markdown]
+# **Predict, then look.** Before you run the next cell, write down your guesses: what is
+# $D^*$ of the densest level (all 400 features present in every input, 30 dimensions)?
+# Of the sparsest (a feature is present in one input in 20)? In between, will $D^*$ fall
+# smoothly as $1/(1-S)$ grows, or in steps, and if in steps, where? Put them in
+# `MY_PREDICTION` (not graded; the next cell prints them next to the data).
+
+# %%
+MY_PREDICTION = {"D* dense": None, "D* sparsest": None, "smooth or steps": None}
+
+# %%
+sticky_dstar = dims_per_feature(STICKY_W)
+sticky_D = feature_dimensionality(STICKY_W)
+sticky_rep = STICKY_W.norm(dim=1) > 0.5
+fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1.6, 1]})
+plot_dimensionality(axes[0], STICKY_W, STICKY_P, STICKY_P, "400 features in 30 dims (toy-sticky)")
+axes[1].hist(sticky_D[sticky_rep].numpy(), bins=np.linspace(0, 1.05, 106), color="tab:blue")
+for y in FRACTIONS.values():
+    axes[1].axvline(y, color="0.6", lw=0.7, ls="--")
+axes[1].set(xlabel="D_i of the represented features, all levels", ylabel="features", yscale="log",
+            title="where the D_i fall")
+plt.tight_layout()
+plt.show()
+print("your prediction:", MY_PREDICTION)
+print(f"{'1/(1-S)':>8} {'D*':>6} {'represented':>12} {'D_i within 0.05 of 1/2':>24}")
+for k in range(len(STICKY_P)):
+    d = sticky_D[k][sticky_rep[k]]
+    print(f"{1 / STICKY_P[k]:8.2f} {sticky_dstar[k]:6.3f} {int(sticky_rep[k].sum()):12d} "
+          f"{float(((d - 0.5).abs() < 0.05).float().mean()) if len(d) else 0.0:24.2f}")
+
+# %% [markdown]
+# **What the shipped sweep shows.** The numbers are the ones your functions just printed;
+# the test below asserts the sticky values with the tolerances it names.
+#
+# - **Dense** ($1/(1-S) \le 1.5$): $D^* = 1.00$, yet *no* feature has a column longer
+#   than 0.5. With equal importance every 30-dimensional subspace is as good as any
+#   other, and the model spreads one over most of the 400 features (at $1/(1-S) = 1$, 347
+#   columns longer than 0.1, median 0.28, longest 0.40). A projection onto 30 dimensions has $\lVert W\rVert_F^2 = 30$ however it
+#   is spread, so "one dimension per feature" is an average here, not one feature per
+#   dimension. The paper notes the same: dense basis features cannot be told apart from
+#   any other directions, which is why its $D_i$ plot has no line at 1.
+# - **The step down** is fast: $D^* = 0.94$ at 1.8 and $0.62$ at 2.2.
+# - **The plateau at 1/2**: $D^* = 0.512, 0.500, 0.458$ at $1/(1-S) = 2.7, 3.3, 4.0$.
+#   That is three levels within 0.05 of 1/2 and none within 0.05 of 3/4, a band of the
+#   same width. At those levels 58 to 63 features are represented ($2m = 60$), and 81% to
+#   100% of them have $D_i$ within 0.05 of 1/2: antipodal pairs. $D_i$ reaches 1/2 a
+#   level earlier than $D^*$ (at 2.2, 89% of the 46 represented features are near 1/2),
+#   because the short leftover columns still count in $\lVert W\rVert_F^2$.
+# - **Sparser**: $D^*$ falls steadily, from 0.38 at 4.9 to 0.14 at 20, with no further
+#   plateau at this resolution. At 4.9, 87% of the represented features have $D_i$ within
+#   0.03 of 2/5 or 3/8 (the two are too close to tell apart here); beyond that the $D_i$
+#   fall below 0.3.
+# - **Not reproduced**: the paper's $D_i$ clusters at 3/4 and 2/3 (tetrahedra and
+#   triangles) do not appear at any of our 16 levels, and we see no plateau below 1/2.
+#   A finer sweep around $1/(1-S) = 2$ and longer training (see "Going further") would
+#   show whether they are missing or between our levels.
+
+# %% nbgrader={"grade": true, "grade_id": "dims_per_feature_test_2", "points": 2}
+dims_per_feature(PENTAGON)  # your function first (a stub stops here), then the shipped sweep
+_dstar = dims_per_feature(STICKY_W)
+_dstar = dims_per_feature(STICKY_W)
+_D = feature_dimensionality(STICKY_W)
+_rep = STICKY_W.norm(dim=1) > 0.5
+checks.assert_close("dims_per_feature", _dstar[0], 1.0, atol=0.01, rtol=0,
+                    name="D* of the densest level (a 30-dimensional projection: ||W||_F^2 = m)",
+                    hint="m is W.shape[1] = 30, and ||W||_F^2 sums the squares of all 30 x 400 weights of a level")
+_near_one, _near_half, _near_3_4 = [int(((_dstar - v).abs() < 0.05).sum()) for v in (1.0, 0.5, 0.75)]
+checks.assert_true("dims_per_feature", _near_one >= 3 and _near_half >= 3 and _near_3_4 <= 1,
+                   f"expected D* to stick: at least 3 levels within 0.05 of 1 and of 1/2, at most 1 within 0.05 of "
+                   f"3/4; got {_near_one}, {_near_half} and {_near_3_4} (D* per level "
+                   f"{[round(v, 3) for v in _dstar.tolist()]})",
+                   hint="D* = m / ||W||_F^2 per level: W.shape[1] over the sum of squares over dims 1 and 2")
+_half_levels = ((_dstar - 0.5).abs() < 0.05).nonzero().flatten().tolist()
+for _k in _half_levels:
+    _d = _D[_k][_rep[_k]]
+    _share = float(((_d - 0.5).abs() < 0.05).float().mean()) if len(_d) else 0.0
+    checks.assert_true("dims_per_feature", _share >= 0.75,
+                       f"at 1/(1-S) = {1 / STICKY_P[_k]:.2f} (D* = {_dstar[_k]:.3f}) expected at least 75% of the "
+                       f"represented features to have D_i within 0.05 of 1/2; got {_share:.0%}",
+                       hint="check feature_dimensionality: on a pair of opposite unit columns it gives 1/2 each")
+print(f"dims_per_feature: toy-sticky's D* sticks: {_near_one} levels within 0.05 of 1, {_near_half} of 1/2, "
+      f"{_near_3_4} of 3/4")
+### BEGIN HIDDEN TESTS
+from course.models import registry as _registry
+
+_shipped = torch.tensor(_registry.get("toy-sticky").sidecar()["dstar"])
+checks.assert_close("dims_per_feature", dims_per_feature(STICKY_W), _shipped, atol=1e-4, rtol=0,
+                    name="D* of every level of toy-sticky (against the values recorded when it was trained)")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Exercise 11 (investigation): what is $D^* = 1/2$ made of?
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 2 points · about 15 minutes, then look at the hint.
+#
+# $D^*$ is an average over all 400 features, so the same $D^* = 1/2$ can come from very
+# different weights. Take the level of `toy-sticky` whose $D^*$ is closest to 1/2 and
+# decide which hypothesis its weights support:
+#
+# | answer | hypothesis | what you would see |
+# |---|---|---|
+# | `"pairs"` | about $2m = 60$ features are represented, nearly all in antipodal pairs | most represented features have $D_i$ within 0.05 of 1/2 |
+# | `"mixture"` | some features keep a dimension of their own and others share one more tightly; the average happens to be 1/2 | many represented features with $D_i > 0.95$, many others well below 1/2 |
+# | `"spread"` | no arrangement: the features' dimensionalities are spread out | neither: few $D_i$ near 1/2 and few near 1 |
+#
+# Measure it with your functions (`dims_per_feature`, `feature_dimensionality`, the norms
+# of the columns), then return your answer. The test recomputes the evidence from
+# `STICKY_W` and checks that your answer is the one it supports.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** Pick the level, keep only its represented features (norm above 0.5), and
+# look at how their $D_i$ are distributed: what fraction lies near 1/2, what fraction near 1?
+#
+# **A pointer.** `dims_per_feature(STICKY_W)` has one value per level: the level you want is
+# where its distance to 0.5 is smallest. Then index `feature_dimensionality(STICKY_W)` with
+# that level and a boolean mask of the represented features, and take means of comparisons.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "plateau_geometry"} exercise={"difficulty": 2, "importance": 3, "minutes": 15}
+def plateau_geometry() -> str:
+    """Which hypothesis the toy-sticky level with D* closest to 1/2 supports: "pairs", "mixture" or "spread"."""
+    ### BEGIN SOLUTION
+    return "pairs"  # 58 represented features (2m = 60), all 58 with D_i within 0.05 of 1/2
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "plateau_geometry_test", "points": 2}
+answer = checks.call("plateau_geometry", plateau_geometry, case="your answer")
+checks.assert_true("plateau_geometry", answer in ("pairs", "mixture", "spread"),
+                   f"expected one of 'pairs', 'mixture', 'spread'; got {answer!r}")
+_k = int((dims_per_feature(STICKY_W) - 0.5).abs().argmin())
+_rep = STICKY_W[_k].norm(dim=0) > 0.5
+_d = feature_dimensionality(STICKY_W)[_k][_rep]
+_near_half, _near_one = float(((_d - 0.5).abs() < 0.05).float().mean()), float((_d > 0.95).float().mean())
+_supported = "pairs" if _near_half >= 0.7 else "mixture" if _near_one >= 0.2 else "spread"
+checks.assert_equal("plateau_geometry", answer, _supported,
+                    name=f"the hypothesis the level with D* = {float(dims_per_feature(STICKY_W)[_k]):.3f} supports",
+                    hint="count the represented features of that level and look at the fraction of their D_i near "
+                         "1/2 (within 0.05) and near 1 (above 0.95)")
+print(f"plateau_geometry: {answer!r}: {int(_rep.sum())} features represented, {_near_half:.0%} with D_i near 1/2, "
+      f"{_near_one:.0%} near 1")
+### BEGIN HIDDEN TESTS
+_a = checks.call("plateau_geometry", plateau_geometry, case="your answer, again")
+checks.assert_equal("plateau_geometry", _a, _supported, name="the answer")
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## Summary
@@ -1394,9 +1609,14 @@ rows = [
     ("5 features in 2 dimensions: a pentagon when sparse",
      f"pentagon in {int((_geometry[:, _sparse.numpy()] == 'pentagon').sum())} of {int(_sparse.sum()) * REPLICAS} "
      f"models at p <= 0.04"),
-    ("D_i: 1 alone, 1/2 in a pair, 2/5 in a pentagon",
+    ("D_i: 1 alone, 1/2 in a pair, 2/5 in a pentagon (geometry)",
      f"mean D_i: {_D[:, 0][_rep[:, 0]].mean():.3f} at p = 1, {_D[:, 2][_rep[:, 2]].mean():.3f} at p = 0.27, "
      f"{_D[:, -1][_rep[:, -1]].mean():.3f} at p = 0.01"),
+    ("n = 400, m = 30: D* sticks at 1 and 1/2",
+     f"toy-sticky: {int(((sticky_dstar - 1).abs() < 0.05).sum())} levels within 0.05 of 1, "
+     f"{int(((sticky_dstar - 0.5).abs() < 0.05).sum())} of 1/2, {int(((sticky_dstar - 0.75).abs() < 0.05).sum())} of 3/4"),
+    ("D_i cluster at 3/4, 2/3, 1/2, 2/5, 3/8",
+     "1/2 (antipodal pairs) and 2/5-3/8 seen; 3/4 and 2/3 not seen at our 16 levels"),
 ]
 print(f"{'Elhage et al. 2022':<52} | this notebook")
 print("-" * 52 + "-+-" + "-" * 60)
@@ -1450,12 +1670,12 @@ for paper, ours in rows:
 #    antipodal pairs. Write a generator with a tunable correlation between two groups of
 #    features and measure `antipodal_pairs` and the angles between groups as the
 #    correlation varies. Start from `generate_batch`.
-# 5. **Stickiness at scale.** Rerun the sticky plot with more features (100 or 400 in 10
-#    to 30 dimensions), longer training and finer sparsity steps, and measure the fraction
-#    of features whose $D_i$ lies within 0.02 of each $d/k$ fraction. Which fractions
-#    appear, and do the plateaus of $D^*$ sharpen with training time? Start from the sticky
-#    cell of this notebook and `feature_dimensionality`; `course/models/toy.py`
-#    (`ToyConfig`, `train_toy`) trains bigger sweeps with the same model.
+# 5. **The missing clusters.** `toy-sticky` shows $D^*$ sticking at 1 and 1/2 but none of
+#    the paper's $D_i$ clusters at 3/4 and 2/3. Are they between our levels, or do they
+#    need longer training? Retrain with 40 levels between $1/(1-S) = 1.5$ and 3 (change
+#    `sticky_config` and `StickyTrainConfig` in `course/models/toy.py`; about a minute per
+#    level per 1,000 steps on one core), and measure the fraction of features whose $D_i$
+#    lies within 0.02 of each $d/k$. Do the plateaus of $D^*$ sharpen with training time?
 # 6. **Can a sparse autoencoder tell a pentagon from pairs?** Lesson 4.3 recovers the
 #    columns of `W` with an SAE. Does recovery (mean max cosine similarity) get worse as
 #    the model moves from pairs to the pentagon, i.e. as interference grows, and does the
