@@ -1828,6 +1828,9 @@ checks.assert_equal("quote_movers", _disagree, _want_disagree, name="DISAGREE",
                          "heatmaps")
 print(f"quote_movers: your movers {_movers} and the head the ablations disagree on, L{_disagree[0]}H{_disagree[1]}, "
       "are what your numbers show")
+print("patching score / direct share / mean minus zero ablation, per head:\n" + "\n".join(
+    f"  L{_l}H{_h}: {float(head_patching[_l, _h]):+.2f} / {float(_dla_share[_l, _h]):+.0%} / "
+    f"{float(effects['mean'][_l, _h] - effects['zero'][_l, _h]):+.2f}" for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads)))
 ### BEGIN HIDDEN TESTS
 _ans = quote_movers()
 _rows16 = torch.arange(len(clean_tokens))
