@@ -942,6 +942,9 @@ _best, _frac = neuron_frequencies(_xr, _B7)
 checks.assert_close("neuron_frequencies", _frac, _parts.max(1).values / _var, atol=1e-9, name="fractions of random neurons vs the 2-D FFT",
                     hint="the part of frequency k: C[r, 0], C[0, r] and the 2 x 2 block C[r][:, r], with r = [2k - 1, 2k]")
 checks.assert_equal("neuron_frequencies", _best, _parts.argmax(1) + 1, name="best frequencies of random neurons")
+checks.assert_close("neuron_frequencies", neuron_frequencies(_xr * 1e-3, _B7)[1], _frac, atol=1e-9,
+                    name="fractions of the same neurons scaled by 1e-3 (variance under 1)",
+                    hint="only a variance of exactly 0 gives 0: a fraction does not depend on the neuron's scale")
 print("neuron_frequencies: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _xb = torch.randn(7, 53 * 53, generator=torch.Generator().manual_seed(1))
@@ -1353,6 +1356,15 @@ checks.assert_close("progress_measures", _pm["excluded_loss"][1], excluded_loss(
 checks.assert_true("progress_measures", _pm["restricted_loss"][0] > 3.0,
                    f"the restricted loss at initialisation is {_pm['restricted_loss'][0]:.3f}; a random model should be "
                    f"near ln {P} = {math.log(P):.2f}: did you load each snapshot's weights?")
+_spec113 = registry.get("grokking-p113")
+_m113 = registry.load("grokking-p113")
+_data113 = grokking.make_data(113, 0.3, seed=5)  # another model, config and split than the notebook's
+_pm113 = progress_measures([(7, _m113.state_dict())], _m113.cfg, _data113, _spec113.sidecar()["key_freqs"])
+_ref113 = grokking.progress_measures(_m113, _data113, _spec113.sidecar()["key_freqs"])
+for _k in ("restricted_loss", "excluded_loss"):
+    checks.assert_close("progress_measures", _pm113[_k][0], _ref113[_k], rtol=1e-5,
+                        name=f"{_k} of the shipped p = 113 model on another split",
+                        hint="build the model from the cfg argument and score the data argument, not the notebook's")
 print("progress_measures: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _pm = progress_measures(_two, cfg, data, _shipped_freqs)
@@ -1501,6 +1513,31 @@ for _k, _v in _want.items():
                               "45: the earlier wins)"}.get(_k))
 checks.assert_equal("find_phases", find_phases({**_curve, "train_acc": [0.5] * 7}, _pm), {"mem": -1},
                     name="a run that never memorises")
+_cases = [  # (what it checks, curve, progress measures, the answer)
+    ("thresholds: the snapshot nearest to mem, not the first; lows before it do not count; M = 13",
+     {"epoch": [0, 10, 20, 30, 40, 50, 60, 70], "train_acc": [0.2, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+      "test_loss": [4.0, 9.0, 13.0, 12.0, 10.0, 6.2, 6.4, 1.0]},
+     {"epoch": [0, 20, 30, 40, 50, 60], "restricted_loss": [100.0, 10.0, 1.05, 0.95, 0.5, 0.4],
+      "excluded_loss": [0.01, 1.0, 9.5, 10.5, 12.0, 13.0]},
+     {"mem": 20, "test_at_mem": 13.0, "r10": 40, "test_at_r10": 10.0, "e10": 40, "test_at_e10": 10.0, "half": 50}),
+    ("ties: exactly a tenth, exactly ten times, exactly half are not enough",
+     {"epoch": [0, 10, 20, 30, 40], "train_acc": [0.5, 1.0, 1.0, 1.0, 1.0], "test_loss": [3.0, 12.0, 6.0, 5.0, 1.0]},
+     {"epoch": [0, 10, 20, 30, 40], "restricted_loss": [4.0, 4.0, 0.4, 0.3, 0.1], "excluded_loss": [2.0, 0.5, 5.0, 6.0, 7.0]},
+     {"mem": 10, "test_at_mem": 12.0, "r10": 30, "test_at_r10": 5.0, "e10": 30, "test_at_e10": 5.0, "half": 30}),
+    ("events that never happen",
+     {"epoch": [0, 10, 20], "train_acc": [0.5, 1.0, 1.0], "test_loss": [3.0, 8.0, 7.0]},
+     {"epoch": [0, 10, 20], "restricted_loss": [4.0, 3.0, 2.0], "excluded_loss": [1.0, 0.9, 0.8]},
+     {"mem": 10, "test_at_mem": 8.0, "r10": -1, "test_at_r10": -1.0, "e10": -1, "test_at_e10": -1.0, "half": -1}),
+    ("memorised at epoch 0, excluded loss already 10x its later low there",
+     {"epoch": [0, 10, 20], "train_acc": [1.0, 1.0, 1.0], "test_loss": [5.0, 4.0, 2.0]},
+     {"epoch": [0, 10, 20], "restricted_loss": [4.0, 3.0, 0.3], "excluded_loss": [11.0, 1.0, 2.0]},
+     {"mem": 0, "test_at_mem": 5.0, "r10": 20, "test_at_r10": 2.0, "e10": 0, "test_at_e10": 5.0, "half": 20}),
+]
+for _what, _c, _p, _want in _cases:
+    _got = checks.call("find_phases", find_phases, _c, _p, case=_what)
+    checks.assert_equal("find_phases", {k: _got.get(k) for k in _want}, _want, name=_what,
+                        hint="events at or after the snapshot nearest to mem, strict comparisons, -1 and -1.0 for what "
+                             "never happens")
 print("find_phases: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _never = find_phases(_curve, {**_pm, "excluded_loss": [4.0, 0.5, 0.3, 0.4, 0.5]})
