@@ -1946,7 +1946,13 @@ plt.show()
 print("ICL score on Python source over the live run:", [round(v, 2) for v in icl_curves["text"]])
 
 # %% [markdown]
-# **What just happened.** On data like its training data the score falls from 0 to
+# Before reading on: when does the score on periodic rows fall, compared with the dotted line?
+# Does it move at all before it? And what sign does the score on Python source have, and what
+# would that mean about the model's copying on text?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# On data like its training data the score falls from 0 to
 # strongly negative at the phase change, the steepest fall within one evaluation of the
 # moment the induction scores jump: Olsson et al.'s co-occurrence, in miniature. (It also
 # drifts down a little *before* the phase change: tokens already in the context are more
@@ -1961,6 +1967,7 @@ print("ICL score on Python source over the live run:", [round(v, 2) for v in icl
 # is the only thing to learn; on text, a model has to learn *when* to copy, and that needs
 # training on text. Olsson et al.'s claim is about models trained on natural text; this
 # lesson reproduces the mechanism and the co-occurrence on synthetic data, not that.
+# </details>
 
 # %% [markdown]
 # ## Summary
