@@ -817,6 +817,9 @@ checks.assert_equal("key_frequencies", list(_res[0]), [2, 4, 6], name="key frequ
 checks.assert_true("key_frequencies", all(isinstance(k, int) for k in _res[0]), "return the frequencies as Python ints")
 checks.assert_close("key_frequencies", _res[1], (3.0 + 1.0 + 0.31) / 9.9, rtol=1e-6, name="share",
                     hint="divide by the total over all frequencies, constant included")
+checks.assert_equal("key_frequencies", list(key_frequencies(torch.tensor([0.0, 1.0, 0.5, 0.25]), threshold=0.5)[0]), [1],
+                    name="key frequencies of [0, 1, 0.5, 0.25] with threshold 0.5",
+                    hint="strictly more than threshold * max: 0.5 is not more than half of 1")
 print("key_frequencies: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _f, _s = key_frequencies(torch.tensor([1.0, 2.0, 2.0, 2.0], dtype=torch.float64))
@@ -1356,14 +1359,14 @@ checks.assert_close("progress_measures", _pm["excluded_loss"][1], excluded_loss(
 checks.assert_true("progress_measures", _pm["restricted_loss"][0] > 3.0,
                    f"the restricted loss at initialisation is {_pm['restricted_loss'][0]:.3f}; a random model should be "
                    f"near ln {P} = {math.log(P):.2f}: did you load each snapshot's weights?")
-_spec113 = registry.get("grokking-p113")
-_m113 = registry.load("grokking-p113")
-_data113 = grokking.make_data(113, 0.3, seed=5)  # another model, config and split than the notebook's
-_pm113 = progress_measures([(7, _m113.state_dict())], _m113.cfg, _data113, _spec113.sidecar()["key_freqs"])
-_ref113 = grokking.progress_measures(_m113, _data113, _spec113.sidecar()["key_freqs"])
+torch.manual_seed(1)
+_small_cfg = GrokConfig(p=11)  # another config, a random model and another split than the notebook's
+_small, _small_data = GrokTransformer(_small_cfg), grokking.make_data(11, 0.5, seed=5)
+_pm11 = progress_measures([(7, _small.state_dict())], _small_cfg, _small_data, [1, 3])
+_ref11 = grokking.progress_measures(_small, _small_data, [1, 3])
 for _k in ("restricted_loss", "excluded_loss"):
-    checks.assert_close("progress_measures", _pm113[_k][0], _ref113[_k], rtol=1e-5,
-                        name=f"{_k} of the shipped p = 113 model on another split",
+    checks.assert_close("progress_measures", _pm11[_k][0], _ref11[_k], rtol=1e-5,
+                        name=f"{_k} of a random p = 11 model on its own split",
                         hint="build the model from the cfg argument and score the data argument, not the notebook's")
 print("progress_measures: visible tests pass")
 ### BEGIN HIDDEN TESTS
