@@ -1106,6 +1106,10 @@ checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [1, 3]), _wave, ato
                     hint="a direction in the span must come back unchanged: are your directions normalised to norm 1?")
 checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [2]), torch.zeros(49, 1, dtype=torch.float64), atol=1e-10,
                     name="projection of cos(w_3 (a+b)) onto frequency 2")
+checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [3]), _wave, atol=1e-10,
+                    name="projection of cos(w_3 (a+b)) onto frequency 3 alone", hint="a list of one frequency is not empty")
+checks.assert_close("sum_freq_part", sum_freq_part(_x, 7, []), torch.zeros(49, 3, dtype=torch.float64), atol=0,
+                    name="projection onto no frequency", hint="no frequency: zeros of x's shape, in float64")
 checks.assert_close("sum_freq_part", _y, _fft_sum_part(_x, 7, [1, 3]), atol=1e-10,
                     name="projection of random columns (p = 7, freqs [1, 3]) vs the 2-D FFT",
                     hint="row i is a = i // p and b = i % p; project onto cos and sin for each frequency")
