@@ -7,7 +7,7 @@
 #   course:
 #     id: "3.1"
 #     title: TransformerLens
-#     minutes: 240
+#     minutes: 260
 #     prerequisites: ["2.1", "2.2"]
 # ---
 
@@ -44,7 +44,8 @@
 # Read `course/models/gpt.py` once before you start (it is short): the hidden tests compare
 # your answers with that plain PyTorch model.
 #
-# **Time.** About 4 hours: eleven graded exercises (32 points) and many pictures.
+# **Time.** About 4 hours 20 minutes: twelve graded exercises (35 points, one an investigation)
+# and many pictures.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function whose
 # body is `raise NotImplementedError`. Replace it and run the test cell below. A passing cell
@@ -907,6 +908,17 @@ checks.assert_close("direct_logit_attribution", _got, _want,
 #
 # Below, the attribution of all 14 components at the last position, averaged over the 16
 # clean prompts.
+#
+# ### Predict, then look
+#
+# You have seen where each head *reads* (the attention patterns). Before you run the next
+# cell, write down which component you expect to write the most towards the right quote, and
+# whether the layer-0 MLP helps or hurts. Not graded: the cell after the chart compares your
+# guess with your numbers, and a guess is only worth something if you make it first.
+
+# %%
+PREDICT_TOP_COMPONENT = None  # one label of component_stack, e.g. "L0H2", "L1 MLP" or "embed"
+PREDICT_MLP0_SIGN = None      # "+" if the layer-0 MLP pushes towards the right quote, "-" if against it
 
 # %%
 stack, stack_labels = component_stack(clean_cache, bridge.W_O, bridge.b_O)
@@ -933,15 +945,30 @@ def bar_chart(values, labels, title, ylabel="contribution to logit diff"):
 
 bar_chart(dla.mean(1).numpy(), stack_labels, "Direct logit attribution at the last position (mean over 16 clean prompts)")
 
+# %%
+_mean_dla = dla.mean(1)
+_top = stack_labels[int(_mean_dla.argmax())]
+_mlp0 = float(_mean_dla[stack_labels.index("L0 MLP")])
+print(f"largest direct attribution: {_top} ({float(_mean_dla.max()):+.2f}); you predicted {PREDICT_TOP_COMPONENT!r}")
+print(f"layer-0 MLP: {_mlp0:+.2f}, so {'+' if _mlp0 > 0 else '-'}; you predicted {PREDICT_MLP0_SIGN!r}")
+if PREDICT_TOP_COMPONENT is None or PREDICT_MLP0_SIGN is None:
+    print("(no prediction written: next time, write it before you run the cell that draws the chart)")
+
 # %% [markdown]
-# **What just happened.** L1H0 and L1H1, the two heads that attend to the opening quote,
-# write more than the whole logit difference directly (about 2.3 and 0.8). Nothing else
-# comes close. The layer-0 MLP at the last position pushes a little *against* the answer,
-# and the embeddings and layer-0 heads contribute almost nothing, because nothing at the
-# last position knows which quote opened the string until layer 1 fetches it. The sum
-# matches the model's logit difference because the decomposition is exact once the
-# LayerNorm scale is frozen. That frozen scale is also the method's main caveat: it treats
-# LayerNorm as linear, which is only true for this one input.
+# Before reading on, answer for yourself: which heads carry most of the logit difference, and
+# how does that fit with where they attend? Why can nothing before layer 1 write the answer at
+# the last position? And what does freezing the LayerNorm scale assume?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# L1H0 and L1H1, the two heads that attend to the opening quote, write more than the whole
+# logit difference directly (about 2.3 and 0.8). Nothing else comes close. The layer-0 MLP at
+# the last position pushes a little *against* the answer, and the embeddings and layer-0 heads
+# contribute almost nothing, because nothing at the last position knows which quote opened the
+# string until layer 1 fetches it. The sum matches the model's logit difference because the
+# decomposition is exact once the LayerNorm scale is frozen. That frozen scale is also the
+# method's main caveat: it treats LayerNorm as linear, which is only true for this one input.
+# </details>
 #
 # ## LayerNorm folding and `enable_compatibility_mode()`
 #
@@ -1433,15 +1460,23 @@ print(f"prompts opening with ': clean logit diff {logit_diff(bridge(same_quote),
       f"over the mixed batch {logit_diff(mixed_ref, SINGLE, DOUBLE).mean():+.2f}")
 
 # %% [markdown]
-# Ablating L1H0 costs the most, then L1H1, whichever way they are ablated. Now look at
-# L0H1: zero-ablating it costs almost two logits, mean-ablating it almost nothing. L0H1
-# (the previous-byte head) does much the same on every prompt, and later layers rely on its
-# typical output. Replacing that output with zeros, a value it never produces, breaks them
-# for reasons that have nothing to do with quotes. That is why mean ablation (or resampling
-# from other prompts) is usually preferred. The last line shows the reference-batch trap in
-# numbers. Mean-ablating L1H0 with a reference batch that
-# always opened with `'` changes almost nothing, because its mean output still says "`'`".
-# Ablation tells you what a head is needed for *relative to the reference you chose*.
+# Read the two heatmaps before you read on. Which heads cost the most whichever way they are
+# ablated? Is there a head that zero ablation calls important and mean ablation does not, and
+# which of the two would you trust for it? What does the last printed line say about the
+# reference batch? (Exercise 12 asks for your answers.)
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# Ablating L1H0 costs the most, then L1H1, whichever way they are ablated. Now look at L0H1:
+# zero-ablating it costs almost two logits, mean-ablating it almost nothing. L0H1 (the
+# previous-byte head) does much the same on every prompt, and later layers rely on its typical
+# output. Replacing that output with zeros, a value it never produces, breaks them for reasons
+# that have nothing to do with quotes. That is why mean ablation (or resampling from other
+# prompts) is usually preferred. The last line shows the reference-batch trap in numbers.
+# Mean-ablating L1H0 with a reference batch that always opened with `'` changes almost
+# nothing, because its mean output still says "`'`". Ablation tells you what a head is needed
+# for *relative to the reference you chose*.
+# </details>
 #
 # ## Activation patching
 #
@@ -1600,13 +1635,19 @@ fig.colorbar(im, ax=ax)
 plt.show()
 
 # %% [markdown]
-# **What just happened.** Read the heatmap top to bottom. Before layer 0, only the quote's
-# own position matters: that is where the two prompts differ. Between the layers it
-# *still* only matters at the quote's position: after layer 0 the information has not
-# moved. After layer 1 it lives entirely at the last position. So something in layer 1
-# carries the quote type from position 11 to the last position, across about fourteen
-# bytes. Attention is the only part of a transformer that moves information between
-# positions. Which heads?
+# Read the heatmap top to bottom before you read on: at which positions does patching restore
+# the answer before layer 0, between the layers, and after layer 1? What must layer 1 do, and
+# which part of a transformer can do it?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# Before layer 0, only the quote's own position matters: that is where the two prompts differ.
+# Between the layers it *still* only matters at the quote's position: after layer 0 the
+# information has not moved. After layer 1 it lives entirely at the last position. So
+# something in layer 1 carries the quote type from position 11 to the last position, across
+# about fourteen bytes. Attention is the only part of a transformer that moves information
+# between positions. Which heads?
+# </details>
 #
 # ## Exercise 11: patching heads
 #
@@ -1724,7 +1765,119 @@ fig.colorbar(im, ax=ax1)
 plt.show()
 
 # %% [markdown]
-# **What just happened.** Patching L1H0 alone restores about three quarters of the logit
+# ## Exercise 12 (investigation): name the quote movers, and the head the ablations disagree on
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 15 minutes.
+#
+# You now have four kinds of evidence about the same eight heads: attention patterns, direct
+# logit attribution (exercise 6), zero and mean ablation (exercise 9) and patching (exercise
+# 11). Read your own plots and return two answers:
+#
+# - `MOVERS`: the heads that move the quote type to the last position and write the answer
+#   there: each restores more than 10% of the clean-corrupted gap when patched alone (the
+#   left heatmap above) **and** writes more than 10% of the clean logit difference directly
+#   (the DLA bar chart). List them as `(layer, head)` pairs, largest patching score first.
+# - `DISAGREE`: the `(layer, head)` for which zero and mean ablation disagree most, zero
+#   ablation costing far more than mean ablation (the two ablation heatmaps).
+#
+# The test reads the answers off your own `head_patching`, `dla` and `effects`, then checks
+# them against its own computation. Then open the reading below and compare with yours.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** A mover passes two tests at once: it carries the information (patching) and
+# it writes the answer itself (direct attribution); a head that passes only the first acts
+# through others. For the second answer, look for the largest gap between the two ablations'
+# numbers for the same head.
+#
+# **A pointer.** Print `head_patching`, `dla.mean(1) / CLEAN_LD` with `stack_labels`, and
+# `effects["mean"] - effects["zero"]`; each answer is a handful of comparisons.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "quote_movers"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
+def quote_movers() -> tuple[list[tuple[int, int]], tuple[int, int]]:
+    """Your reading of your plots: (MOVERS, DISAGREE), e.g. ([(0, 3)], (1, 2)). Return constants."""
+    ### BEGIN SOLUTION
+    return [(1, 0), (1, 1)], (0, 1)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "quote_movers_test", "points": 3}
+def _movers_from(patching: torch.Tensor, head_dla: torch.Tensor, gap: torch.Tensor):
+    """The answers a (layer, head) table of patching scores, of DLA shares and of mean-minus-zero ablation effects give."""
+    heads = [lh for lh in np.ndindex(*patching.shape) if patching[lh] > 0.1 and head_dla[lh] > 0.1]
+    return sorted(heads, key=lambda lh: -float(patching[lh])), tuple(int(i) for i in np.unravel_index(int(gap.argmax()), gap.shape))
+
+
+_ans = checks.call("quote_movers", quote_movers, case="your answers")
+checks.assert_true("quote_movers", isinstance(_ans, tuple) and len(_ans) == 2 and isinstance(_ans[0], list)
+                   and all(isinstance(lh, tuple) and len(lh) == 2 for lh in [*_ans[0], _ans[1]]),
+                   f"return (MOVERS, DISAGREE): a list of (layer, head) tuples and one (layer, head) tuple; got {_ans!r}")
+_movers, _disagree = [tuple(int(v) for v in lh) for lh in _ans[0]], tuple(int(v) for v in _ans[1])
+_dla_share = torch.tensor([[float(dla[stack_labels.index(f"L{_l}H{_h}")].mean()) / CLEAN_LD for _h in range(cfg.n_heads)]
+                           for _l in range(cfg.n_layers)])
+_want_movers, _want_disagree = _movers_from(head_patching, _dla_share, effects["mean"] - effects["zero"])
+for _lh in _movers:
+    checks.assert_true("quote_movers", _lh in _want_movers,
+                       f"L{_lh[0]}H{_lh[1]} is in MOVERS, but your numbers give it a patching score of "
+                       f"{float(head_patching[_lh]):.2f} and a direct attribution of {float(_dla_share[_lh]):.0%} of the logit "
+                       "difference: it fails at least one of the two tests",
+                       hint="a head that matters when patched but writes nothing directly acts through other heads")
+checks.assert_equal("quote_movers", _movers, _want_movers, name="MOVERS",
+                    hint="every head over 10% on both tests, the largest patching score first")
+checks.assert_equal("quote_movers", _disagree, _want_disagree, name="DISAGREE",
+                    hint="the head whose zero-ablation cost is far larger than its mean-ablation cost: subtract the two "
+                         "heatmaps")
+print(f"quote_movers: your movers {_movers} and the head the ablations disagree on, L{_disagree[0]}H{_disagree[1]}, "
+      "are what your numbers show")
+print("patching score / direct share / mean minus zero ablation, per head:\n" + "\n".join(
+    f"  L{_l}H{_h}: {float(head_patching[_l, _h]):+.2f} / {float(_dla_share[_l, _h]):+.0%} / "
+    f"{float(effects['mean'][_l, _h] - effects['zero'][_l, _h]):+.2f}" for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads)))
+### BEGIN HIDDEN TESTS
+_ans = quote_movers()
+_rows16 = torch.arange(len(clean_tokens))
+
+
+def _ld_ref(lg):
+    return (lg[_rows16, -1, correct] - lg[_rows16, -1, wrong]).mean()
+
+
+with torch.no_grad():
+    _lg_c, _rc = _ref_forward(model, clean_tokens)
+    _lg_r, _ = _ref_forward(model, corrupted_tokens)
+    _ldc, _ldr = _ld_ref(_lg_c), _ld_ref(_lg_r)
+    _pt, _gp = torch.zeros(cfg.n_layers, cfg.n_heads), torch.zeros(cfg.n_layers, cfg.n_heads)
+    for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads):
+        def _patch(lay, z, _l=_l, _h=_h):
+            if lay == _l:
+                z[:, :, _h] = _rc["z"][_l][:, :, _h]
+            return z
+
+        def _abl(lay, z, _l=_l, _h=_h, _mean=False):
+            if lay == _l:
+                z[:, :, _h] = z[:, :, _h].mean(0) if _mean else 0.0
+            return z
+
+        _pt[_l, _h] = (_ld_ref(_ref_forward(model, corrupted_tokens, edit_z=_patch)[0]) - _ldr) / (_ldc - _ldr)
+        _gp[_l, _h] = (_ld_ref(_ref_forward(model, clean_tokens, edit_z=lambda lay, z, _f=_abl: _f(lay, z, _mean=True))[0])
+                       - _ld_ref(_ref_forward(model, clean_tokens, edit_z=_abl)[0]))
+    _dirs = (bridge.W_U[:, correct] - bridge.W_U[:, wrong]).T * model.ln_f.weight  # (B, d_model)
+    _scale = clean_cache["ln_final.hook_scale"][:, -1]  # (B, 1)
+    _share = torch.zeros(cfg.n_layers, cfg.n_heads)
+    for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads):
+        _out = _rc["z"][_l][:, -1, _h] @ bridge.W_O[_l, _h]  # (B, d_model)
+        _share[_l, _h] = (((_out - _out.mean(-1, keepdim=True)) / _scale * _dirs).sum(-1).mean()) / _ldc
+_ref_movers, _ref_disagree = _movers_from(_pt, _share, _gp)
+checks.assert_equal("quote_movers", [tuple(int(v) for v in lh) for lh in _ans[0]], _ref_movers,
+                    name="MOVERS against the test's own patching and attribution")
+checks.assert_equal("quote_movers", tuple(int(v) for v in _ans[1]), _ref_disagree,
+                    name="DISAGREE against the test's own ablations")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>One reading of all four methods (open after exercise 12 passes)</summary>
+#
+# Patching L1H0 alone restores about three quarters of the logit
 # difference, L1H1 most of the rest, and only at the last position: these are the heads
 # that carry the quote type to where it is needed. It fits everything else: they attend
 # from the last position to the opening quote (attention patterns), they write the answer
@@ -1734,6 +1887,7 @@ plt.show()
 # `resid_pre 1` of the first heatmap). Four methods, one story: a two-head "quote mover".
 # A fuller circuit analysis would patch *paths* (does L1H0 get the quote type through its
 # value vectors, or through its choice of where to look?), which is the first item below.
+# </details>
 
 # %% [markdown]
 # ## Why this matters for safety

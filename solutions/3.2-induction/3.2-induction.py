@@ -7,7 +7,7 @@
 #   course:
 #     id: "3.2"
 #     title: Induction heads (replicating Olsson et al. 2022)
-#     minutes: 300
+#     minutes: 315
 #     prerequisites: ["3.1"]
 # ---
 
@@ -35,8 +35,8 @@
 # | the induction heads read the previous-token heads through their **keys** (K-composition) | composition scores, exercises 8-10 |
 # | the induction head's OV circuit copies, its QK circuit matches "token before the key" with "my token" | factored circuits, exercises 11-13 |
 # | removing the induction heads destroys in-context copying; removing other heads does not | ablation with hooks, exercises 14-15 |
-# | the previous-token heads matter at the keys' positions, not at the queries' (a control of matched size) | ablation at chosen positions, exercises 16-17 |
-# | in-context learning (loss late in the context minus early) appears at the phase change | the ICL score over your live run, exercise 18 |
+# | the previous-token heads matter at the keys' positions, not at the queries' (a control of matched size) | ablation at chosen positions, exercises 17-18 |
+# | in-context learning (loss late in the context minus early) appears at the phase change | the ICL score over your live run, exercise 19 |
 #
 # **After this lesson you can**
 # - generate the data that makes induction heads appear, and say why the obvious data does not;
@@ -52,7 +52,8 @@
 # names, ablation with hooks). From 2.1 you know attention, `W_Q`, `W_K`, `W_V`, `W_O`
 # and the residual stream.
 #
-# **Time.** About 5 hours: eighteen graded exercises (41 points) and many pictures.
+# **Time.** About 5 hours 15 minutes: nineteen graded exercises (44 points, two of them
+# investigations) and many pictures.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace it and run the test cell below. A
@@ -440,7 +441,22 @@ plt.show()
 # start to fall. If your data generator draws exactly as specified, your curve lies on top
 # of the shipped one. At every evaluation the run also keeps the loss at every position on
 # two fixed batches, one of training-like periodic rows and one of Python source (exercise
-# 18 reads them: the in-context learning score of Olsson et al.).
+# 19 reads them: the in-context learning score of Olsson et al.).
+#
+# ### Predict, then look
+#
+# Before you run the next two cells, commit to two guesses about the shipped run's curve over
+# its 1,500 steps (not graded: the cell after the plot compares them with the data, and a
+# guess is only worth something if you write it first):
+#
+# 1. `PREDICT_SHAPE`: the loss on the repeated half falls `"steadily"` (about as much in every
+#    stretch of training) or `"suddenly"` (more than half of its whole fall within 200 steps)?
+# 2. `PREDICT_FIRST_HALF`: by the end, is the loss on the *first* half, which has nothing to
+#    copy, `"lower"` than at step 0, about the `"same"`, or `"higher"`?
+
+# %%
+PREDICT_SHAPE = None       # "steadily" or "suddenly"
+PREDICT_FIRST_HALF = None  # "lower", "same" or "higher"
 
 # %%
 icl_batches = {
@@ -479,6 +495,20 @@ ax2.axvline(sidecar["metrics"]["phase_change_step"], c="gray", ls=":")
 ax2.set(xlabel="training step", ylabel="attention score", ylim=(0, 1), title="Head scores during training")
 ax2.legend(fontsize=8)
 plt.show()
+
+# %%
+_rep, _steps = np.array(curve["repeated_loss"]), np.array(curve["step"])
+_total = _rep[0] - _rep[-1]
+_window = max(_rep[i] - _rep[np.searchsorted(_steps, s + 200, side="right") - 1] for i, s in enumerate(_steps))
+_shape = "suddenly" if _window > _total / 2 else "steadily"
+_first = curve["first_half_loss"][-1] - curve["first_half_loss"][0]
+_first_says = "lower" if _first < -0.1 else "higher" if _first > 0.1 else "same"
+print(f"repeated half: {_window / _total:.0%} of its whole fall ({_total:.2f} nats) happened within 200 steps, so it fell "
+      f"{_shape!r}; you predicted {PREDICT_SHAPE!r}")
+print(f"first half: {curve['first_half_loss'][0]:.2f} -> {curve['first_half_loss'][-1]:.2f} nats, {_first_says!r}; "
+      f"you predicted {PREDICT_FIRST_HALF!r}")
+if PREDICT_SHAPE is None or PREDICT_FIRST_HALF is None:
+    print("(no prediction written: next time, write it before you run the cells that draw the plot)")
 
 # %% [markdown]
 # The right panel uses the head scores of exercises 5 and 6 (computed during training by
@@ -1035,7 +1065,13 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What just happened.** From the weights alone, without running the model, the circuit
+# Before reading on: which of the three kinds of composition stands out against the random
+# baseline, and for which pairs of heads? Is there a layer-0 head whose row looks like the
+# baseline, and does that fit your previous-token scores?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# From the weights alone, without running the model, the circuit
 # stands out: what the previous-token heads write lands where the induction heads' keys
 # read, at about 1.5 times the random baseline (0.17-0.21 against 0.125), while the
 # layer-0 head that is not a previous-token head sits at the baseline. Q- and
@@ -1043,6 +1079,7 @@ plt.show()
 # directions that layer 0 mostly leaves alone, so the token at the query position arrives
 # undisturbed. Elhage et al. (2021) use the same scores to find the induction circuit in
 # their two-layer attention-only models trained on text.
+# </details>
 #
 # ## Circuits as factored matrices
 #
@@ -1414,7 +1451,7 @@ for _heads in [[(1, 0)], [(0, 1), (1, 3)], [(0, 0), (0, 1), (0, 2), (0, 3)], [(1
 # %% [markdown]
 # Exercise 14's test printed three numbers: the clean loss, the loss with the induction
 # heads ablated, and the loss with the layer-0 head outside the circuit ablated. Group
-# ablations answer "does this set of heads matter?". The next four exercises ask sharper
+# ablations answer "does this set of heads matter?". The next exercises ask sharper
 # questions: does each head matter **alone**, does the previous-token half of the circuit
 # matter, compared with **what** (a control of the same size), and **where** in the
 # sequence must it act?
@@ -1511,13 +1548,106 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What just happened.** One head at a time, every effect is small (the test asserts that
+# ## Exercise 16 (investigation): what do the ablations support?
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 10 minutes.
+#
+# Read the heatmap and the bars above (and the group losses printed over them), then choose
+# the statement your numbers support, and name the head:
+#
+# - `HYPOTHESIS`:
+#   - `"A"`: every head of the circuit is **necessary** on its own: ablating any one of your
+#     previous-token or induction heads breaks copying (raises the repeated-half loss by more
+#     than 1 nat);
+#   - `"B"`: the heads of each group are **redundant**: no single head costs much (under 0.5
+#     nats), but ablating either whole group breaks copying (more than 2 nats);
+#   - `"C"`: copying does **not need the previous-token heads**: ablating all of them costs
+#     less than 1 nat, so the induction heads work alone.
+# - `WEAKEST`: the head of the circuit (one of your `prev_token_heads` or `induction_heads`)
+#   whose ablation alone costs the least.
+#
+# The test derives both answers from your own `head_effects`, `group_loss`,
+# `prev_token_heads` and `induction_heads`.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** A statement about single heads is read off the heatmap; one about groups off
+# the bars. Each statement above names its threshold.
+#
+# **A pointer.** Compare the bars with the "none" bar, not with zero; for `WEAKEST`, look up
+# the circuit heads in `head_effects` and take the smallest.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "ablation_reading"} exercise={"difficulty": 2, "importance": 5, "minutes": 10}
+def ablation_reading() -> tuple[str, tuple[int, int]]:
+    """Your reading of the ablations: (HYPOTHESIS, WEAKEST), e.g. ("A", (1, 2)). Return constants."""
+    ### BEGIN SOLUTION
+    return "B", (0, 3)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ablation_reading_test", "points": 3}
+def _ablation_says(effects: torch.Tensor, group: dict, prev: list, ind: list):
+    """The statement and the weakest circuit head that a single-head table and group losses support (None: no statement)."""
+    circuit = list(prev) + list(ind)
+    single = max(float(effects[lh]) for lh in circuit)
+    prev_group, ind_group = group["previous-token heads"] - group["none"], group["induction heads"] - group["none"]
+    letter = ("A" if single > 1.0 else "C" if prev_group < 1.0
+              else "B" if single < 0.5 and prev_group > 2.0 and ind_group > 2.0 else None)
+    weakest = min(circuit, key=lambda lh: float(effects[lh]))
+    return letter, weakest, (f"largest single-head effect in the circuit {single:.2f} nats; groups: previous-token heads "
+                             f"+{prev_group:.2f}, induction heads +{ind_group:.2f}")
+
+
+_ans = checks.call("ablation_reading", ablation_reading, case="your answers")
+checks.assert_true("ablation_reading", isinstance(_ans, tuple) and len(_ans) == 2 and _ans[0] in ("A", "B", "C")
+                   and isinstance(_ans[1], tuple) and len(_ans[1]) == 2,
+                   f"return (HYPOTHESIS, WEAKEST): a letter 'A', 'B' or 'C' and a (layer, head) tuple; got {_ans!r}")
+_letter, _weakest, _evidence = _ablation_says(head_effects, group_loss, prev_token_heads, induction_heads)
+checks.assert_true("ablation_reading", _letter is not None, f"your numbers fit none of the statements ({_evidence})",
+                   hint="check exercises 14 and 15, and the heads you found in exercise 7")
+checks.assert_true("ablation_reading", _ans[0] == _letter, f"HYPOTHESIS = {_ans[0]!r} is not what your numbers show: {_evidence}",
+                   hint={"A": "is any single circuit head over 1 nat in the heatmap?",
+                         "B": "check each threshold of B against the heatmap and the bars",
+                         "C": "compare the previous-token bar with the 'none' bar"}[_ans[0]])
+_circuit = prev_token_heads + induction_heads
+checks.assert_true("ablation_reading", tuple(int(v) for v in _ans[1]) in _circuit,
+                   f"WEAKEST = {_ans[1]!r} is not one of your circuit heads {_circuit}",
+                   hint="the layer-0 head outside the circuit does not count")
+checks.assert_equal("ablation_reading", tuple(int(v) for v in _ans[1]), _weakest, name="WEAKEST",
+                    hint="the circuit head with the smallest number in the single-head heatmap")
+print(f"ablation_reading: your numbers support {_letter!r} ({_evidence}); weakest circuit head {_weakest}")
+### BEGIN HIDDEN TESTS
+_ans = ablation_reading()
+_tok = attn_only.repeated_tokens(16, 32, 64, torch.Generator().manual_seed(31))
+with torch.no_grad():
+    _rp, _ri = attn_only.head_scores(model.run_with_patterns(_tok)[1], 32)
+    _prev = [(0, _h) for _h in range(4) if _rp[0, _h] > 0.3]
+    _ind = [(1, _h) for _h in range(4) if _ri[1, _h] > 0.3]
+
+    def _loss(_heads):
+        return attn_only.per_token_loss(attn_only.ablated_logits(model, tokens, _heads), tokens)[:, 33:].mean().item()
+
+    _eff = torch.tensor([[_loss([(_l, _h)]) for _h in range(4)] for _l in range(2)]) - _loss([])
+    _grp = {"none": _loss([]), "previous-token heads": _loss(_prev), "induction heads": _loss(_ind)}
+_l2, _w2, _ev2 = _ablation_says(_eff, _grp, _prev, _ind)
+checks.assert_equal("ablation_reading", (_ans[0], tuple(int(v) for v in _ans[1])), (_l2, _w2),
+                    name=f"(HYPOTHESIS, WEAKEST) against the test's own ablations ({_ev2})")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>One reading (open after exercise 16 passes)</summary>
+#
+# One head at a time, every effect is small (the test asserts that
 # none reaches 0.5 nats): the heads of each group are **redundant**, each group able to do
 # most of the job with a member missing. Together they are not: the printed group losses
 # put the induction heads and the previous-token heads each near the level of guessing. One
 # previous-token head even matters *less* alone than the layer-0 head outside the circuit.
 # That is common in trained networks, and it is why ablating one component at a time can
 # badly understate what a group does.
+# </details>
+#
+# ## A control of matched size
 #
 # It also leaves a gap. "Ablating the previous-token heads breaks copying; ablating the
 # other head does not" compares three heads with one. A fair control removes **as much**
@@ -1526,7 +1656,7 @@ plt.show()
 # four layer-1 heads are induction heads. But the circuit makes a sharper prediction than
 # "these heads matter", one that comes with its own control of matched size.
 #
-# ## Exercise 16: ablating heads at some positions only
+# ## Exercise 17: ablating heads at some positions only
 #
 # **Difficulty** 🔴🔴🔴⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 3 points · about 20 minutes, then look at the hint.
 #
@@ -1622,7 +1752,7 @@ for _heads, _pos in [([(0, 1), (0, 2), (0, 3)], list(range(1, 21))), ([(0, 1)], 
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 17: predict, then look. Where do the previous-token heads matter?
+# ## Exercise 18: predict, then look. Where do the previous-token heads matter?
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 2 points · about 10 minutes, then look at the hint.
 #
@@ -1680,7 +1810,7 @@ checks.assert_true("predict_prev_token_ablation",
                    "expected ablating the previous-token heads everywhere or at the first half's positions to raise the "
                    f"loss by more than 2.5 nats, and at the repeated half's by less than 0.3; got {half_effects}",
                    details=[f"prev_token_heads (from your scores, exercise 7) = {prev_token_heads}",
-                            "if they look wrong, check exercises 5 and 7; if the numbers do, exercise 16"])
+                            "if they look wrong, check exercises 5 and 7; if the numbers do, exercise 17"])
 _data_say = {(True, False): "first", (False, True): "repeated", (True, True): "both", (False, False): "neither"}[
     (half_effects["first"] > 1.0, half_effects["repeated"] > 1.0)]
 checks.assert_true("predict_prev_token_ablation", prediction == _data_say,
@@ -1703,15 +1833,21 @@ checks.assert_true("predict_prev_token_ablation",
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **What just happened.** The same three heads, ablated at the same number of positions:
+# Your prediction has met the data. Before reading on, say in one sentence why the half that
+# matters is the one it is, and which earlier measurement (from the weights alone) predicted it.
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# The same three heads, ablated at the same number of positions:
 # at the first copy they destroy copying, at the repeated copy (where the loss is measured,
 # and where the induction heads' queries are) they barely matter. That is what
 # K-composition predicts and exercise 9 measured from the weights: the previous-token heads
 # serve the induction heads' **keys**, which sit in the first copy. A matched control
 # turned "these heads matter" into "these heads matter *there*, for the reason the circuit
 # says".
+# </details>
 #
-# ## Exercise 18: the in-context learning score
+# ## Exercise 19: the in-context learning score
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points · about 10 minutes, then look at the hint.
 #
@@ -1810,7 +1946,13 @@ plt.show()
 print("ICL score on Python source over the live run:", [round(v, 2) for v in icl_curves["text"]])
 
 # %% [markdown]
-# **What just happened.** On data like its training data the score falls from 0 to
+# Before reading on: when does the score on periodic rows fall, compared with the dotted line?
+# Does it move at all before it? And what sign does the score on Python source have, and what
+# would that mean about the model's copying on text?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# On data like its training data the score falls from 0 to
 # strongly negative at the phase change, the steepest fall within one evaluation of the
 # moment the induction scores jump: Olsson et al.'s co-occurrence, in miniature. (It also
 # drifts down a little *before* the phase change: tokens already in the context are more
@@ -1825,6 +1967,7 @@ print("ICL score on Python source over the live run:", [round(v, 2) for v in icl
 # is the only thing to learn; on text, a model has to learn *when* to copy, and that needs
 # training on text. Olsson et al.'s claim is about models trained on natural text; this
 # lesson reproduces the mechanism and the co-occurrence on synthetic data, not that.
+# </details>
 
 # %% [markdown]
 # ## Summary
@@ -1865,7 +2008,7 @@ print("ICL score on Python source over the live run:", [round(v, 2) for v in icl
 #    effects. Compute all 2^8 subsets of heads (cheap here) and fit the loss as a function of
 #    the ablated set: is it close to "broken once any group is empty"? Compare with Shapley
 #    values of the heads.
-# 4. **Mean and resample ablation.** Repeat exercises 14-17 with mean ablation (the head's
+# 4. **Mean and resample ablation.** Repeat exercises 14-18 with mean ablation (the head's
 #    average `z` over a batch) and resample ablation (its `z` on other sequences). Which
 #    conclusions change, and why does zero ablation suffice in a model without biases?
 # 5. **What drives the phase change?** Record the K-composition score (exercise 9) and the

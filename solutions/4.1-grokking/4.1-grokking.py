@@ -7,7 +7,7 @@
 #   course:
 #     id: "4.1"
 #     title: Grokking modular addition
-#     minutes: 250
+#     minutes: 270
 #     prerequisites: ["3.1"]
 # ---
 
@@ -54,8 +54,8 @@
 # the model is plain PyTorch, `course/models/grokking.py`, about 100 lines. Read its
 # `GrokTransformer.run` once; its parameter names are TransformerLens's.
 #
-# **Time.** About 4 hours 10 minutes: fourteen graded exercises (39 points). The solution notebook
-# runs in about two minutes, most of it the training run.
+# **Time.** About 4 hours 30 minutes: fifteen graded exercises (42 points), one of them an
+# investigation. The solution notebook runs in about two minutes, most of it the training run.
 #
 # **How the exercises work.** Each exercise explains an idea, then gives you a function
 # whose body is `raise NotImplementedError`. Replace that line with your code and run the
@@ -90,7 +90,7 @@ _ = torch.manual_seed(0)
 
 
 def learner_basis(exercise, p):
-    """Your fourier_basis(p), checked first: the tests of Exercises 5, 7, 13 and 14 build on it."""
+    """Your fourier_basis(p), checked first: the tests of Exercises 5, 7, 14 and 15 build on it."""
     B = fourier_basis(p)
     ok = (isinstance(B, torch.Tensor) and tuple(B.shape) == (p, p)
           and torch.allclose(B.double() @ B.double().T, torch.eye(p, dtype=torch.float64), atol=1e-8)
@@ -476,6 +476,23 @@ checks.assert_true("train", all(v.dtype == torch.float32 for v in _sn2[-1][1].va
 # machine is busy): watch the test accuracy in the progress bar. The same seeds and code
 # made the checkpoint that ships with the course (`python -m course.models.train
 # grokking-p53`), so with one thread your final weights equal it.
+#
+# ### Predict, then look
+#
+# Before you run the training cell, commit to two guesses in the cell below. The model will fit
+# all of its training pairs within the first hundred epochs or so.
+#
+# 1. `PREDICT_TEST_LOSS`: while the train loss falls by orders of magnitude to 100% train
+#    accuracy, the test loss will `"fall"` with it, `"stay"` about where it started, or `"rise"`?
+# 2. `PREDICT_GROK_EPOCH`: the first epoch at which test accuracy passes 99% (the run lasts
+#    1,500 epochs; write `None` if you think it never will).
+#
+# Nothing grades these: a prediction is worth something only if you make it honestly, and the
+# cell after the plot compares yours with your run's numbers.
+
+# %%
+PREDICT_TEST_LOSS = None   # "fall", "stay" or "rise"
+PREDICT_GROK_EPOCH = None  # an int, or None for "never in 1,500 epochs"
 
 # %%
 spec = registry.get("grokking-p53")
@@ -541,15 +558,41 @@ checks.assert_true("train", grokking.evaluate(live, tokens[test_idx], labels[tes
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **What just happened.** Within about 60 epochs the model fit every training pair: train
-# loss fell by orders of magnitude while test loss *rose* to about 3.5 times its starting value,
-# the signature of memorisation. Then, for hundreds of epochs, test loss sat on a plateau
-# (on the log scale it hardly moves) while test accuracy crept up from a few percent (mostly
-# pairs whose mirror image `(b, a)` was memorised), and only after that did test loss fall by
-# orders of magnitude and test accuracy pass 99% (the printout above gives your epochs; the
-# course's run, the same as yours with one thread, is in the table at the end). Nothing in
-# the training changed when test loss started to fall; the rest of the lesson finds what was
-# changing underneath.
+# Now compare with what you predicted:
+
+# %%
+_test_at_mem = history["test_loss"][list(ep).index(mem)]
+_ratio = _test_at_mem / history["test_loss"][0]
+_happened = "rise" if _ratio > 1.5 else "fall" if _ratio < 1 / 1.5 else "stay"
+print(f"test loss: {history['test_loss'][0]:.2f} at epoch 0, {_test_at_mem:.2f} at epoch {mem} (train accuracy 100%): "
+      f"x{_ratio:.1f}, so it did {_happened!r}; you predicted {PREDICT_TEST_LOSS!r}")
+print(f"test accuracy passed 99% at epoch {grok}; you predicted {PREDICT_GROK_EPOCH!r}"
+      + (f" ({abs(PREDICT_GROK_EPOCH - grok)} epochs off, {grok / mem:.0f}x the epochs memorisation took)"
+         if isinstance(PREDICT_GROK_EPOCH, int) else ""))
+if PREDICT_TEST_LOSS is None or PREDICT_GROK_EPOCH is None:
+    print("(no prediction written: next time, write it before you run the cell that draws the plot)")
+
+# %% [markdown]
+# Before you read on, look at the two plots and answer for yourself:
+#
+# - What did the test loss do while the train loss collapsed, and what does that say the model
+#   learnt first?
+# - During the long stretch where the test loss hardly moves on the log scale, why is test
+#   *accuracy* already far above chance (1/53)?
+# - Did anything about the training (learning rate, data, loss) change at the epoch where the
+#   test loss starts to fall?
+#
+# <details><summary>One reading (open after you have answered)</summary>
+#
+# Within about 60 epochs the model fit every training pair: train loss fell by orders of
+# magnitude while test loss *rose* to about 3.5 times its starting value, the signature of
+# memorisation. Then, for hundreds of epochs, test loss sat on a plateau (on the log scale it
+# hardly moves) while test accuracy crept up from a few percent (mostly pairs whose mirror
+# image `(b, a)` was memorised), and only after that did test loss fall by orders of magnitude
+# and test accuracy pass 99% (the printout above gives your epochs; the course's run, the same
+# as yours with one thread, is in the table at the end). Nothing in the training changed when
+# test loss started to fall; the rest of the lesson finds what was changing underneath.
+# </details>
 #
 # ## The Fourier basis of Z_p
 #
@@ -774,6 +817,9 @@ checks.assert_equal("key_frequencies", list(_res[0]), [2, 4, 6], name="key frequ
 checks.assert_true("key_frequencies", all(isinstance(k, int) for k in _res[0]), "return the frequencies as Python ints")
 checks.assert_close("key_frequencies", _res[1], (3.0 + 1.0 + 0.31) / 9.9, rtol=1e-6, name="share",
                     hint="divide by the total over all frequencies, constant included")
+checks.assert_equal("key_frequencies", list(key_frequencies(torch.tensor([0.0, 1.0, 0.5, 0.25]), threshold=0.5)[0]), [1],
+                    name="key frequencies of [0, 1, 0.5, 0.25] with threshold 0.5",
+                    hint="strictly more than threshold * max: 0.5 is not more than half of 1")
 print("key_frequencies: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _f, _s = key_frequencies(torch.tensor([1.0, 2.0, 2.0, 2.0], dtype=torch.float64))
@@ -899,6 +945,9 @@ _best, _frac = neuron_frequencies(_xr, _B7)
 checks.assert_close("neuron_frequencies", _frac, _parts.max(1).values / _var, atol=1e-9, name="fractions of random neurons vs the 2-D FFT",
                     hint="the part of frequency k: C[r, 0], C[0, r] and the 2 x 2 block C[r][:, r], with r = [2k - 1, 2k]")
 checks.assert_equal("neuron_frequencies", _best, _parts.argmax(1) + 1, name="best frequencies of random neurons")
+checks.assert_close("neuron_frequencies", neuron_frequencies(_xr * 1e-3, _B7)[1], _frac, atol=1e-9,
+                    name="fractions of the same neurons scaled by 1e-3 (variance under 1)",
+                    hint="only a variance of exactly 0 gives 0: a fraction does not depend on the neuron's scale")
 print("neuron_frequencies: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _xb = torch.randn(7, 53 * 53, generator=torch.Generator().manual_seed(1))
@@ -1057,6 +1106,10 @@ checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [1, 3]), _wave, ato
                     hint="a direction in the span must come back unchanged: are your directions normalised to norm 1?")
 checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [2]), torch.zeros(49, 1, dtype=torch.float64), atol=1e-10,
                     name="projection of cos(w_3 (a+b)) onto frequency 2")
+checks.assert_close("sum_freq_part", sum_freq_part(_wave, 7, [3]), _wave, atol=1e-10,
+                    name="projection of cos(w_3 (a+b)) onto frequency 3 alone", hint="a list of one frequency is not empty")
+checks.assert_close("sum_freq_part", sum_freq_part(_x, 7, []), torch.zeros(49, 3, dtype=torch.float64), atol=0,
+                    name="projection onto no frequency", hint="no frequency: zeros of x's shape, in float64")
 checks.assert_close("sum_freq_part", _y, _fft_sum_part(_x, 7, [1, 3]), atol=1e-10,
                     name="projection of random columns (p = 7, freqs [1, 3]) vs the 2-D FFT",
                     hint="row i is a = i // p and b = i % p; project onto cos and sin for each frequency")
@@ -1310,6 +1363,15 @@ checks.assert_close("progress_measures", _pm["excluded_loss"][1], excluded_loss(
 checks.assert_true("progress_measures", _pm["restricted_loss"][0] > 3.0,
                    f"the restricted loss at initialisation is {_pm['restricted_loss'][0]:.3f}; a random model should be "
                    f"near ln {P} = {math.log(P):.2f}: did you load each snapshot's weights?")
+torch.manual_seed(1)
+_small_cfg = GrokConfig(p=11)  # another config, a random model and another split than the notebook's
+_small, _small_data = GrokTransformer(_small_cfg), grokking.make_data(11, 0.5, seed=5)
+_pm11 = progress_measures([(7, _small.state_dict())], _small_cfg, _small_data, [1, 3])
+_ref11 = grokking.progress_measures(_small, _small_data, [1, 3])
+for _k in ("restricted_loss", "excluded_loss"):
+    checks.assert_close("progress_measures", _pm11[_k][0], _ref11[_k], rtol=1e-5,
+                        name=f"{_k} of a random p = 11 model on its own split",
+                        hint="build the model from the cfg argument and score the data argument, not the notebook's")
 print("progress_measures: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _pm = progress_measures(_two, cfg, data, _shipped_freqs)
@@ -1458,6 +1520,31 @@ for _k, _v in _want.items():
                               "45: the earlier wins)"}.get(_k))
 checks.assert_equal("find_phases", find_phases({**_curve, "train_acc": [0.5] * 7}, _pm), {"mem": -1},
                     name="a run that never memorises")
+_cases = [  # (what it checks, curve, progress measures, the answer)
+    ("thresholds: the snapshot nearest to mem, not the first; lows before it do not count; M = 13",
+     {"epoch": [0, 10, 20, 30, 40, 50, 60, 70], "train_acc": [0.2, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+      "test_loss": [4.0, 9.0, 13.0, 12.0, 10.0, 6.2, 6.4, 1.0]},
+     {"epoch": [0, 20, 30, 40, 50, 60], "restricted_loss": [100.0, 10.0, 1.05, 0.95, 0.5, 0.4],
+      "excluded_loss": [0.01, 1.0, 9.5, 10.5, 12.0, 13.0]},
+     {"mem": 20, "test_at_mem": 13.0, "r10": 40, "test_at_r10": 10.0, "e10": 40, "test_at_e10": 10.0, "half": 50}),
+    ("ties: exactly a tenth, exactly ten times, exactly half are not enough",
+     {"epoch": [0, 10, 20, 30, 40], "train_acc": [0.5, 1.0, 1.0, 1.0, 1.0], "test_loss": [3.0, 12.0, 6.0, 5.0, 1.0]},
+     {"epoch": [0, 10, 20, 30, 40], "restricted_loss": [4.0, 4.0, 0.4, 0.3, 0.1], "excluded_loss": [2.0, 0.5, 5.0, 6.0, 7.0]},
+     {"mem": 10, "test_at_mem": 12.0, "r10": 30, "test_at_r10": 5.0, "e10": 30, "test_at_e10": 5.0, "half": 30}),
+    ("events that never happen",
+     {"epoch": [0, 10, 20], "train_acc": [0.5, 1.0, 1.0], "test_loss": [3.0, 8.0, 7.0]},
+     {"epoch": [0, 10, 20], "restricted_loss": [4.0, 3.0, 2.0], "excluded_loss": [1.0, 0.9, 0.8]},
+     {"mem": 10, "test_at_mem": 8.0, "r10": -1, "test_at_r10": -1.0, "e10": -1, "test_at_e10": -1.0, "half": -1}),
+    ("memorised at epoch 0, excluded loss already 10x its later low there",
+     {"epoch": [0, 10, 20], "train_acc": [1.0, 1.0, 1.0], "test_loss": [5.0, 4.0, 2.0]},
+     {"epoch": [0, 10, 20], "restricted_loss": [4.0, 3.0, 0.3], "excluded_loss": [11.0, 1.0, 2.0]},
+     {"mem": 0, "test_at_mem": 5.0, "r10": 20, "test_at_r10": 2.0, "e10": 0, "test_at_e10": 5.0, "half": 20}),
+]
+for _what, _c, _p, _want in _cases:
+    _got = checks.call("find_phases", find_phases, _c, _p, case=_what)
+    checks.assert_equal("find_phases", {k: _got.get(k) for k in _want}, _want, name=_what,
+                        hint="events at or after the snapshot nearest to mem, strict comparisons, -1 and -1.0 for what "
+                             "never happens")
 print("find_phases: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _never = find_phases(_curve, {**_pm, "excluded_loss": [4.0, 0.5, 0.3, 0.4, 0.5]})
@@ -1535,7 +1622,103 @@ checks.assert_true("find_phases", _ref["test_at_r10"] > _ref["test_at_mem"] / PL
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# **What just happened.** Read the plots as the paper does.
+# ## Exercise 13 (investigation): which hypothesis do your curves support?
+#
+# **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵🔵 · 3 points · about 15 minutes.
+#
+# Three stories about what happens between memorisation and grokking. Each says something
+# different about the two facts your table of phases measures: was the test loss still near its
+# memorisation level when the restricted loss had fallen tenfold (`test_at_r10` against
+# `test_at_mem`), and did the excluded loss rise tenfold before the test loss halved (`e10`
+# against `half`)?
+#
+# - `"A"`: **a sudden switch.** Nothing measurable happens on the plateau: the circuit appears
+#   when the test loss falls, so the progress measures move only once the test loss already
+#   has.
+# - `"B"`: **a hidden circuit, then clean-up.** The Fourier circuit grows while the test loss
+#   stays flat, and the training pairs come to depend on it (without it, they are lost); the
+#   test loss falls only when the memorised table is removed.
+# - `"C"`: **circuit first, dependence later.** The circuit grows on the plateau, but the model
+#   keeps answering its training pairs from the memorised table until after the test loss has
+#   fallen; only then does removing the circuit hurt them.
+#
+# Read your table and your left plot, then return `(HYPOTHESIS, GROK_PHASE)`: the letter your
+# run supports, and the phase, as drawn in your plot (`"memorisation"`, `"circuit formation"`
+# or `"clean-up"`), in which your test accuracy passed 99%. The test reads the answer off your
+# own numbers (your `find_phases`, your run), so it is right for the run you made.
+#
+# <details><summary>Hint</summary>
+#
+# **The idea.** Each story predicts an order of events; your table gives the order. A falling
+# restricted loss is the circuit working on unseen pairs; a rising excluded loss is the
+# training pairs needing the circuit.
+#
+# **A pointer.** In the row `yours (seed 0)`, compare `test_at_r10` with a quarter of
+# `test_at_mem`, and `e10` with `half`. The phase spans are in the legend of the left plot; the
+# epoch at which test accuracy passed 99% is printed above it.
+# </details>
+
+# %% nbgrader={"solution": true, "grade_id": "phase_hypothesis"} exercise={"difficulty": 2, "importance": 5, "minutes": 15}
+def phase_hypothesis() -> tuple[str, str]:
+    """Your reading of your run: (HYPOTHESIS, GROK_PHASE), e.g. ("A", "memorisation"). Return constants."""
+    ### BEGIN SOLUTION
+    return "B", "clean-up"
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "phase_hypothesis_test", "points": 3}
+def _phase_reading(ph: dict, grok_at: int) -> tuple[str | None, str, str]:
+    """What a run's phase table says: (the letter it supports or None, the phase of grokking, the evidence)."""
+    early = ph["test_at_r10"] > ph["test_at_mem"] / PLATEAU   # circuit grew while the test loss was near its plateau
+    depends = 0 <= ph["e10"] < ph["half"]                      # training pairs needed it before the test loss fell
+    letter = {(True, True): "B", (True, False): "C", (False, False): "A"}.get((early, depends))
+    phase = "memorisation" if grok_at <= ph["mem"] else "circuit formation" if grok_at < ph["half"] else "clean-up"
+    evidence = (f"restricted loss down 10x at epoch {ph['r10']}, test loss then {ph['test_at_r10']:.3g} against "
+                f"{ph['test_at_mem']:.3g} at memorisation (a quarter: {ph['test_at_mem'] / PLATEAU:.3g}); excluded loss up "
+                f"10x at epoch {ph['e10']}, test loss halved at epoch {ph['half']}; test accuracy over 99% at epoch {grok_at}")
+    return letter, phase, evidence
+
+
+_ans = checks.call("phase_hypothesis", phase_hypothesis, case="your answers")
+checks.assert_true("phase_hypothesis", isinstance(_ans, tuple) and len(_ans) == 2,
+                   f"return a pair (HYPOTHESIS, GROK_PHASE), e.g. ('A', 'memorisation'); got {_ans!r}")
+checks.assert_true("phase_hypothesis", _ans[0] in ("A", "B", "C")
+                   and _ans[1] in ("memorisation", "circuit formation", "clean-up"),
+                   "HYPOTHESIS is one of 'A', 'B', 'C' and GROK_PHASE one of 'memorisation', "
+                   f"'circuit formation', 'clean-up'; got {_ans!r}")
+need("phase_hypothesis", "phases", "history")
+_letter, _phase, _evidence = _phase_reading(phases["yours (seed 0)"], grokking.grok_epoch(history))
+checks.assert_true("phase_hypothesis", _letter is not None,
+                   f"your phase table fits none of the three stories ({_evidence})",
+                   hint="check find_phases (exercise 12) and that your run grokked")
+checks.assert_true("phase_hypothesis", _ans[0] == _letter,
+                   f"HYPOTHESIS = {_ans[0]!r} is not what your run shows: {_evidence}",
+                   hint={"A": "story A says the progress measures move only after the test loss has fallen: is that what "
+                              "test_at_r10 and e10 say?",
+                         "B": "story B needs the test loss still near its plateau at r10 and the excluded loss up before "
+                              "the test loss halved",
+                         "C": "story C says the excluded loss rises only after the test loss has halved: compare e10 with "
+                              "half"}[_ans[0]])
+checks.assert_true("phase_hypothesis", _ans[1] == _phase,
+                   f"GROK_PHASE = {_ans[1]!r}: your test accuracy passed 99% at epoch {grokking.grok_epoch(history)}, "
+                   f"and your phases are memorisation to {phases['yours (seed 0)']['mem']}, circuit formation to "
+                   f"{phases['yours (seed 0)']['half']}, clean-up after",
+                   hint="grokking, the jump in test accuracy, is it the start of the story or its end?")
+print(f"phase_hypothesis: your run supports {_letter!r}, and it grokked during {_phase}: {_evidence}")
+### BEGIN HIDDEN TESTS
+_ans = phase_hypothesis()
+need("phase_hypothesis", "history", "pm")
+_ref = grokking.phase_summary(history, pm)
+_letter, _phase, _evidence = _phase_reading(_ref, _ref["grok"])
+checks.assert_equal("phase_hypothesis", tuple(_ans), (_letter, _phase), name="(HYPOTHESIS, GROK_PHASE) against the course's "
+                    f"phase_summary of your run ({_evidence})")
+for _r in spec.sidecar()["seed_runs"]:
+    _l, _, _ev = _phase_reading(grokking.phase_summary(_r["curve"], _r["snapshots"]), grokking.grok_epoch(_r["curve"]))
+    checks.assert_equal("phase_hypothesis", _ans[0], _l, name=f"HYPOTHESIS against seed {_r['seed']} of the recipe ({_ev})")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# <details><summary>The paper's reading, next to yours (open after exercise 13 passes)</summary>
 #
 # - **Memorisation** (to `mem`, epoch 60 in the course's run): train loss plunges, test
 #   loss rises to about 3.5 times ln 53. The excluded loss falls with the train loss: the
@@ -1545,13 +1728,14 @@ checks.assert_true("find_phases", _ref["test_at_r10"] > _ref["test_at_mem"] / PL
 #   the excluded loss (the training pairs without the circuit) rises tenfold. In every run in
 #   the table the test loss is still within a factor of 4 of its memorisation level when the
 #   restricted loss has fallen tenfold, and the excluded loss has risen tenfold before the test
-#   loss has halved.
+#   loss has halved: story B, the paper's.
 # - **Clean-up** (from `half`): the memorisation goes, the weight norm falls, and the test
 #   loss drops by orders of magnitude; test accuracy passes 99% in this phase.
 #
 # The same recipe with other seeds picks other key frequencies and groks at other epochs,
 # but the order of events is the same. At p = 113 the plateau is longer and flatter, as in
 # the paper.
+# </details>
 #
 # ## Sparsity in the Fourier basis over training
 #
@@ -1563,7 +1747,7 @@ checks.assert_true("find_phases", _ref["test_at_r10"] > _ref["test_at_mem"] / PL
 #
 # `G = Σ_i (2i - n - 1) x_i / (n Σ_i x_i)`.
 #
-# ## Exercise 13: the Fourier Gini coefficient
+# ## Exercise 14: the Fourier Gini coefficient
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵⚪⚪ · 3 points (2 here, 1 for your run) · about 10 minutes, then look at the hint.
 #
@@ -1650,7 +1834,7 @@ checks.assert_close("fourier_gini", fourier_gini(live.W_U.detach().T, learner_ba
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Exercise 14: ablate everything but the key frequencies
+# ## Exercise 15: ablate everything but the key frequencies
 #
 # **Difficulty** 🔴🔴⚪⚪⚪ · **Importance** 🔵🔵🔵🔵⚪ · 2 points (1 here, 1 for the ablation of your model) · about 10 minutes, then look at the hint.
 #
