@@ -16,10 +16,11 @@
     bootcamp progress                  exercises passed per lesson, last attempt, the next lesson
     bootcamp update [--from DIR]       take course updates, keeping your answers (backup first)
     bootcamp hint LESSON [EXERCISE]    an exercise's hint, counted in your progress (never in your grade)
+    bootcamp timing [LESSON]           your active time per lesson and exercise, beside the estimates
     bootcamp transcript [--out FILE] [--html FILE]   your signed transcript (and the service's public key)
     bootcamp verify FILE [--public-key FILE]         check a transcript offline (exit 1 if invalid)
     bootcamp proposals | claim ID | peers            project proposals, claiming one, peer matching
-    bootcamp new-project LESSON NAME   a standalone research project from a replication's model and checkpoint
+    bootcamp new-project LESSON DIR    a standalone research project from a replication's model and checkpoint
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -85,9 +86,12 @@ def cmd_check(args) -> int:
     path = Path(args.notebook) if args.notebook else _learner_notebook(lesson)
     run = run_notebook(path, timeout=args.timeout)
     print(f"{lesson.id} {run.title or lesson.slug}: {path}")
-    print(format_table(run.results, verbose=args.verbose, width=_width()))
+    print(format_table(run.results, verbose=args.verbose, width=_width(), lesson=lesson.id))
     for err in run.errors_outside_tests[:5]:
         print(f"note: an error outside the tests, {err}")
+    if len(run.errors_outside_tests) > 5:
+        print(f"note: {len(run.errors_outside_tests) - 5} more error(s) outside the tests (cell numbers count "
+              "every cell from the top, Markdown included)")
     print(f"ran in {run.seconds:.1f} s")
     # issue 9: keep the result for `bootcamp progress` when no grading service runs
     from course.learner.progress import record_check
