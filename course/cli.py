@@ -127,6 +127,9 @@ def cmd_lab(args) -> int:
     for line in moved.lines(ROOT):
         print(line, flush=True)
     workspace.open_all(ROOT)
+    from course.learner import placement
+
+    placement.open_all(ROOT)  # the placement quizzes too: JupyterLab shows only the workspace
     target = workspace.workspace_dir(ROOT)
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={target}"]
     if args.no_browser:

@@ -89,3 +89,18 @@ def test_a_notebook_saved_mid_edit_is_named_and_not_sent(tmp_path, capsys, monke
     assert cli.main(["check", "0.1", "--notebook", str(broken)]) == 2
     err = capsys.readouterr().err
     assert "not a readable notebook" in err and ".ipynb_checkpoints/" in err, err
+
+
+def test_placement_quizzes_are_answered_in_the_workspace_that_jupyterlab_shows(tmp_path, monkeypatch, capsys):
+    from course.authoring.lessons import ROOT
+    from course.learner import placement
+
+    monkeypatch.setenv("BOOTCAMP_WORKSPACE", str(tmp_path / "ws"))
+    made = placement.open_all(ROOT)
+    quiz = placement.read_quiz("0", ROOT)
+    copy = tmp_path / "ws" / "placement" / "0" / "placement-0.ipynb"
+    assert copy in made and copy.read_bytes() == quiz.notebook.read_bytes()
+    copy.write_text("{}")  # the learner's answers are never overwritten
+    assert placement.open_all(ROOT) == [] and placement.learner_copy(quiz, ROOT) == copy and copy.read_text() == "{}"
+    assert cli.main(["placement"]) == 0
+    assert str(copy) in capsys.readouterr().out
