@@ -87,17 +87,28 @@ def cmd_check(args) -> int:
     run = run_notebook(path, timeout=args.timeout)
     print(f"{lesson.id} {run.title or lesson.slug}: {path}")
     print(format_table(run.results, verbose=args.verbose, width=_width(), lesson=lesson.id))
-    for err in run.errors_outside_tests[:5]:
-        print(f"note: an error outside the tests, {err}")
-    if len(run.errors_outside_tests) > 5:
-        print(f"note: {len(run.errors_outside_tests) - 5} more error(s) outside the tests (cell numbers count "
-              "every cell from the top, Markdown included)")
+    for line in _outside_notes(run.errors_outside_tests):
+        print(line)
     print(f"ran in {run.seconds:.1f} s")
     # issue 9: keep the result for `bootcamp progress` when no grading service runs
     from course.learner.progress import record_check
 
     record_check(lesson, run, path)
     return 0 if all(r.passed for r in run.results) else 1
+
+
+def _outside_notes(errors: list[str], most: int = 5) -> list[str]:
+    """Errors in cells that are not tests: real ones first, each on a line; the cells that only
+    stopped at an exercise not written yet (demos, plots) in one line, since that is expected."""
+    waiting = [e.split(" (", 1)[0].removeprefix("cell ") for e in errors if e.endswith(": not implemented yet")]
+    real = [e for e in errors if not e.endswith(": not implemented yet")]
+    lines = [f"note: an error outside the tests, {e}" for e in real[:most]]
+    if len(real) > most:
+        lines.append(f"note: {len(real) - most} more error(s) outside the tests")
+    if waiting:
+        lines.append(f"note: {len(waiting)} other cell(s) ({', '.join(waiting)}; numbered from the top, Markdown "
+                     "included) call an exercise not written yet; they run once it is")
+    return lines
 
 
 def _width() -> int:

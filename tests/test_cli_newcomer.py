@@ -104,3 +104,11 @@ def test_placement_quizzes_are_answered_in_the_workspace_that_jupyterlab_shows(t
     assert placement.open_all(ROOT) == [] and placement.learner_copy(quiz, ROOT) == copy and copy.read_text() == "{}"
     assert cli.main(["placement"]) == 0
     assert str(copy) in capsys.readouterr().out
+
+
+def test_cells_waiting_for_an_exercise_are_one_note_and_real_errors_stay():
+    notes = cli._outside_notes(["cell 17 (your answer to softmax): SyntaxError: incomplete input",
+                                "cell 26 (`from sklearn.datasets import load_digits`): not implemented yet",
+                                "cell 36 (`rng = np.random.default_rng(0)`): not implemented yet"])
+    assert notes[0] == "note: an error outside the tests, cell 17 (your answer to softmax): SyntaxError: incomplete input"
+    assert len(notes) == 2 and notes[1].startswith("note: 2 other cell(s) (26, 36;"), notes
