@@ -16,10 +16,11 @@
     bootcamp progress                  exercises passed per lesson, last attempt, the next lesson
     bootcamp update [--from DIR]       take course updates, keeping your answers (backup first)
     bootcamp hint LESSON [EXERCISE]    an exercise's hint, counted in your progress (never in your grade)
+    bootcamp timing [LESSON]           your active time per lesson and exercise, beside the estimates
     bootcamp transcript [--out FILE] [--html FILE]   your signed transcript (and the service's public key)
     bootcamp verify FILE [--public-key FILE]         check a transcript offline (exit 1 if invalid)
     bootcamp proposals | claim ID | peers            project proposals, claiming one, peer matching
-    bootcamp new-project LESSON NAME   a standalone research project from a replication's model and checkpoint
+    bootcamp new-project LESSON DIR    a standalone research project from a replication's model and checkpoint
 
 Exit status: 0 success, 1 a check or test failed, 2 bad input (unknown lesson, not a
 notebook, malformed source).
@@ -85,15 +86,29 @@ def cmd_check(args) -> int:
     path = Path(args.notebook) if args.notebook else _learner_notebook(lesson)
     run = run_notebook(path, timeout=args.timeout)
     print(f"{lesson.id} {run.title or lesson.slug}: {path}")
-    print(format_table(run.results, verbose=args.verbose, width=_width()))
-    for err in run.errors_outside_tests[:5]:
-        print(f"note: an error outside the tests, {err}")
+    print(format_table(run.results, verbose=args.verbose, width=_width(), lesson=lesson.id))
+    for line in _outside_notes(run.errors_outside_tests):
+        print(line)
     print(f"ran in {run.seconds:.1f} s")
     # issue 9: keep the result for `bootcamp progress` when no grading service runs
     from course.learner.progress import record_check
 
     record_check(lesson, run, path)
     return 0 if all(r.passed for r in run.results) else 1
+
+
+def _outside_notes(errors: list[str], most: int = 5) -> list[str]:
+    """Errors in cells that are not tests: real ones first, each on a line; the cells that only
+    stopped at an exercise not written yet (demos, plots) in one line, since that is expected."""
+    waiting = [e.split(" (", 1)[0].removeprefix("cell ") for e in errors if e.endswith(": not implemented yet")]
+    real = [e for e in errors if not e.endswith(": not implemented yet")]
+    lines = [f"note: an error outside the tests, {e}" for e in real[:most]]
+    if len(real) > most:
+        lines.append(f"note: {len(real) - most} more error(s) outside the tests")
+    if waiting:
+        lines.append(f"note: {len(waiting)} other cell(s) ({', '.join(waiting)}; numbered from the top, Markdown "
+                     "included) call an exercise not written yet; they run once it is")
+    return lines
 
 
 def _width() -> int:
@@ -123,6 +138,9 @@ def cmd_lab(args) -> int:
     for line in moved.lines(ROOT):
         print(line, flush=True)
     workspace.open_all(ROOT)
+    from course.learner import placement
+
+    placement.open_all(ROOT)  # the placement quizzes too: JupyterLab shows only the workspace
     target = workspace.workspace_dir(ROOT)
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={target}"]
     if args.no_browser:

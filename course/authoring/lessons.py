@@ -78,6 +78,34 @@ def _sort_key(slug: str) -> tuple:
     return parts + (slug,)
 
 
+def did_you_mean(key: str, candidates: dict[str, str]) -> str:
+    """"Did you mean X?" for a mistyped name, or "" when nothing is close.
+
+    candidates maps what a learner might have typed (an id, a slug, a slug's name part, an
+    exercise name) to what to suggest; a unique substring match wins, else difflib's closest.
+    """
+    import difflib
+
+    key = key.strip().lower()
+    if not key:
+        return ""
+    hits = sorted({v for k, v in candidates.items() if key in k.lower()})
+    if len(hits) != 1:
+        close = difflib.get_close_matches(key, [k.lower() for k in candidates], n=3, cutoff=0.6)
+        lowered = {k.lower(): v for k, v in candidates.items()}
+        hits = list(dict.fromkeys(lowered[c] for c in close))
+    return f"Did you mean {' or '.join(hits[:3])}?" if hits else ""
+
+
+def lesson_names(pairs) -> dict[str, str]:
+    """What a learner might type for each (id, slug): the id, the slug and the slug's name ("numpy")."""
+    names = {}
+    for lid, slug in pairs:
+        suggestion = f"{lid} ({slug})"
+        names[lid] = names[slug] = names[slug.split("-", 1)[-1]] = suggestion
+    return names
+
+
 def find_lesson(name: str, root: Path = ROOT) -> Lesson:
     """Find a lesson by id ("0.1"), slug ("0.1-numpy") or path to its directory/notebook."""
     lessons = all_lessons(root)
@@ -91,7 +119,9 @@ def find_lesson(name: str, root: Path = ROOT) -> Lesson:
         if key in (lesson.slug, lesson.id):
             return lesson
     listing = "\n".join(f"  {lesson.id:<5} {lesson.slug}" for lesson in lessons) or "  (none)"
-    raise LessonNotFound(f"no lesson called {name!r}. The lessons are:\n{listing}")
+    hint = did_you_mean(key, lesson_names((lesson.id, lesson.slug) for lesson in lessons))
+    raise LessonNotFound(f"no lesson called {name!r}. The lessons are:\n{listing}"
+                         + (f"\n{hint}" if hint else ""))
 
 
 # --------------------------------------------------------------------------- source

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -64,10 +65,17 @@ def load_notebook(path: Path):
         raw = path.read_text(encoding="utf-8")
         nb = nbformat.reads(raw, as_version=4)
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as err:
-        raise LessonError(f"{path}: not a readable notebook ({type(err).__name__}: {str(err)[:120]})") from err
+        raise LessonError(f"{path}: not a readable notebook ({type(err).__name__}: {str(err)[:120]}); "
+                          f"{RECOVER}") from err
     except Exception as err:  # nbformat validation and version errors
         raise LessonError(f"{path}: not a valid notebook ({str(err).splitlines()[0][:160]})") from err
     return nb
+
+
+# A notebook saved half-written (or edited by hand) is no longer JSON: say where the last good copies are.
+RECOVER = ("if it was saved mid-edit, JupyterLab's File > Revert Notebook to Checkpoint (or the copy in "
+            ".ipynb_checkpoints/ beside it) restores the last checkpoint; `bootcamp update` backups are in "
+            ".bootcamp/learner/backups/")
 
 
 def _first_line(ename: str, evalue: str) -> str:
@@ -103,9 +111,33 @@ def execute(nb, cwd: Path, timeout: int = 600, kernel_name: str = "python3"):
     return time.perf_counter() - start
 
 
+def _cell_label(cell) -> str:
+    """How a learner finds a cell: the exercise whose answer it holds, else its first line of code."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and grade_id:
+        return f"your answer to {grade_id}"
+    first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
+    return f"`{first[:60]}`" if first else "an empty cell"
+
+
+def _broken_definitions(nb) -> dict[str, str]:
+    """Names that an earlier cell meant to define but did not, because that cell raised: name -> why."""
+    broken = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        err = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if err is None or err["ename"] == "NotImplementedError":
+            continue
+        for name in re.findall(r"^(?:def|class)\s+(\w+)", cell.source, flags=re.M):
+            broken.setdefault(name, f"cell {i + 1} ({_cell_label(cell)}) raised {_first_line(err['ename'], err['evalue'])}")
+    return broken
+
+
 def collect(nb) -> tuple[list[CellResult], list[str]]:
     results = []
     graded = {g["index"]: g for g in graded_cells(nb)}
+    broken = _broken_definitions(nb)
     other_errors = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -114,7 +146,14 @@ def collect(nb) -> tuple[list[CellResult], list[str]]:
         if i in graded:
             g = graded[i]
             ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
-            if err is not None:
+            missing = re.match(r"name '(\w+)' is not defined", err["evalue"] or "") if err is not None else None
+            if missing and err["ename"] == "NameError" and missing.group(1) in broken:
+                # the test's NameError is a symptom: the cell that defines the function failed first
+                name = missing.group(1)
+                results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False, "NameError",
+                                          f"`{name}` is not defined because {broken[name]}; fix that cell first",
+                                          err["evalue"] or ""))
+            elif err is not None:
                 results.append(CellResult(g["exercise"], g["grade_id"], g["points"], False,
                                           err["ename"], _first_line(err["ename"], err["evalue"]),
                                           "" if err["ename"] == "NotImplementedError" else (err["evalue"] or "")))
@@ -124,7 +163,7 @@ def collect(nb) -> tuple[list[CellResult], list[str]]:
             else:
                 results.append(CellResult(g["exercise"], g["grade_id"], g["points"], True, None, ""))
         elif err is not None:
-            other_errors.append(f"cell {i + 1}: {_first_line(err['ename'], err['evalue'])}")
+            other_errors.append(f"cell {i + 1} ({_cell_label(cell)}): {_first_line(err['ename'], err['evalue'])}")
     return results, other_errors
 
 
@@ -152,7 +191,7 @@ def wrap(text: str, width: int, indent: int) -> list[str]:
     return out[:1] + [" " * indent + x for x in out[1:]]
 
 
-def format_table(results: list[CellResult], verbose: bool = False, width: int = 100) -> str:
+def format_table(results: list[CellResult], verbose: bool = False, width: int = 100, lesson: str = "LESSON") -> str:
     """One row per test; messages wrap to ``width`` (never cut). ``verbose``: the whole message."""
     rows = [("exercise", "points", "result", "message")]
     for r in results:
@@ -173,6 +212,6 @@ def format_table(results: list[CellResult], verbose: bool = False, width: int = 
     got = sum(r.points for r in results if r.passed)
     lines.append(f"\nscore {got:g}/{total:g}; {sum(r.passed for r in results)} of {len(results)} tests pass")
     if not verbose and any(r.detail.strip() != r.message for r in results if r.detail):
-        lines += wrap("`bootcamp check LESSON -v` shows each failure in full: the numbers, the likely cause, the hint",
+        lines += wrap(f"`bootcamp check {lesson} -v` shows each failure in full: the numbers, the likely cause, the hint",
                       width, 2)
     return "\n".join(lines)

@@ -110,7 +110,11 @@ class Syllabus:
                 return info
         listing = "\n".join(f"  {i.id:<5} {i.title}" + ("  (planned)" if i.planned else "")
                             for i in self.lessons.values())
-        raise SyllabusError(f"no lesson called {name!r}. The lessons are:\n{listing}")
+        from course.authoring.lessons import did_you_mean, lesson_names
+
+        hint = did_you_mean(key, lesson_names((i.id, i.slug) for i in self.lessons.values()))
+        raise SyllabusError(f"no lesson called {name!r}. The lessons are:\n{listing}"
+                            + (f"\n{hint}" if hint else ""))
 
     def module(self, name: str) -> Module:
         key = str(name).strip().lower().removeprefix("module").strip()

@@ -93,7 +93,15 @@ def submit(lesson_name: str, notebook: Path | None = None, **kw) -> dict:
         path = workspace.open_lesson(lesson.slug, ROOT, migrate_first=False)
     if not path.is_file():
         raise LessonError(f"{path}: no such notebook")
-    return post_notebook(lesson.slug, path.read_bytes(), **kw)
+    raw = path.read_bytes()
+    try:  # a notebook saved mid-edit: say so here, with where the last good copy is, not as the service's 400
+        json.loads(raw)
+    except ValueError as err:
+        from course.authoring.runner import RECOVER
+
+        raise LessonError(f"{path}: not a readable notebook, nothing was sent ({type(err).__name__}: "
+                          f"{str(err)[:80]}); {RECOVER}") from None
+    return post_notebook(lesson.slug, raw, **kw)
 
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # after a lost connection or a 502/503/504: 15 s in all

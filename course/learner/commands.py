@@ -256,16 +256,17 @@ def cmd_placement(args) -> int:
         for mod in syl.modules.values():
             if mod.id in quizzes:
                 q = placement.read_quiz(mod.id, ROOT, syl)
-                print(f"  {mod.id}  {mod.title:<32} {_shown(q.notebook)}  ({len(q.items)} items, ~{q.minutes} min)")
+                print(f"  {mod.id}  {mod.title:<32} {_shown(placement.learner_copy(q, ROOT, create=False))}  "
+                      f"({len(q.items)} items, ~{q.minutes} min)")
             else:
                 print(f"  {mod.id}  {mod.title:<32} (no quiz yet)")
         return 0
     quiz = placement.read_quiz(args.module, ROOT, syl)
-    nb = Path(args.notebook) if args.notebook else quiz.notebook
+    nb = Path(args.notebook) if args.notebook else placement.learner_copy(quiz, ROOT)
     print(f"grading {_shown(nb)} ...", flush=True)
     results = placement.grade(quiz, nb, timeout=args.timeout)
     verdict = placement.decide(syl, quiz.module, results)
-    print(placement.format_verdict(syl, quiz, results, verdict))
+    print(placement.format_verdict(syl, quiz, results, verdict, notebook=_shown(nb)))
     if verdict.answered and not args.no_record:
         placement.record(verdict, results, ROOT)
         from course.learner.progress import collect, next_line
@@ -337,7 +338,7 @@ def add_subcommands(sub) -> None:
 
     s = sub.add_parser("placement", help="grade a module's placement quiz: which lessons to skip, where to start")
     s.add_argument("module", nargs="?", metavar="MODULE", help="module number, e.g. 0 (default: list the quizzes)")
-    s.add_argument("--notebook", metavar="PATH", help="the filled-in quiz (default placement/<module>/placement-<module>.ipynb)")
+    s.add_argument("--notebook", metavar="PATH", help="the filled-in quiz (default: your copy, workspace/placement/<module>/placement-<module>.ipynb)")
     s.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     s.add_argument("--no-record", action="store_true", help="grade only; do not mark lessons as skipped")
     s.add_argument("--build", action="store_true", help="(authors) write the quiz notebooks from their sources")

@@ -15,7 +15,7 @@ import json
 import re
 from pathlib import Path
 
-from course.authoring.lessons import ROOT, LessonError, exercise_of
+from course.authoring.lessons import ROOT, LessonError, did_you_mean, exercise_of
 from course.authoring.syllabus import LessonInfo
 from course.authoring.syllabus import load as load_syllabus
 from course.learner.progress import _iso, append_record, check_attempts, notebook_attempt, now, read_records
@@ -82,7 +82,9 @@ def find_hint(info: LessonInfo, exercise: str, root: Path = ROOT) -> tuple[str, 
     key = exercise_of(key) if key not in table else key
     if key not in table:
         listing = "\n".join(f"  {n:>2}  {name}" for n, name in enumerate(names, 1)) or "  (none)"
-        raise LessonError(f"lesson {info.id} has no exercise called {exercise!r}. Its exercises are:\n{listing}")
+        hint = did_you_mean(exercise, {name: name for name in names})
+        raise LessonError(f"lesson {info.id} has no exercise called {exercise!r}. Its exercises are:\n{listing}"
+                          + (f"\n{hint}" if hint else ""))
     if not table[key]:
         raise LessonError(f"exercise {key!r} of lesson {info.id} has no hint (no <details><summary>Hint</summary> "
                           "block above it)")

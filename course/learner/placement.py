@@ -15,6 +15,12 @@ nbgrader's GenerateAssignment) on it and writes the learner's quiz beside it,
 out of ``solutions/`` so that they are not lessons: not in ``bootcamp list``, the
 syllabus, the grading service's catalogue or the lesson CI.
 
+The learner's copy. As with lessons, the learner answers in their workspace, never in the
+committed notebook: ``workspace/placement/<module>/placement-<module>.ipynb``
+(:func:`learner_copy`), copied from ``placement/`` the first time ``bootcamp lab`` or
+``bootcamp placement`` needs it (answers already written in ``placement/`` come along), so
+JupyterLab, which opens on ``workspace/``, shows it and ``git pull`` never meets it.
+
 Grading. The learner fills in the quiz in JupyterLab and saves it; ``bootcamp
 placement 0`` restores every test cell from the source (hidden tests included, so a
 tampered test does not count), runs the notebook headlessly, and scores each item: it
@@ -72,6 +78,27 @@ class Quiz:
     @property
     def notebook(self) -> Path:
         return self.source.with_suffix(".ipynb")
+
+
+def learner_copy(quiz: Quiz, root: Path = ROOT, create: bool = True) -> Path:
+    """The learner's quiz in their workspace, copied from ``placement/`` the first time (``create``)."""
+    from course.learner.workspace import workspace_dir
+
+    dest = workspace_dir(root) / "placement" / quiz.module / quiz.notebook.name
+    if create and not dest.is_file() and quiz.notebook.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(quiz.notebook, dest)
+    return dest
+
+
+def open_all(root: Path = ROOT, syl: Syllabus | None = None) -> list[Path]:
+    """Copy every quiz the workspace does not hold yet (``bootcamp lab``); return the new copies."""
+    new = []
+    for module in available(root):
+        quiz = read_quiz(module, root, syl)
+        if not learner_copy(quiz, root, create=False).is_file():
+            new.append(learner_copy(quiz, root))
+    return new
 
 
 def available(root: Path = ROOT) -> dict[str, Path]:
@@ -218,7 +245,8 @@ def record(verdict: Verdict, results: list[ItemResult], root: Path = ROOT) -> Pa
     return write_json("placement.json", data, root)
 
 
-def format_verdict(syl: Syllabus, quiz: Quiz, results: list[ItemResult], verdict: Verdict) -> str:
+def format_verdict(syl: Syllabus, quiz: Quiz, results: list[ItemResult], verdict: Verdict,
+                   notebook: str | None = None) -> str:
     mod = syl.module(verdict.module)
 
     def name(lid: str) -> str:
@@ -232,7 +260,8 @@ def format_verdict(syl: Syllabus, quiz: Quiz, results: list[ItemResult], verdict
               for row in rows]
     lines.append("")
     if verdict.answered == 0:
-        lines.append(f"You have not answered any item yet: fill in {quiz.notebook.relative_to(quiz.source.parents[2])} "
+        where = notebook or quiz.notebook.relative_to(quiz.source.parents[2])
+        lines.append(f"You have not answered any item yet: fill in {where} "
                      f"(about {quiz.minutes} minutes) and run `bootcamp placement {mod.id}` again, "
                      f"or simply start with {name(mod.lessons[0])}.")
         return "\n".join(lines)
