@@ -22,9 +22,10 @@ def main() -> None:
     os.environ.setdefault("BOOTCAMP_RECORD_CELLS", "1")  # exercise times, in the learner's own folder
     ws.mkdir(parents=True, exist_ok=True)
     from course.authoring.lessons import ROOT
-    from course.learner import workspace
+    from course.learner import placement, workspace
 
     workspace.open_all(ROOT)
+    placement.open_all(ROOT)  # the placement quizzes in the workspace too (their copies never overwritten)
     argv = [sys.executable, "-m", "jupyterhub.singleuser", f"--ServerApp.root_dir={ws}", *sys.argv[1:]]
     os.execv(sys.executable, argv)
 
