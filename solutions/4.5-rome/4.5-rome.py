@@ -33,7 +33,7 @@
 # | corrupting the subject destroys the prediction; restoring the clean residual stream at the last token, late, brings it back (their Figure 1) | the same | exercises 1-3 |
 # | restoring the residual stream at the last subject token, in early and middle layers, brings most of it back; the MLPs' effect peaks there (their Figures 1-2) | **not on our model**: the subject's positions bring back little, and the MLP effect is near zero there; the answer is assembled at the last token | exercises 4-5 |
 # | a rank-one edit of one MLP, key at the last subject token averaged over prefixes, value solved for, covariance from the model's own activations, changes one fact (their section 3) | it changes the fact in a minority of our edits, and then for the paraphrases too | exercises 6-10 |
-# | ROME keeps neighbours' facts where fine-tuning the same layer damages them (their Table 1) | the same trade-off: fine-tuning edits more often and damages the neighbours | exercise 11 |
+# | ROME keeps neighbours' facts where fine-tuning the same layer damages them (their Table 1) | half of it: unconstrained fine-tuning edits more often and damages the neighbours; but fine-tuning with its weight change bounded (FT+L, the bound tuned on our model) edits as often, keeps most neighbours, and beats ROME here | exercise 11 |
 #
 # That our small model differs from GPT-2 XL is part of the lesson: tracing tells you where *a
 # given model* reads a fact, and the edit then behaves as that reading predicts.
@@ -585,9 +585,14 @@ checks.assert_equal("my_reading", my_reading()[2], "B", name="HYPOTHESIS",
 # %% [markdown]
 # **Which layer?** Your trace says this model does not read its facts at the subject's last
 # token as GPT-2 XL does, so tracing cannot pick the layer for us. We edit layer 2, the middle of
-# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band); in a quick
-# comparison while writing the lesson (not part of this notebook) layer 0 edited no better.
-# Going further asks you to sweep it.
+# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band). It is not the
+# layer that edits best. While writing the lesson we ran the twelve edits of the comparison at
+# the end of this notebook with ROME at layers 0-4 (not part of this notebook; printed, not
+# asserted): efficacy / paraphrase / neighbourhood 0.58 / 0.50 / 0.93 at layer 0,
+# 0.50 / 0.35 / 0.98 at layer 1, 0.33 / 0.38 / 1.00 at layer 2, 0.33 / 0.31 / 1.00 at layer 3
+# and 0.25 / 0.21 / 0.99 at layer 4. The earlier the layer, the more often the edit takes and
+# the more it leaks to the neighbours; no layer comes near the paper's ~100%. Going further
+# asks you to sweep it and set it beside your trace.
 
 # %%
 EDIT_LAYER = 2
@@ -1035,7 +1040,13 @@ checks.assert_true("finetune_edit", (_ft2.blocks[2].mlp.proj.weight - model.bloc
 # ## The comparison, on twelve edits
 #
 # Twelve edits (four subjects per relation, each to an object it does not have), each made three
-# ways at the same layer: ROME, FT and FT+L (`max_change` $5\cdot10^{-3}$). The scores are the
+# ways at the same layer: ROME, FT and FT+L (`max_change` 0.1). The paper tuned FT+L's bound; so
+# did we, with the same twelve edits at layer 2 (printed, not part of this notebook; efficacy /
+# paraphrase / neighbourhood): $5\cdot10^{-3}$ and $10^{-2}$ change nothing (0 / 0 / 1.00),
+# $2\cdot10^{-2}$ 0 / 0.02 / 0.99, $5\cdot10^{-2}$ 0.33 / 0.27 / 0.92, 0.1 0.92 / 0.83 / 0.83 and
+# 0.2 0.92 / 0.90 / 0.66 (as unconstrained FT). 0.1 is the smallest bound of the sweep at which
+# FT+L edits as often as FT; the entries of this weight are 0.024 in absolute value on average,
+# 0.23 at most, so 0.1 is a loose box. The scores are the
 # means of exercise 10's, and the table is the analogue of the paper's Table 1 on
 # CounterFact. The cell below asserts what we measured when writing this lesson (it runs your
 # functions, so it also tests them).
@@ -1050,7 +1061,7 @@ for i in range(12):
 methods = {
     "ROME": lambda s, r, new: rome_edit(model, s, r, new),
     "FT": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new),
-    "FT+L": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new, max_change=5e-3),
+    "FT+L": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new, max_change=0.1),
 }
 table = {m: [] for m in methods}
 for subject, relation, old, new in tqdm(cases, desc="edits"):
@@ -1070,13 +1081,17 @@ ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 # What we measured when writing the lesson (efficacy, paraphrase, neighbourhood): ROME 0.33, 0.38, 1.00;
-# FT 0.92, 0.92, 0.64; FT+L 0.00, 0.00, 1.00. Asserted with margins:
+# FT 0.92, 0.92, 0.64; FT+L (0.1) 0.92, 0.83, 0.83. Asserted with margins:
 checks.assert_true("finetune_edit", summary["FT"]["efficacy"] > summary["ROME"]["efficacy"] + 0.3,
                    f"fine-tuning should change the fact more often than ROME on this model: {summary}")
 checks.assert_true("finetune_edit", summary["ROME"]["neighbourhood"] > summary["FT"]["neighbourhood"] + 0.2,
                    f"ROME should keep the neighbours' facts better than unconstrained fine-tuning: {summary}")
-checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and summary["FT+L"]["efficacy"] < 0.2,
-                   f"with every weight held within 5e-3, fine-tuning should barely move anything: {summary}")
+checks.assert_true("finetune_edit", summary["FT+L"]["efficacy"] > summary["ROME"]["efficacy"] + 0.3,
+                   f"with every weight held within 0.1, fine-tuning should still change the fact more often than "
+                   f"ROME on this model: {summary}", hint="clamp W - W0 after each step, not W itself")
+checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summary["FT+L"]["neighbourhood"]
+                   < summary["ROME"]["neighbourhood"] - 0.1,
+                   f"the bound should keep more neighbours than FT, fewer than ROME: {summary}")
 
 # %% [markdown]
 # ## What we reproduced, and what we did not
@@ -1098,8 +1113,13 @@ checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and s
 # 0.38), and when it does, the paraphrases follow; the neighbours, who share two of the three
 # tokens, keep their facts (1.00). Fine-tuning the same matrix on the same prompts changes the
 # fact 11 times in 12 and the paraphrases with it, but then a third of the neighbours' prompts
-# prefer the new object (0.64): the paper's trade-off, asserted above with margins. With every
-# weight held within 5·10⁻³ (FT+L) nothing changed at all; the paper tuned that bound, we did not.
+# prefer the new object (0.64): the paper's trade-off, asserted above with margins. With the
+# bound tuned (every weight within 0.1 of its value, FT+L) fine-tuning still changes the fact 11
+# times in 12 (paraphrases 0.83) and keeps 0.83 of the neighbours: on our model the constrained
+# fine-tuning beats ROME on efficacy, the reverse of the paper's Table 1, where FT+L's efficacy
+# and paraphrase scores fall far below ROME's. We read it as one more sign that our model does
+# not hold its facts at the last subject token: ROME writes only there, fine-tuning adapts the
+# layer at every position, including the last token where this model reads the fact.
 # We do not reproduce CounterFact, the paper's essence and fluency scores, or MEMIT.
 #
 # ## Why this matters for safety
@@ -1120,9 +1140,11 @@ checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and s
 # ## Going further
 #
 # 1. **Make the paper's picture appear.** Our model reads facts at the last token. Train a
-#    variant (`facts.train` with another `FactsTrainConfig` or data) in which the subject's last
-#    token must already predict something fact-dependent (a template `{S} , {city} ,` with a
-#    loss on every position): does the MLP effect move to the last subject token?
+#    variant in which the subject's last token must already predict something fact-dependent:
+#    `facts.train(facts.model_config(), facts.FactsTrainConfig(bio=32))` adds to every batch 32
+#    "bio" lines, `Ka vel dor Oslo baker Welsh`, with a loss on each object (`facts.bio_batch`).
+#    It takes a few CPU minutes; we did not finish this run in time to report it. Does the MLP
+#    effect move to the last subject token, and does ROME's efficacy follow it?
 # 2. **Windows of layers.** The paper restores a window of 10 MLP layers at once. Restore
 #    windows of 2 and 3 of our six layers: does any MLP effect at the subject appear?
 # 3. **Which layer edits best?** Run the twelve-edit comparison at every layer and plot the
