@@ -588,7 +588,7 @@ checks.assert_equal("my_reading", my_reading()[2], "B", name="HYPOTHESIS",
 # six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band). It is not the
 # layer that edits best. While writing the lesson we ran the twelve edits of the comparison at
 # the end of this notebook with ROME at layers 0-4 (not part of this notebook; printed, not
-# asserted): efficacy / paraphrase / neighbourhood 0.58 / 0.50 / 0.93 at layer 0,
+# asserted; before one no-op edit among them was replaced, see the comparison below): efficacy / paraphrase / neighbourhood 0.58 / 0.50 / 0.93 at layer 0,
 # 0.50 / 0.35 / 0.98 at layer 1, 0.33 / 0.38 / 1.00 at layer 2, 0.33 / 0.31 / 1.00 at layer 3
 # and 0.25 / 0.21 / 0.99 at layer 4. The earlier the layer, the more often the edit takes and
 # the more it leaks to the neighbours; no layer comes near the paper's ~100%. Going further
@@ -1040,24 +1040,28 @@ checks.assert_true("finetune_edit", (_ft2.blocks[2].mlp.proj.weight - model.bloc
 # ## The comparison, on twelve edits
 #
 # Twelve edits (four subjects per relation, each to an object it does not have), each made three
-# ways at the same layer: ROME, FT and FT+L (`max_change` 0.1). The paper tuned FT+L's bound; so
-# did we, with the same twelve edits at layer 2 (printed, not part of this notebook; efficacy /
-# paraphrase / neighbourhood): $5\cdot10^{-3}$ and $10^{-2}$ change nothing (0 / 0 / 1.00),
-# $2\cdot10^{-2}$ 0 / 0.02 / 0.99, $5\cdot10^{-2}$ 0.33 / 0.27 / 0.92, 0.1 0.92 / 0.83 / 0.83 and
-# 0.2 0.92 / 0.90 / 0.66 (as unconstrained FT). 0.1 is the smallest bound of the sweep at which
-# FT+L edits as often as FT; the entries of this weight are 0.024 in absolute value on average,
-# 0.23 at most, so 0.1 is a loose box. The scores are the
-# means of exercise 10's, and the table is the analogue of the paper's Table 1 on
-# CounterFact. The cell below asserts what we measured when writing this lesson (it runs your
-# functions, so it also tests them).
+# ways at the same layer: ROME, FT and FT+L (`max_change` 0.1). The scores are the means of
+# exercise 10's, and the table is the analogue of the paper's Table 1 on CounterFact. The cell
+# below asserts what we measured when writing this lesson (it runs your functions, so it also
+# tests them).
+#
+# The paper tuned FT+L's bound; so did we, at layer 2 (printed, not part of this notebook;
+# efficacy / paraphrase / neighbourhood). We ran the sweep before noticing that one of the twelve
+# edits asked for the subject's own object (a no-op edit every method fails, now replaced), so
+# there efficacy could reach 0.92 at most: $5\cdot10^{-3}$ and $10^{-2}$ change nothing
+# (0 / 0 / 1.00), $2\cdot10^{-2}$ gives 0 / 0.02 / 0.99, $5\cdot10^{-2}$ 0.33 / 0.27 / 0.92,
+# 0.1 0.92 / 0.83 / 0.83 and 0.2 0.92 / 0.90 / 0.66 (unconstrained FT: 0.92 / 0.92 / 0.64).
+# 0.1 is the smallest bound of the sweep at which FT+L edits as often as FT. The entries of this
+# weight are 0.024 in absolute value on average and 0.23 at most, so 0.1 is a loose box.
 
 # %% nbgrader={"grade": true, "grade_id": "finetune_edit_test_2", "points": 2}
 cases = []
 for i in range(12):
     subject, relation = 11 * i + 3, facts.REL_NAMES[i % 3]
     objects = facts.OBJECT_IDS[relation]
+    shift = 1 + i if (1 + i) % len(objects) else 2 + i  # never the subject's own object
     cases.append((subject, relation, facts.answer(subject, relation),
-                  int(objects[(facts.FACTS[relation][subject] + 1 + i) % len(objects)])))
+                  int(objects[(facts.FACTS[relation][subject] + shift) % len(objects)])))
 methods = {
     "ROME": lambda s, r, new: rome_edit(model, s, r, new),
     "FT": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new),
@@ -1081,7 +1085,7 @@ ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 # What we measured when writing the lesson (efficacy, paraphrase, neighbourhood): ROME 0.33, 0.38, 1.00;
-# FT 0.92, 0.92, 0.64; FT+L (0.1) 0.92, 0.83, 0.83. Asserted with margins:
+# FT 1.00, 1.00, 0.625; FT+L (0.1) 1.00, 0.90, 0.85. Asserted with margins:
 checks.assert_true("finetune_edit", summary["FT"]["efficacy"] > summary["ROME"]["efficacy"] + 0.3,
                    f"fine-tuning should change the fact more often than ROME on this model: {summary}")
 checks.assert_true("finetune_edit", summary["ROME"]["neighbourhood"] > summary["FT"]["neighbourhood"] + 0.2,
@@ -1090,7 +1094,7 @@ checks.assert_true("finetune_edit", summary["FT+L"]["efficacy"] > summary["ROME"
                    f"with every weight held within 0.1, fine-tuning should still change the fact more often than "
                    f"ROME on this model: {summary}", hint="clamp W - W0 after each step, not W itself")
 checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summary["FT+L"]["neighbourhood"]
-                   < summary["ROME"]["neighbourhood"] - 0.1,
+                   < summary["ROME"]["neighbourhood"] - 0.05,
                    f"the bound should keep more neighbours than FT, fewer than ROME: {summary}")
 
 # %% [markdown]
@@ -1111,11 +1115,21 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # **The edit** (exercises 6-10) behaves as that reading predicts. A value written at the last
 # subject token changes the fact in 4 of 12 edits at layer 2 (efficacy 0.33, printed; paraphrases
 # 0.38), and when it does, the paraphrases follow; the neighbours, who share two of the three
-# tokens, keep their facts (1.00). Fine-tuning the same matrix on the same prompts changes the
-# fact 11 times in 12 and the paraphrases with it, but then a third of the neighbours' prompts
-# prefer the new object (0.64): the paper's trade-off, asserted above with margins. With the
-# bound tuned (every weight within 0.1 of its value, FT+L) fine-tuning still changes the fact 11
-# times in 12 (paraphrases 0.83) and keeps 0.83 of the neighbours: on our model the constrained
+# tokens, keep their facts (1.00). Why so few? While writing the lesson we checked each
+# ingredient (printed, not part of this notebook; on these twelve edits before the no-op one
+# described above was replaced, so at most 11 could succeed). The key is not the problem: on the edit's own
+# prompt, $(C^{-1}k_*)^\top k / (C^{-1}k_*)^\top k_*$ at the last subject token is 0.95-1.09 in
+# the ten edits we checked, so the edited matrix writes almost exactly $\delta$ there. Neither is
+# the closed form: $\delta$ added directly at the last subject token, with no rank-one step,
+# leaves P(new) below P(old) on the edit's own prompt in 5 of the 9 real edits we checked. More
+# optimisation barely helps (200 steps for $\delta$ instead of 60 and $C$ from 2,000 prompts
+# instead of 600: efficacy 0.42; the key averaged over 30 prefixes instead of 10: 0.33). On this
+# model, for many subjects, no vector written at the last subject token of layer 2 changes the
+# answer: the fact is read elsewhere, as the trace said. Fine-tuning the same matrix on the same
+# prompts changes the fact in all 12 edits and the paraphrases with it, but then more than a third of the neighbours'
+# prompts prefer the new object (0.625): the paper's trade-off, asserted above with margins. With
+# the bound tuned (every weight within 0.1 of its value, FT+L) fine-tuning still changes the fact
+# in all 12 (paraphrases 0.90) and keeps 0.85 of the neighbours: on our model the constrained
 # fine-tuning beats ROME on efficacy, the reverse of the paper's Table 1, where FT+L's efficacy
 # and paraphrase scores fall far below ROME's. We read it as one more sign that our model does
 # not hold its facts at the last subject token: ROME writes only there, fine-tuning adapts the
