@@ -644,6 +644,16 @@ _got = checks.call("subject_key", subject_key, model, 1, [_one], case="one promp
 checks.assert_shape("subject_key", _got, (cfg.d_mlp,))
 checks.assert_close("subject_key", _got, _c["blocks.1.mlp.hook_post"][0, _one.subject_pos[-1]], atol=1e-5,
                     hint="the key at the subject's LAST token (position subject_pos[-1]), not at the end of the prompt")
+_other = copy.deepcopy(model)
+_other.blocks[1].mlp.fc.weight.mul_(-1)
+_pair = [_one, facts.encode(8, "job", 1)]
+_ref2 = []
+for _p in _pair:
+    _c = {}
+    facts.run_with_hooks(_other, torch.tensor([_p.tokens]), cache=_c)
+    _ref2.append(_c["blocks.1.mlp.hook_post"][0, _p.subject_pos[-1]])
+checks.assert_close("subject_key", subject_key(_other, 1, _pair), torch.stack(_ref2).mean(0), atol=1e-5,
+                    name="two prompts, another model", hint="the MEAN over the prompts, of the model passed in")
 ### BEGIN HIDDEN TESTS
 _ref = []
 for _p in _pr:
@@ -694,6 +704,13 @@ _got = checks.call("key_second_moment", key_second_moment, model, 0, _two, case=
 checks.assert_shape("key_second_moment", _got, (cfg.d_mlp, cfg.d_mlp))
 checks.assert_close("key_second_moment", _got, _k.T @ _k / 2, atol=1e-5,
                     hint="the mean of k k^T over the two real tokens: no padding, no mean subtracted")
+_other = copy.deepcopy(model)
+_other.blocks[0].mlp.fc.weight.mul_(-1)
+_c = {}
+facts.run_with_hooks(_other, _two, cache=_c)
+_k = _c["blocks.0.mlp.hook_post"][0, :2]
+checks.assert_close("key_second_moment", key_second_moment(_other, 0, _two), _k.T @ _k / 2, atol=1e-5,
+                    name="another model", hint="run the model passed in, not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
 _c = {}
 facts.run_with_hooks(model, text_tokens[:40], cache=_c)
@@ -835,6 +852,10 @@ _C, _k, _v, _W = _A @ _A.T + 0.1 * torch.eye(6), torch.randn(6, generator=_g), t
 _new_W = rank_one_update(_W, _C, _k, _v)
 checks.assert_close("rank_one_update", _new_W @ _k, _v, atol=1e-4, name="W_hat k* = v*")
 checks.assert_close("rank_one_update", torch.linalg.matrix_rank(_new_W - _W), torch.tensor(1), name="rank of the change")
+_x = torch.randn(6, generator=_g)
+_x = _x - (_x @ torch.linalg.solve(_C, _k)) / (_k @ torch.linalg.solve(_C, _k)) * _k  # (C^-1 k)^T x = 0
+checks.assert_close("rank_one_update", _new_W @ _x, _W @ _x, atol=1e-4, name="a key C^-1-orthogonal to k*",
+                    hint="the row vector of the outer product is C^-1 k (solve C u = k), not k")
 ### BEGIN HIDDEN TESTS
 _new_W = rank_one_update(_W, _C, _k, _v)
 _x = torch.randn(6, generator=_g)
