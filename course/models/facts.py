@@ -156,6 +156,32 @@ def training_batch(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tens
     return tokens, end, torch.tensor(targets)
 
 
+def bio_batch(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` "bio" lines, ``<bos> prefix Ka vel dor Oslo baker Welsh``: a subject and its three objects.
+
+    tokens (n, T) and targets (n, T), the next token at each object's position before it (the last
+    subject token predicts the city, the city the job, the job the language) and -100 elsewhere.
+    The last subject token must hold the subject's facts itself here, since no relation word follows.
+    """
+    rows, targets = [], []
+    for s in torch.randint(0, N_SUBJECTS, (n,), generator=g).tolist():
+        words = [BOS] + random_prefix(g) + list(SUBJECTS[s])
+        objects = [answer(s, r) for r in REL_NAMES]
+        tokens = [TOKEN[w] for w in words] + objects[:-1]
+        tgt = [-100] * len(tokens)
+        for i, o in enumerate(objects):
+            tgt[len(words) - 1 + i] = o
+        rows.append(tokens)
+        targets.append(tgt)
+    T = max(len(r) for r in rows)
+    tok = torch.full((n, T), TOKEN[PAD], dtype=torch.long)
+    tg = torch.full((n, T), -100, dtype=torch.long)
+    for i, (r, t) in enumerate(zip(rows, targets)):
+        tok[i, : len(r)] = torch.tensor(r)
+        tg[i, : len(t)] = torch.tensor(t)
+    return tok, tg
+
+
 def all_prompts(held_out: bool, prefix: tuple = ()) -> list[Prompt]:
     """Every (subject, relation) on its held-out template (``held_out``) or on every training template."""
     out = []
@@ -226,6 +252,7 @@ class FactsTrainConfig:
     seed: int = 0
     threads: int = 1
     eval_every: int = 250
+    bio: int = 0  # "bio" lines (see :func:`bio_batch`) added to each batch of template prompts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -272,7 +299,13 @@ def train(cfg: GPTConfig, tc: FactsTrainConfig, progress: bool = True, desc: str
                 steps.set_postfix(train=curve["train_accuracy"][-1], held_out=curve["held_out_accuracy"][-1])
         tokens, end, target = training_batch(tc.batch_size, g)
         logits = model(tokens)[torch.arange(tc.batch_size), end]
-        loss = F.cross_entropy(logits, target)
+        if tc.bio:  # one mean over every target: the template prompts' objects and the bio lines'
+            bio_tokens, bio_target = bio_batch(tc.bio, g)
+            loss = F.cross_entropy(logits, target, reduction="sum") + F.cross_entropy(
+                model(bio_tokens).transpose(1, 2), bio_target, reduction="sum")
+            loss = loss / (tc.batch_size + int((bio_target != -100).sum()))
+        else:
+            loss = F.cross_entropy(logits, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

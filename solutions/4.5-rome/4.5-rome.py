@@ -33,7 +33,7 @@
 # | corrupting the subject destroys the prediction; restoring the clean residual stream at the last token, late, brings it back (their Figure 1) | the same | exercises 1-3 |
 # | restoring the residual stream at the last subject token, in early and middle layers, brings most of it back; the MLPs' effect peaks there (their Figures 1-2) | **not on our model**: the subject's positions bring back little, and the MLP effect is near zero there; the answer is assembled at the last token | exercises 4-5 |
 # | a rank-one edit of one MLP, key at the last subject token averaged over prefixes, value solved for, covariance from the model's own activations, changes one fact (their section 3) | it changes the fact in a minority of our edits, and then for the paraphrases too | exercises 6-10 |
-# | ROME keeps neighbours' facts where fine-tuning the same layer damages them (their Table 1) | the same trade-off: fine-tuning edits more often and damages the neighbours | exercise 11 |
+# | ROME keeps neighbours' facts where fine-tuning the same layer damages them (their Table 1) | half of it: unconstrained fine-tuning edits more often and damages the neighbours; but fine-tuning with its weight change bounded (FT+L, the bound tuned on our model) edits as often, keeps most neighbours, and beats ROME here | exercise 11 |
 #
 # That our small model differs from GPT-2 XL is part of the lesson: tracing tells you where *a
 # given model* reads a fact, and the edit then behaves as that reading predicts.
@@ -585,9 +585,14 @@ checks.assert_equal("my_reading", my_reading()[2], "B", name="HYPOTHESIS",
 # %% [markdown]
 # **Which layer?** Your trace says this model does not read its facts at the subject's last
 # token as GPT-2 XL does, so tracing cannot pick the layer for us. We edit layer 2, the middle of
-# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band); in a quick
-# comparison while writing the lesson (not part of this notebook) layer 0 edited no better.
-# Going further asks you to sweep it.
+# six (the paper edits GPT-2 XL's layer 17 of 48, in its early-middle MLP band). It is not the
+# layer that edits best. While writing the lesson we ran the twelve edits of the comparison at
+# the end of this notebook with ROME at layers 0-4 (not part of this notebook; printed, not
+# asserted; before one no-op edit among them was replaced, see the comparison below): efficacy / paraphrase / neighbourhood 0.58 / 0.50 / 0.93 at layer 0,
+# 0.50 / 0.35 / 0.98 at layer 1, 0.33 / 0.38 / 1.00 at layer 2, 0.33 / 0.31 / 1.00 at layer 3
+# and 0.25 / 0.21 / 0.99 at layer 4. The earlier the layer, the more often the edit takes and
+# the more it leaks to the neighbours; no layer comes near the paper's ~100%. Going further
+# asks you to sweep it and set it beside your trace.
 
 # %%
 EDIT_LAYER = 2
@@ -639,6 +644,16 @@ _got = checks.call("subject_key", subject_key, model, 1, [_one], case="one promp
 checks.assert_shape("subject_key", _got, (cfg.d_mlp,))
 checks.assert_close("subject_key", _got, _c["blocks.1.mlp.hook_post"][0, _one.subject_pos[-1]], atol=1e-5,
                     hint="the key at the subject's LAST token (position subject_pos[-1]), not at the end of the prompt")
+_other = copy.deepcopy(model)
+_other.blocks[1].mlp.fc.weight.mul_(-1)
+_pair = [_one, facts.encode(8, "job", 1)]
+_ref2 = []
+for _p in _pair:
+    _c = {}
+    facts.run_with_hooks(_other, torch.tensor([_p.tokens]), cache=_c)
+    _ref2.append(_c["blocks.1.mlp.hook_post"][0, _p.subject_pos[-1]])
+checks.assert_close("subject_key", subject_key(_other, 1, _pair), torch.stack(_ref2).mean(0), atol=1e-5,
+                    name="two prompts, another model", hint="the MEAN over the prompts, of the model passed in")
 ### BEGIN HIDDEN TESTS
 _ref = []
 for _p in _pr:
@@ -689,6 +704,13 @@ _got = checks.call("key_second_moment", key_second_moment, model, 0, _two, case=
 checks.assert_shape("key_second_moment", _got, (cfg.d_mlp, cfg.d_mlp))
 checks.assert_close("key_second_moment", _got, _k.T @ _k / 2, atol=1e-5,
                     hint="the mean of k k^T over the two real tokens: no padding, no mean subtracted")
+_other = copy.deepcopy(model)
+_other.blocks[0].mlp.fc.weight.mul_(-1)
+_c = {}
+facts.run_with_hooks(_other, _two, cache=_c)
+_k = _c["blocks.0.mlp.hook_post"][0, :2]
+checks.assert_close("key_second_moment", key_second_moment(_other, 0, _two), _k.T @ _k / 2, atol=1e-5,
+                    name="another model", hint="run the model passed in, not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
 _c = {}
 facts.run_with_hooks(model, text_tokens[:40], cache=_c)
@@ -830,6 +852,10 @@ _C, _k, _v, _W = _A @ _A.T + 0.1 * torch.eye(6), torch.randn(6, generator=_g), t
 _new_W = rank_one_update(_W, _C, _k, _v)
 checks.assert_close("rank_one_update", _new_W @ _k, _v, atol=1e-4, name="W_hat k* = v*")
 checks.assert_close("rank_one_update", torch.linalg.matrix_rank(_new_W - _W), torch.tensor(1), name="rank of the change")
+_x = torch.randn(6, generator=_g)
+_x = _x - (_x @ torch.linalg.solve(_C, _k)) / (_k @ torch.linalg.solve(_C, _k)) * _k  # (C^-1 k)^T x = 0
+checks.assert_close("rank_one_update", _new_W @ _x, _W @ _x, atol=1e-4, name="a key C^-1-orthogonal to k*",
+                    hint="the row vector of the outer product is C^-1 k (solve C u = k), not k")
 ### BEGIN HIDDEN TESTS
 _new_W = rank_one_update(_W, _C, _k, _v)
 _x = torch.randn(6, generator=_g)
@@ -1035,22 +1061,32 @@ checks.assert_true("finetune_edit", (_ft2.blocks[2].mlp.proj.weight - model.bloc
 # ## The comparison, on twelve edits
 #
 # Twelve edits (four subjects per relation, each to an object it does not have), each made three
-# ways at the same layer: ROME, FT and FT+L (`max_change` $5\cdot10^{-3}$). The scores are the
-# means of exercise 10's, and the table is the analogue of the paper's Table 1 on
-# CounterFact. The cell below asserts what we measured when writing this lesson (it runs your
-# functions, so it also tests them).
+# ways at the same layer: ROME, FT and FT+L (`max_change` 0.1). The scores are the means of
+# exercise 10's, and the table is the analogue of the paper's Table 1 on CounterFact. The cell
+# below asserts what we measured when writing this lesson (it runs your functions, so it also
+# tests them).
+#
+# The paper tuned FT+L's bound; so did we, at layer 2 (printed, not part of this notebook;
+# efficacy / paraphrase / neighbourhood). We ran the sweep before noticing that one of the twelve
+# edits asked for the subject's own object (a no-op edit every method fails, now replaced), so
+# there efficacy could reach 0.92 at most: $5\cdot10^{-3}$ and $10^{-2}$ change nothing
+# (0 / 0 / 1.00), $2\cdot10^{-2}$ gives 0 / 0.02 / 0.99, $5\cdot10^{-2}$ 0.33 / 0.27 / 0.92,
+# 0.1 0.92 / 0.83 / 0.83 and 0.2 0.92 / 0.90 / 0.66 (unconstrained FT: 0.92 / 0.92 / 0.64).
+# 0.1 is the smallest bound of the sweep at which FT+L edits as often as FT. The entries of this
+# weight are 0.024 in absolute value on average and 0.23 at most, so 0.1 is a loose box.
 
 # %% nbgrader={"grade": true, "grade_id": "finetune_edit_test_2", "points": 2}
 cases = []
 for i in range(12):
     subject, relation = 11 * i + 3, facts.REL_NAMES[i % 3]
     objects = facts.OBJECT_IDS[relation]
+    shift = 1 + i if (1 + i) % len(objects) else 2 + i  # never the subject's own object
     cases.append((subject, relation, facts.answer(subject, relation),
-                  int(objects[(facts.FACTS[relation][subject] + 1 + i) % len(objects)])))
+                  int(objects[(facts.FACTS[relation][subject] + shift) % len(objects)])))
 methods = {
     "ROME": lambda s, r, new: rome_edit(model, s, r, new),
     "FT": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new),
-    "FT+L": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new, max_change=5e-3),
+    "FT+L": lambda s, r, new: finetune_edit(model, EDIT_LAYER, edit_prompts(s, r), new, max_change=0.1),
 }
 table = {m: [] for m in methods}
 for subject, relation, old, new in tqdm(cases, desc="edits"):
@@ -1070,13 +1106,17 @@ ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
 # What we measured when writing the lesson (efficacy, paraphrase, neighbourhood): ROME 0.33, 0.38, 1.00;
-# FT 0.92, 0.92, 0.64; FT+L 0.00, 0.00, 1.00. Asserted with margins:
+# FT 1.00, 1.00, 0.625; FT+L (0.1) 1.00, 0.90, 0.85. Asserted with margins:
 checks.assert_true("finetune_edit", summary["FT"]["efficacy"] > summary["ROME"]["efficacy"] + 0.3,
                    f"fine-tuning should change the fact more often than ROME on this model: {summary}")
 checks.assert_true("finetune_edit", summary["ROME"]["neighbourhood"] > summary["FT"]["neighbourhood"] + 0.2,
                    f"ROME should keep the neighbours' facts better than unconstrained fine-tuning: {summary}")
-checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and summary["FT+L"]["efficacy"] < 0.2,
-                   f"with every weight held within 5e-3, fine-tuning should barely move anything: {summary}")
+checks.assert_true("finetune_edit", summary["FT+L"]["efficacy"] > summary["ROME"]["efficacy"] + 0.3,
+                   f"with every weight held within 0.1, fine-tuning should still change the fact more often than "
+                   f"ROME on this model: {summary}", hint="clamp W - W0 after each step, not W itself")
+checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summary["FT+L"]["neighbourhood"]
+                   < summary["ROME"]["neighbourhood"] - 0.05,
+                   f"the bound should keep more neighbours than FT, fewer than ROME: {summary}")
 
 # %% [markdown]
 # ## What we reproduced, and what we did not
@@ -1096,10 +1136,25 @@ checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and s
 # **The edit** (exercises 6-10) behaves as that reading predicts. A value written at the last
 # subject token changes the fact in 4 of 12 edits at layer 2 (efficacy 0.33, printed; paraphrases
 # 0.38), and when it does, the paraphrases follow; the neighbours, who share two of the three
-# tokens, keep their facts (1.00). Fine-tuning the same matrix on the same prompts changes the
-# fact 11 times in 12 and the paraphrases with it, but then a third of the neighbours' prompts
-# prefer the new object (0.64): the paper's trade-off, asserted above with margins. With every
-# weight held within 5·10⁻³ (FT+L) nothing changed at all; the paper tuned that bound, we did not.
+# tokens, keep their facts (1.00). Why so few? While writing the lesson we checked each
+# ingredient (printed, not part of this notebook; on these twelve edits before the no-op one
+# described above was replaced, so at most 11 could succeed). The key is not the problem: on the edit's own
+# prompt, $(C^{-1}k_*)^\top k / (C^{-1}k_*)^\top k_*$ at the last subject token is 0.95-1.09 in
+# the ten edits we checked, so the edited matrix writes almost exactly $\delta$ there. Neither is
+# the closed form: $\delta$ added directly at the last subject token, with no rank-one step,
+# leaves P(new) below P(old) on the edit's own prompt in 5 of the 9 real edits we checked. More
+# optimisation barely helps (200 steps for $\delta$ instead of 60 and $C$ from 2,000 prompts
+# instead of 600: efficacy 0.42; the key averaged over 30 prefixes instead of 10: 0.33). On this
+# model, for many subjects, no vector written at the last subject token of layer 2 changes the
+# answer: the fact is read elsewhere, as the trace said. Fine-tuning the same matrix on the same
+# prompts changes the fact in all 12 edits and the paraphrases with it, but then more than a third of the neighbours'
+# prompts prefer the new object (0.625): the paper's trade-off, asserted above with margins. With
+# the bound tuned (every weight within 0.1 of its value, FT+L) fine-tuning still changes the fact
+# in all 12 (paraphrases 0.90) and keeps 0.85 of the neighbours: on our model the constrained
+# fine-tuning beats ROME on efficacy, the reverse of the paper's Table 1, where FT+L's efficacy
+# and paraphrase scores fall far below ROME's. We read it as one more sign that our model does
+# not hold its facts at the last subject token: ROME writes only there, fine-tuning adapts the
+# layer at every position, including the last token where this model reads the fact.
 # We do not reproduce CounterFact, the paper's essence and fluency scores, or MEMIT.
 #
 # ## Why this matters for safety
@@ -1120,9 +1175,11 @@ checks.assert_true("finetune_edit", summary["FT+L"]["neighbourhood"] > 0.9 and s
 # ## Going further
 #
 # 1. **Make the paper's picture appear.** Our model reads facts at the last token. Train a
-#    variant (`facts.train` with another `FactsTrainConfig` or data) in which the subject's last
-#    token must already predict something fact-dependent (a template `{S} , {city} ,` with a
-#    loss on every position): does the MLP effect move to the last subject token?
+#    variant in which the subject's last token must already predict something fact-dependent:
+#    `facts.train(facts.model_config(), facts.FactsTrainConfig(bio=32))` adds to every batch 32
+#    "bio" lines, `Ka vel dor Oslo baker Welsh`, with a loss on each object (`facts.bio_batch`).
+#    It takes a few CPU minutes; we did not finish this run in time to report it. Does the MLP
+#    effect move to the last subject token, and does ROME's efficacy follow it?
 # 2. **Windows of layers.** The paper restores a window of 10 MLP layers at once. Restore
 #    windows of 2 and 3 of our six layers: does any MLP effect at the subject appear?
 # 3. **Which layer edits best?** Run the twelve-edit comparison at every layer and plot the
