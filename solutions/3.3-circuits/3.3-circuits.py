@@ -164,13 +164,13 @@ def logit_difference(logits: torch.Tensor, end: torch.Tensor, io: torch.Tensor, 
 
 
 # %% nbgrader={"grade": true, "grade_id": "logit_difference_test", "points": 2}
-_x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)
+_x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4) ** 2  # squares, so that every position differs
 got = checks.call("logit_difference", logit_difference, _x, torch.tensor([2, 1]), torch.tensor([3, 0]),
-                  torch.tensor([1, 2]), case="a 2 x 3 x 4 table of 0..23")
+                  torch.tensor([1, 2]), case="a 2 x 3 x 4 table of the squares of 0..23")
 checks.assert_shape("logit_difference", got, (2,), hint="one number per prompt")
-checks.assert_close("logit_difference", got, torch.tensor([11.0 - 9.0, 16.0 - 18.0]),
+checks.assert_close("logit_difference", got, torch.tensor([11.0**2 - 9.0**2, 16.0**2 - 18.0**2]),
                     hint="prompt 0: logits[0, 2, 3] - logits[0, 2, 1]; prompt 1: logits[1, 1, 0] - logits[1, 1, 2]: "
-                         "each prompt at its own end position")
+                         "each prompt at its own end position (not the last one: the prompts are right-padded)")
 ### BEGIN HIDDEN TESTS
 with torch.no_grad():
     _logits = model(batch.tokens)
@@ -418,20 +418,29 @@ _s2 = int(one.s2_pos[0])
 checks.assert_true("position_patching", got[_s2] < -0.9,
                    f"patching S2 (position {_s2}) at layer 0 should remove the behaviour; got {float(got[_s2]):.2f}",
                    hint="at layer 0 the residual stream at S2 is just the embedding of S2's token")
-# Exercise 2's second model and batch, at layer 1: each position against a direct patch of that position.
-got = checks.call("position_patching", position_patching, rev_model, few, few_corrupted_cache, few_ld_clean, few_ld_corr, 1,
-                  case="the heads reversed, 16 other prompts, layer 1")
+# Another model, which computes another function (the lesson's with head 2.0's output silenced), on exercise 2's
+# 16 other prompts, at layer 1: each position against a direct patch of that position.
+quiet_model = type(model)(cfg)
+quiet_model.load_state_dict(model.state_dict())
+quiet_model.requires_grad_(False)
+quiet_model.blocks[2].W_O[0] = 0.0
+_qc, _qr = {}, {}
+with torch.no_grad():
+    _qlc = ioi.logit_diff(ioi.run_with_hooks(quiet_model, few.tokens, cache=_qc), few).mean().item()
+    _qlr = ioi.logit_diff(ioi.run_with_hooks(quiet_model, few_corrupted, cache=_qr), few).mean().item()
+got = checks.call("position_patching", position_patching, quiet_model, few, _qr, _qlc, _qlr, 1,
+                  case="head 2.0 silenced, 16 other prompts, layer 1")
 
 
 def _patched_at(t, n="blocks.1.hook_resid_pre"):
     at_t = (torch.arange(few.tokens.shape[1]) == t)[None, :, None]
     with torch.no_grad():
-        logits = ioi.run_with_hooks(rev_model, few.tokens, {n: lambda x: torch.where(at_t, few_corrupted_cache[n], x)})
-    return (ioi.logit_diff(logits, few).mean().item() - few_ld_clean) / (few_ld_clean - few_ld_corr)
+        logits = ioi.run_with_hooks(quiet_model, few.tokens, {n: lambda x: torch.where(at_t, _qr[n], x)})
+    return (ioi.logit_diff(logits, few).mean().item() - _qlc) / (_qlc - _qlr)
 
 
 checks.assert_close("position_patching", got, torch.tensor([_patched_at(t) for t in range(few.tokens.shape[1])]),
-                    atol=1e-3, name="the model with each layer's heads reversed, 16 other prompts, layer 1",
+                    atol=1e-3, name="the model with head 2.0 silenced, 16 other prompts, layer 1",
                     hint="use the arguments (model, batch, corrupted_cache, ld_clean, ld_corrupted, layer), not the "
                          "notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
@@ -650,6 +659,9 @@ checks.assert_true("mover_heads", all(_share[lh[0]][lh[1]] > 0.1 for lh in got),
                    "a head in your list writes less than 10% of the logit difference directly: "
                    f"{[lh for lh in got if _share[lh[0]][lh[1]] <= 0.1]}",
                    hint="patching effect without direct effect means the head acts through others")
+checks.assert_true("mover_heads", got == sorted(got, key=lambda lh: -_share[lh[0]][lh[1]]),
+                   f"list the movers with the larger direct effect first: {got}",
+                   hint="order by the direct effect of exercise 5, largest first")
 ### BEGIN HIDDEN TESTS
 _got = checks.call("mover_heads", mover_heads, case="your answer")
 _rows = torch.arange(batch.tokens.shape[0])
@@ -1112,6 +1124,23 @@ checks.assert_close("circuit_logit_diff", got,
                     checks.call("circuit_logit_diff", circuit_logit_diff, model, few, means, _c, case=f"circuit {_c}"),
                     atol=1e-3, name=f"F({_c}) on 16 other prompts, in the reversed model vs the lesson's",
                     hint="ablate with the `means` argument, indexed by the `batch` argument's templates")
+# One prompt per template, and as `means` each prompt's own clean z: mean-ablating every head then changes nothing.
+_each = [ioi.make_batch(1, torch.Generator().manual_seed(20 + t), template=t) for t in range(len(ioi.TEMPLATES))]
+_each = ioi.IOIBatch(*(torch.cat([getattr(b, f) for b in _each]) for f in ("tokens", "end", "io", "s", "io_pos", "s1_pos",
+                                                                          "s2_pos", "template", "abba")))
+_cache = {}
+with torch.no_grad():
+    _each_ld = ioi.logit_diff(ioi.run_with_hooks(model, _each.tokens, cache=_cache), _each).mean().item()
+_own = []
+for _l in range(L):
+    _m = torch.zeros((len(ioi.TEMPLATES),) + tuple(_cache[f"blocks.{_l}.attn.hook_z"].shape[1:]))
+    _m[_each.template] = _cache[f"blocks.{_l}.attn.hook_z"]
+    _own.append(_m)
+got = checks.call("circuit_logit_diff", circuit_logit_diff, model, _each, _own, [],
+                  case="one prompt per template, each template's mean = its prompt's own z")
+checks.assert_close("circuit_logit_diff", got, _each_ld, atol=1e-3,
+                    name="F(empty circuit) when each template's mean is its one prompt's own z",
+                    hint="each prompt takes the means of its own template, means[layer][batch.template], at every position")
 ### BEGIN HIDDEN TESTS
 def _ref_F(circuit, b=batch):
     hooks = {}
