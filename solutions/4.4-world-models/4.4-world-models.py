@@ -744,6 +744,24 @@ checks.assert_close("diff_of_means_probe", _thr[0], 2.0 * 1.0 - 2.0 * 1.0, name=
                     hint="direction . (mean_mine + mean_theirs) / 2")
 checks.assert_close("diff_of_means_probe", _dirs[1], torch.zeros(2), name="direction of square 1 (no 'mine' example)",
                     hint="no example of a class: a zero direction, not NaN")
+checks.assert_close("diff_of_means_probe", _thr[1], 0.0, name="threshold of square 1 (no 'mine' example)",
+                    hint="a zero direction gives a zero threshold")
+_gen = torch.Generator().manual_seed(1)
+_Xr = torch.randn(40, 5, generator=_gen, dtype=torch.float64)
+_Yr = torch.randint(0, 3, (40, 4), generator=_gen)
+_Yr[:, 1] = torch.where((_Yr[:, 1] == 1) & (torch.arange(40) > int((_Yr[:, 1] == 1).nonzero()[0])), 0, _Yr[:, 1])  # one 'mine'
+_Yr[:, 2] = torch.where(_Yr[:, 2] == 1, 0, _Yr[:, 2])  # square 2: no 'mine' example
+_Yr[:, 3] = torch.where(_Yr[:, 3] == 2, 0, _Yr[:, 3])  # square 3: no 'theirs' example
+_dirs, _thr = checks.call("diff_of_means_probe", diff_of_means_probe, _Xr, _Yr, case="40 random points, 4 squares")
+for _s in (0, 1):
+    _mm, _mt = _Xr[_Yr[:, _s] == 1].mean(0), _Xr[_Yr[:, _s] == 2].mean(0)
+    checks.assert_close("diff_of_means_probe", _dirs[_s], _mm - _mt, rtol=1e-6, atol=1e-9, name=f"direction of square {_s}",
+                        hint="the mean of the rows labelled 1 minus the mean of the rows labelled 2, for this square alone")
+    checks.assert_close("diff_of_means_probe", _thr[_s], (_mm - _mt) @ (_mm + _mt) / 2, rtol=1e-6, atol=1e-9,
+                        name=f"threshold of square {_s}", hint="direction . (mean_mine + mean_theirs) / 2")
+for _s, _what in ((2, "no 'mine'"), (3, "no 'theirs'")):
+    checks.assert_close("diff_of_means_probe", _dirs[_s], torch.zeros(5, dtype=torch.float64), name=f"square {_s} ({_what})",
+                        hint="no example of either class: a zero direction (and threshold)")
 layer = 3
 dirs, thr = diff_of_means_probe(X3, Y3)
 dom_acc = colour_accuracy(dirs, thr, Xt3, Yt3)
