@@ -164,13 +164,13 @@ def logit_difference(logits: torch.Tensor, end: torch.Tensor, io: torch.Tensor, 
 
 
 # %% nbgrader={"grade": true, "grade_id": "logit_difference_test", "points": 2}
-_x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4)
+_x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 3, 4) ** 2  # squares, so that every position differs
 got = checks.call("logit_difference", logit_difference, _x, torch.tensor([2, 1]), torch.tensor([3, 0]),
-                  torch.tensor([1, 2]), case="a 2 x 3 x 4 table of 0..23")
+                  torch.tensor([1, 2]), case="a 2 x 3 x 4 table of the squares of 0..23")
 checks.assert_shape("logit_difference", got, (2,), hint="one number per prompt")
-checks.assert_close("logit_difference", got, torch.tensor([11.0 - 9.0, 16.0 - 18.0]),
+checks.assert_close("logit_difference", got, torch.tensor([11.0**2 - 9.0**2, 16.0**2 - 18.0**2]),
                     hint="prompt 0: logits[0, 2, 3] - logits[0, 2, 1]; prompt 1: logits[1, 1, 0] - logits[1, 1, 2]: "
-                         "each prompt at its own end position")
+                         "each prompt at its own end position (not the last one: the prompts are right-padded)")
 ### BEGIN HIDDEN TESTS
 with torch.no_grad():
     _logits = model(batch.tokens)
@@ -280,18 +280,43 @@ checks.assert_shape("head_patching", got, (L, H), hint="one number per (layer, h
 
 
 # An independent way to patch head (l, h): add (z_corrupted - z_clean)[h] @ W_O[h] to the layer's output.
-def _via_attn_out(layer, head):
-    delta = torch.einsum("bte,ed->btd", corrupted_cache[f"blocks.{layer}.attn.hook_z"][:, :, head]
-                         - clean_cache[f"blocks.{layer}.attn.hook_z"][:, :, head], model.blocks[layer].W_O[head])
+def _via_attn_out(layer, head, m=model, b=batch, cc=clean_cache, cr=corrupted_cache, lc=ld_clean, lr=ld_corrupted):
+    delta = torch.einsum("bte,ed->btd", cr[f"blocks.{layer}.attn.hook_z"][:, :, head]
+                         - cc[f"blocks.{layer}.attn.hook_z"][:, :, head], m.blocks[layer].W_O[head])
     with torch.no_grad():
-        logits = ioi.run_with_hooks(model, batch.tokens, {f"blocks.{layer}.hook_attn_out": lambda x: x + delta})
-    return normalised(ioi.logit_diff(logits, batch).mean().item())
+        logits = ioi.run_with_hooks(m, b.tokens, {f"blocks.{layer}.hook_attn_out": lambda x: x + delta})
+    return (ioi.logit_diff(logits, b).mean().item() - lc) / (lc - lr)
 
 
 for _l, _h in [(2, 3), (0, 0), (1, 1)]:
     checks.assert_close("head_patching", got[_l, _h], _via_attn_out(_l, _h), atol=1e-3, name=f"head {_l}.{_h}",
                         hint="patch only head h's slice z[:, :, h], at every position, from the corrupted cache; "
                              "normalise with (ld - ld_clean) / (ld_clean - ld_corrupted)")
+
+# A second model and batch, to check that a function uses its arguments, not the notebook's variables of the
+# same name: the same network with the heads of each layer in reverse order (it computes the same function,
+# head h's results move to head H-1-h), on 16 other prompts. The later exercises' tests use them too.
+rev_model = type(model)(cfg)
+rev_model.load_state_dict({k: v.flip(0) if k.rsplit(".", 1)[-1] in ("W_Q", "W_K", "W_V", "W_O") else v
+                           for k, v in model.state_dict().items()})
+rev_model.requires_grad_(False)
+_g = torch.Generator().manual_seed(7)
+few = ioi.make_batch(16, _g)
+few_corrupted = ioi.abc_corrupt(few, _g)
+few_clean_cache, few_corrupted_cache = {}, {}
+with torch.no_grad():
+    few_ld_clean = ioi.logit_diff(ioi.run_with_hooks(rev_model, few.tokens, cache=few_clean_cache), few).mean().item()
+    few_ld_corr = ioi.logit_diff(ioi.run_with_hooks(rev_model, few_corrupted, cache=few_corrupted_cache), few).mean().item()
+few_args = (few_clean_cache, few_corrupted_cache)
+got = checks.call("head_patching", head_patching, rev_model, few, few_corrupted_cache, few_ld_clean, few_ld_corr,
+                  case="the heads reversed, 16 other prompts")
+checks.assert_shape("head_patching", got, (L, H))
+checks.assert_close("head_patching", got,
+                    torch.tensor([[_via_attn_out(_l, _h, rev_model, few, *few_args, few_ld_clean, few_ld_corr)
+                                   for _h in range(H)] for _l in range(L)]), atol=1e-3,
+                    name="the model with each layer's heads reversed, on 16 other prompts",
+                    hint="use the arguments (model, batch, corrupted_cache, ld_clean, ld_corrupted), not the notebook's "
+                         "variables of the same name")
 ### BEGIN HIDDEN TESTS
 _g = torch.Generator().manual_seed(11)
 _b = ioi.make_batch(64, _g)
@@ -393,6 +418,31 @@ _s2 = int(one.s2_pos[0])
 checks.assert_true("position_patching", got[_s2] < -0.9,
                    f"patching S2 (position {_s2}) at layer 0 should remove the behaviour; got {float(got[_s2]):.2f}",
                    hint="at layer 0 the residual stream at S2 is just the embedding of S2's token")
+# Another model, which computes another function (the lesson's with head 2.0's output silenced), on exercise 2's
+# 16 other prompts, at layer 1: each position against a direct patch of that position.
+quiet_model = type(model)(cfg)
+quiet_model.load_state_dict(model.state_dict())
+quiet_model.requires_grad_(False)
+quiet_model.blocks[2].W_O[0] = 0.0
+_qc, _qr = {}, {}
+with torch.no_grad():
+    _qlc = ioi.logit_diff(ioi.run_with_hooks(quiet_model, few.tokens, cache=_qc), few).mean().item()
+    _qlr = ioi.logit_diff(ioi.run_with_hooks(quiet_model, few_corrupted, cache=_qr), few).mean().item()
+got = checks.call("position_patching", position_patching, quiet_model, few, _qr, _qlc, _qlr, 1,
+                  case="head 2.0 silenced, 16 other prompts, layer 1")
+
+
+def _patched_at(t, n="blocks.1.hook_resid_pre"):
+    at_t = (torch.arange(few.tokens.shape[1]) == t)[None, :, None]
+    with torch.no_grad():
+        logits = ioi.run_with_hooks(quiet_model, few.tokens, {n: lambda x: torch.where(at_t, _qr[n], x)})
+    return (ioi.logit_diff(logits, few).mean().item() - _qlc) / (_qlc - _qlr)
+
+
+checks.assert_close("position_patching", got, torch.tensor([_patched_at(t) for t in range(few.tokens.shape[1])]),
+                    atol=1e-3, name="the model with head 2.0 silenced, 16 other prompts, layer 1",
+                    hint="use the arguments (model, batch, corrupted_cache, ld_clean, ld_corrupted, layer), not the "
+                         "notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 for _layer in (1, 2):
     _got = checks.call("position_patching", position_patching, model, one, one_corrupted_cache, one_ld_clean, one_ld_corr,
@@ -466,6 +516,12 @@ _first = ioi.IOIBatch(*(getattr(batch, f)[:1] for f in ("tokens", "end", "io", "
 checks.assert_close("end_attention", checks.call("end_attention", end_attention, _pat[:1], _first, case="one prompt"),
                     _want_b0, atol=1e-6, name="the first prompt alone",
                     hint="row END of each prompt's own pattern; columns IO, S1, S2 in that order")
+_pat = few_clean_cache["blocks.1.attn.hook_pattern"]  # exercise 2's second model and batch
+_rows = torch.arange(few.tokens.shape[0])
+_want = torch.stack([_pat[_rows, :, few.end, pos].mean(0) for pos in (few.io_pos, few.s1_pos, few.s2_pos)], -1)
+checks.assert_close("end_attention", checks.call("end_attention", end_attention, _pat, few, case="16 other prompts, layer 1"),
+                    _want, atol=1e-6, name="16 other prompts (layer 1 of the model with its heads reversed)",
+                    hint="the mean over the prompts of `batch` (the argument), one number per head and name")
 ### BEGIN HIDDEN TESTS
 for _layer in range(L):
     _p = clean_cache[f"blocks.{_layer}.attn.hook_pattern"]
@@ -536,6 +592,16 @@ checks.assert_close("direct_logit_attribution", got.sum() + _embed_term, ld_clea
                     name="the heads' terms plus the embeddings' term (should be the whole logit difference)",
                     hint="no MLP and no LayerNorm: the sum over heads plus the embedding term is exact. "
                          "Use z at each prompt's END, through W_O, dotted with W_U[:, io] - W_U[:, s]")
+# Exercise 2's second model and batch: each head's output through W_U, read at END (another route to the same numbers).
+got = checks.call("direct_logit_attribution", direct_logit_attribution, rev_model, few_clean_cache, few,
+                  case="the heads reversed, 16 other prompts")
+_rows = torch.arange(few.tokens.shape[0])
+_want = torch.tensor([[(lambda lg: (lg[_rows, few.end, few.io] - lg[_rows, few.end, few.s]).mean())(
+    few_clean_cache[f"blocks.{_l}.attn.hook_z"][:, :, _h] @ rev_model.blocks[_l].W_O[_h] @ rev_model.W_U)
+    for _h in range(H)] for _l in range(L)])
+checks.assert_close("direct_logit_attribution", got, _want, atol=1e-3,
+                    name="the model with each layer's heads reversed, on 16 other prompts",
+                    hint="use the arguments (model, cache, batch), not the notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
 _got1 = checks.call("direct_logit_attribution", direct_logit_attribution, model, one_clean_cache, one, case="template 0")
 for _l in range(L):
@@ -593,6 +659,9 @@ checks.assert_true("mover_heads", all(_share[lh[0]][lh[1]] > 0.1 for lh in got),
                    "a head in your list writes less than 10% of the logit difference directly: "
                    f"{[lh for lh in got if _share[lh[0]][lh[1]] <= 0.1]}",
                    hint="patching effect without direct effect means the head acts through others")
+checks.assert_true("mover_heads", got == sorted(got, key=lambda lh: -_share[lh[0]][lh[1]]),
+                   f"list the movers with the larger direct effect first: {got}",
+                   hint="order by the direct effect of exercise 5, largest first")
 ### BEGIN HIDDEN TESTS
 _got = checks.call("mover_heads", mover_heads, case="your answer")
 _rows = torch.arange(batch.tokens.shape[0])
@@ -691,6 +760,35 @@ checks.assert_close("path_patching", float(_ab), float(_a) + float(_b), atol=1e-
 checks.assert_true("path_patching", abs(float(_a)) > 1e-3,
                    f"sender 0.0 -> 2.3 via v should change something; got {float(_a):.2e}",
                    hint="the delta is (corrupted z - clean z) of the sender's head, times its W_O")
+# Exercise 2's second model (each layer's heads reversed) and batch. Reversing relabels the heads and changes
+# nothing else, so sender (l, h) -> receiver (l', h') there equals (l, 3-h) -> (l', 3-h') in the lesson's model.
+_few_args = (rev_model, few, *few_args)
+got = checks.call("path_patching", path_patching, *_few_args, [], (2, 0), "k", few_ld_clean, few_ld_corr,
+                  case="no senders, 16 other prompts")
+checks.assert_true("path_patching", got is not None and abs(float(got)) < 1e-4,
+                   f"with no senders the effect should be 0 on any batch; got {got!r} on 16 other prompts",
+                   hint="use the arguments (batch, caches, ld_clean), not the notebook's variables of the same name")
+few_orig_clean_cache, few_orig_corrupted_cache = {}, {}
+with torch.no_grad():
+    ioi.run_with_hooks(model, few.tokens, cache=few_orig_clean_cache)
+    ioi.run_with_hooks(model, few_corrupted, cache=few_orig_corrupted_cache)
+for _senders, _recv, _via in [([(0, 0), (1, 2)], (2, 3), "k"), ([(0, 1)], (1, 2), "q")]:
+    _rev = checks.call("path_patching", path_patching, *_few_args, _senders, _recv, _via, few_ld_clean, few_ld_corr,
+                       case=f"heads reversed: {_senders} -> {_recv} via {_via}")
+    _flip = lambda lh: (lh[0], H - 1 - lh[1])  # noqa: E731
+    _orig = checks.call("path_patching", path_patching, model, few, few_orig_clean_cache, few_orig_corrupted_cache,
+                        [_flip(s) for s in _senders], _flip(_recv), _via, few_ld_clean, few_ld_corr,
+                        case=f"{[_flip(s) for s in _senders]} -> {_flip(_recv)} via {_via}")
+    checks.assert_close("path_patching", float(_rev), float(_orig), atol=1e-4,
+                        name=f"{_senders} -> {_recv} via {_via} in the reversed model vs the same heads in the lesson's",
+                        hint="take the weights from the `model` argument and the activations from the caches you are given")
+_one = checks.call("path_patching", path_patching, *_few_args, [(0, 0), (1, 1)], (2, 3), "v", few_ld_clean, few_ld_corr,
+                   case="16 other prompts")
+_half = checks.call("path_patching", path_patching, *_few_args, [(0, 0), (1, 1)], (2, 3), "v", few_ld_clean,
+                    few_ld_clean - 2 * (few_ld_clean - few_ld_corr), case="16 other prompts, twice the gap")
+checks.assert_close("path_patching", float(_half), float(_one) / 2, atol=1e-4,
+                    name="the effect when ld_clean - ld_corrupted doubles (it should halve)",
+                    hint="normalise by the ld_clean and ld_corrupted you are given")
 ### BEGIN HIDDEN TESTS
 def _ref_path(senders, receiver, via, b=batch, cc=clean_cache, cr=corrupted_cache, lc=ld_clean, lr=ld_corrupted):
     rl, rh = receiver
@@ -834,6 +932,16 @@ _r = float(torch.corrcoef(torch.stack([got.flatten(), patch_scores.flatten()]))[
 print(f"correlation with your activation patching: {_r:.3f}")
 checks.assert_true("attribution_patching", _r > 0.9, f"the correlation with activation patching is {_r:.3f}; "
                    "on this model it should be above 0.9", hint="sum grad * (z_corr - z_clean) over batch, positions, d_head")
+# Exercise 2's second model and batch: in the last layer the estimate is exact there too.
+got = checks.call("attribution_patching", attribution_patching, rev_model, few, *few_args, few_ld_clean, few_ld_corr,
+                  case="the heads reversed, 16 other prompts")
+checks.assert_shape("attribution_patching", got, (L, H))
+checks.assert_close("attribution_patching", got[L - 1],
+                    torch.tensor([_via_attn_out(L - 1, _h, rev_model, few, *few_args, few_ld_clean, few_ld_corr)
+                                  for _h in range(H)]), atol=2e-3,
+                    name="the last layer of the model with each layer's heads reversed, on 16 other prompts",
+                    hint="use the arguments (model, batch, caches, ld_clean, ld_corrupted), not the notebook's variables "
+                         "of the same name")
 ### BEGIN HIDDEN TESTS
 _zs = {}
 with torch.enable_grad():
@@ -911,12 +1019,14 @@ print("layer-2 heads: mean over prompts of the largest attention weight from END
 # <details><summary>Hint</summary>
 #
 # A loop over templates with a boolean mask `templates == t` is fine. (Or
-# `index_add_` into a zero tensor and divide by the counts.)
+# `index_add_` into a zero tensor and divide by the counts.) An empty mask's mean is NaN: leave
+# that template's zeros instead.
 # </details>
 
 # %% nbgrader={"solution": true, "grade_id": "template_means"} exercise={"difficulty": 2, "importance": 3, "minutes": 10}
 def template_means(z: torch.Tensor, templates: torch.Tensor, n_templates: int) -> torch.Tensor:
-    """z (B, T, H, d_head), templates (B,) int64 in [0, n_templates) -> (n_templates, T, H, d_head) means per template."""
+    """z (B, T, H, d_head), templates (B,) int64 in [0, n_templates) -> (n_templates, T, H, d_head) means per template;
+    a template with no prompt gets zeros (not NaN)."""
     ### BEGIN SOLUTION
     sums = torch.zeros((n_templates,) + tuple(z.shape[1:]), dtype=z.dtype).index_add_(0, templates, z)
     counts = torch.bincount(templates, minlength=n_templates).clamp(min=1).to(z.dtype)
@@ -930,6 +1040,10 @@ got = checks.call("template_means", template_means, _z, torch.tensor([1, 0, 1, 1
 checks.assert_shape("template_means", got, (2, 2, 1, 1))
 checks.assert_close("template_means", got[:, :, 0, 0], torch.tensor([[2.0, 3.0], [(0 + 4 + 6) / 3, (1 + 5 + 7) / 3]]),
                     hint="template 0 is prompt 1 alone; template 1 averages prompts 0, 2 and 3")
+got = checks.call("template_means", template_means, _z, torch.tensor([1, 0, 1, 1]), 3, case="a third template, no prompt")
+checks.assert_shape("template_means", got, (3, 2, 1, 1))
+checks.assert_close("template_means", got[2], torch.zeros(2, 1, 1), name="the template with no prompt",
+                    hint="no prompt: zeros, not NaN (0 / 0); divide by the count only where it is at least 1")
 ### BEGIN HIDDEN TESTS
 _z = torch.randn(50, 7, 3, 5, dtype=torch.float64)
 _t = torch.randint(0, 4, (50,), generator=torch.Generator().manual_seed(3))
@@ -996,6 +1110,37 @@ _none = checks.call("circuit_logit_diff", circuit_logit_diff, model, batch, mean
 checks.assert_true("circuit_logit_diff", _none is not None and abs(float(_none)) < 2.0,
                    f"with every head mean-ablated no name information is left: F should be near 0, got {_none!r}",
                    hint="replace z[:, :, h] by means[layer][batch.template][:, :, h] for heads outside the circuit")
+# Exercise 2's second model (each layer's heads reversed) and batch, with the means' heads reversed to match:
+# the whole model gives the clean logit difference, and a circuit gives what the same heads give in the lesson's model.
+rev_means = [m.flip(2) for m in means]
+got = checks.call("circuit_logit_diff", circuit_logit_diff, rev_model, few, rev_means, all_heads,
+                  case="the heads reversed, 16 other prompts, the whole model")
+checks.assert_close("circuit_logit_diff", got, few_ld_clean, atol=1e-3, name="F(whole model) on 16 other prompts",
+                    hint="use the arguments (model, batch, means), not the notebook's variables of the same name")
+_c = [(2, 3), (2, 0), (0, 0), (1, 2)]
+got = checks.call("circuit_logit_diff", circuit_logit_diff, rev_model, few, rev_means, [(ly, H - 1 - h) for ly, h in _c],
+                  case=f"the heads reversed, 16 other prompts, the circuit {_c} relabelled")
+checks.assert_close("circuit_logit_diff", got,
+                    checks.call("circuit_logit_diff", circuit_logit_diff, model, few, means, _c, case=f"circuit {_c}"),
+                    atol=1e-3, name=f"F({_c}) on 16 other prompts, in the reversed model vs the lesson's",
+                    hint="ablate with the `means` argument, indexed by the `batch` argument's templates")
+# One prompt per template, and as `means` each prompt's own clean z: mean-ablating every head then changes nothing.
+_each = [ioi.make_batch(1, torch.Generator().manual_seed(20 + t), template=t) for t in range(len(ioi.TEMPLATES))]
+_each = ioi.IOIBatch(*(torch.cat([getattr(b, f) for b in _each]) for f in ("tokens", "end", "io", "s", "io_pos", "s1_pos",
+                                                                          "s2_pos", "template", "abba")))
+_cache = {}
+with torch.no_grad():
+    _each_ld = ioi.logit_diff(ioi.run_with_hooks(model, _each.tokens, cache=_cache), _each).mean().item()
+_own = []
+for _l in range(L):
+    _m = torch.zeros((len(ioi.TEMPLATES),) + tuple(_cache[f"blocks.{_l}.attn.hook_z"].shape[1:]))
+    _m[_each.template] = _cache[f"blocks.{_l}.attn.hook_z"]
+    _own.append(_m)
+got = checks.call("circuit_logit_diff", circuit_logit_diff, model, _each, _own, [],
+                  case="one prompt per template, each template's mean = its prompt's own z")
+checks.assert_close("circuit_logit_diff", got, _each_ld, atol=1e-3,
+                    name="F(empty circuit) when each template's mean is its one prompt's own z",
+                    hint="each prompt takes the means of its own template, means[layer][batch.template], at every position")
 ### BEGIN HIDDEN TESTS
 def _ref_F(circuit, b=batch):
     hooks = {}

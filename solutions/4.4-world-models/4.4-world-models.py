@@ -217,6 +217,17 @@ for _t in (5, 17, 26):
     checks.assert_equal("legal_moves", legal_moves(states[1, _t], 1 + _t % 2), legal[1, _t],
                         name=f"legal moves of game 1 after {_t} moves",
                         hint="diagonals too; a line must contain at least one opponent stone; stay on the board")
+for _t in range(int(lengths[3])):  # every position of game 3, for both players (the colours swapped for white)
+    _swapped = np.where(states[3, _t] == 0, 0, 3 - states[3, _t])
+    for _p, _board in ((1, states[3, _t]), (2, _swapped)):
+        checks.assert_equal("legal_moves", legal_moves(states[3, _t], _p), othello.legal_move_masks(_board[None])[0],
+                            name=f"legal moves of player {_p} in game 3 after {_t} moves",
+                            hint="diagonals too; a line must contain at least one opponent stone; stay on the board")
+_edge = np.zeros(36, dtype=np.int8)
+_edge[[0, 30, 5]] = [2, 1, 1]  # white at A1; black at F1 and A6, where a line running off the board would wrap to
+checks.assert_equal("legal_moves", legal_moves(_edge, 1), np.zeros(36, dtype=bool), name="a white stone in the corner",
+                    hint="a line that leaves the board is not closed: check the row and column are in 0..5 before "
+                         "reading the board (a negative index wraps around in numpy)")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(5)
 for _i, _t in zip(_rng.integers(0, 400, 60), _rng.integers(0, 33, 60)):
@@ -290,6 +301,9 @@ for _t in (3, 12, 25):
     checks.assert_equal("play_move", play_move(states[2, _t], 1 + _t % 2, int(games[2, _t])), states[2, _t + 1],
                         name=f"game 2, move {_t + 1}", hint="flip every closed line, in all 8 directions")
 checks.assert_raises("play_move", ValueError, play_move, states[0, 0], 1, 0, hint="A1 is not legal at the start")
+for _t in range(int(lengths[4])):  # every move of game 4
+    checks.assert_equal("play_move", play_move(states[4, _t].copy(), 1 + _t % 2, int(games[4, _t])), states[4, _t + 1],
+                        name=f"game 4, move {_t + 1}", hint="flip every closed line, in all 8 directions, and no other")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(6)
 for _i in _rng.integers(0, 400, 40):
@@ -499,6 +513,13 @@ _acc = probe_accuracy(_W, _b, _Xs, _Ys)
 checks.assert_true("train_linear_probe", _acc > 0.95,
                    f"on a problem a linear probe solves, the accuracy on the raw X is {_acc:.3f} (want > 0.95)",
                    hint="did you divide W by the scale before returning it? the test applies it to X, not X / scale")
+# The recipe itself, 5 steps on 100 toy points, against the course's trainer (the same recipe, in course/models/othello.py)
+_Wr, _br = othello.train_probe(_Xs[:100], _Ys[:100], steps=5, lr=0.1)
+_W5, _b5 = checks.call("train_linear_probe", train_linear_probe, _Xs[:100], _Ys[:100], 5, 0.1, case="5 steps, 100 toy points")
+_how = ("full-batch Adam with the lr given, from zeros, on X / rms(X) (one scalar: the root of the mean of X's squares); "
+        "the mean cross-entropy over every (point, square); W divided by that scale at the end")
+checks.assert_close("train_linear_probe", _W5, _Wr, rtol=1e-4, atol=1e-6, name="W after 5 steps", hint=_how)
+checks.assert_close("train_linear_probe", _b5, _br, rtol=1e-4, atol=1e-6, name="b after 5 steps", hint=_how)
 W3, b3 = checks.call("train_linear_probe", train_linear_probe, X3, Y3, case="layer 3, mine/theirs")
 acc3 = probe_accuracy(W3, b3, Xt3, Yt3)
 print(f"layer 3, mine/theirs: test accuracy {acc3:.3f} on {len(Xt3):,} positions x 36 squares")
@@ -723,6 +744,24 @@ checks.assert_close("diff_of_means_probe", _thr[0], 2.0 * 1.0 - 2.0 * 1.0, name=
                     hint="direction . (mean_mine + mean_theirs) / 2")
 checks.assert_close("diff_of_means_probe", _dirs[1], torch.zeros(2), name="direction of square 1 (no 'mine' example)",
                     hint="no example of a class: a zero direction, not NaN")
+checks.assert_close("diff_of_means_probe", _thr[1], 0.0, name="threshold of square 1 (no 'mine' example)",
+                    hint="a zero direction gives a zero threshold")
+_gen = torch.Generator().manual_seed(1)
+_Xr = torch.randn(40, 5, generator=_gen, dtype=torch.float64)
+_Yr = torch.randint(0, 3, (40, 4), generator=_gen)
+_Yr[:, 1] = torch.where((_Yr[:, 1] == 1) & (torch.arange(40) > int((_Yr[:, 1] == 1).nonzero()[0])), 0, _Yr[:, 1])  # one 'mine'
+_Yr[:, 2] = torch.where(_Yr[:, 2] == 1, 0, _Yr[:, 2])  # square 2: no 'mine' example
+_Yr[:, 3] = torch.where(_Yr[:, 3] == 2, 0, _Yr[:, 3])  # square 3: no 'theirs' example
+_dirs, _thr = checks.call("diff_of_means_probe", diff_of_means_probe, _Xr, _Yr, case="40 random points, 4 squares")
+for _s in (0, 1):
+    _mm, _mt = _Xr[_Yr[:, _s] == 1].mean(0), _Xr[_Yr[:, _s] == 2].mean(0)
+    checks.assert_close("diff_of_means_probe", _dirs[_s], _mm - _mt, rtol=1e-6, atol=1e-9, name=f"direction of square {_s}",
+                        hint="the mean of the rows labelled 1 minus the mean of the rows labelled 2, for this square alone")
+    checks.assert_close("diff_of_means_probe", _thr[_s], (_mm - _mt) @ (_mm + _mt) / 2, rtol=1e-6, atol=1e-9,
+                        name=f"threshold of square {_s}", hint="direction . (mean_mine + mean_theirs) / 2")
+for _s, _what in ((2, "no 'mine'"), (3, "no 'theirs'")):
+    checks.assert_close("diff_of_means_probe", _dirs[_s], torch.zeros(5, dtype=torch.float64), name=f"square {_s} ({_what})",
+                        hint="no example of either class: a zero direction (and threshold)")
 layer = 3
 dirs, thr = diff_of_means_probe(X3, Y3)
 dom_acc = colour_accuracy(dirs, thr, Xt3, Yt3)

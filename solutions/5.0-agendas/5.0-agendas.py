@@ -375,6 +375,11 @@ checks.assert_close("pass_at_k", pass_at_k(5, 1, 2), 0.4, name="pass@2 with 1 of
 checks.assert_close("pass_at_k", pass_at_k(10, 0, 5), 0.0, name="no correct sample")
 checks.assert_close("pass_at_k", pass_at_k(10, 8, 3), 1.0, name="n - c < k", hint="2 wrong samples cannot fill 3 draws")
 print("pass_at_k: visible tests pass")
+checks.assert_close("pass_at_k", pass_at_k(5, 2, 3), 0.9, name="pass@3 with 2 of 5 correct (n - c = k)",
+                    hint="1 - C(n - c, k) / C(n, k): here 1 - 1/10")
+checks.assert_close("pass_at_k", pass_at_k(5, 5, 5), 1.0, name="c = n and k = n", hint="c = n and k = n are allowed")
+for _bad in [(5, 6, 1), (5, 2, 0), (5, 2, 6)]:
+    checks.assert_raises("pass_at_k", ValueError, pass_at_k, *_bad, hint="check 0 <= c <= n and 1 <= k <= n")
 ### BEGIN HIDDEN TESTS
 from fractions import Fraction
 
@@ -452,6 +457,12 @@ checks.assert_close("expected_calibration_error", expected_calibration_error([1.
 checks.assert_close("expected_calibration_error", expected_calibration_error([0.9, 0.1], [0, 1]), 0.9,
                     name="confidently wrong twice")
 print("expected_calibration_error: visible tests pass")
+checks.assert_close("expected_calibration_error", expected_calibration_error([1.0, 0.95], [0, 1]), abs(-1.0 + 0.05) / 2,
+                    name="confidences 1.0 and 0.95 (one bin)", hint="p = 1 belongs in the last bin, with the 0.9s")
+checks.assert_close("expected_calibration_error", expected_calibration_error([0.0, 0.5], [0, 1]), 0.25,
+                    name="a confidence of exactly 0", hint="0 and 1 are valid confidences")
+checks.assert_raises("expected_calibration_error", ValueError, expected_calibration_error, [-0.05, 0.5], [0, 1],
+                     hint="a confidence below 0 is an error")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(5)
 for _bins in (1, 5, 15):
@@ -566,6 +577,8 @@ checks.assert_close("best_of_n", _got[0], np.array([0.5, 1.5, 4.0]), name="mean 
 checks.assert_close("best_of_n", _got[1], np.array([5.0, 15.0, 40.0]), name="mean true reward",
                     hint="pick by the proxy, then read the TRUE reward of the picked candidate")
 print("best_of_n: visible tests pass")
+checks.assert_raises("best_of_n", ValueError, best_of_n, np.zeros((5, 3)), np.zeros((5, 3)), [4],
+                     hint="n can be at most the number of samples per trial, N (the second axis)")
 ### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(11)
 _px, _tr = _rng.normal(size=(50, 16)), _rng.normal(size=(50, 16))
@@ -619,6 +632,8 @@ checks.assert_close("best_of_n_kl", best_of_n_kl(2), math.log(2) - 0.5, name="n 
 checks.assert_close("best_of_n_kl", best_of_n_kl(np.array([1, 4, 64])),
                     np.array([0.0, math.log(4) - 0.75, math.log(64) - 63 / 64]), name="an array of n")
 print("best_of_n_kl: visible tests pass")
+checks.assert_true("best_of_n_kl", isinstance(best_of_n_kl(4), float),
+                   f"an int gives a Python float; got {type(best_of_n_kl(4)).__name__}", hint="float(...) of a 0-d array")
 ### BEGIN HIDDEN TESTS
 # the exact KL of the best of n draws from M equally likely outcomes tends to the formula as M grows
 _M = 200_000
@@ -714,6 +729,11 @@ checks.assert_close("performance_gap_recovered", performance_gap_recovered(0.6, 
 checks.assert_close("performance_gap_recovered", performance_gap_recovered(0.6, 0.55, 0.9), -1 / 6,
                     name="a student worse than its supervisor", hint="PGR can be negative: do not clip it")
 print("performance_gap_recovered: visible tests pass")
+checks.assert_true("performance_gap_recovered", isinstance(performance_gap_recovered(0.5, 0.7, 0.9), float),
+                   f"floats give a Python float; got {type(performance_gap_recovered(0.5, 0.7, 0.9)).__name__}",
+                   hint="float(...) of a 0-d array")
+checks.assert_raises("performance_gap_recovered", ValueError, performance_gap_recovered, 0.8, 0.9, 0.8,
+                     hint="no gap (ceiling = weak): PGR is undefined")
 ### BEGIN HIDDEN TESTS
 _r = performance_gap_recovered(np.array([0.5, 0.7]), np.array([0.8, 0.7]), np.array([0.8, 0.9]))
 checks.assert_close("performance_gap_recovered", _r, np.array([1.0, 0.0]), name="one PGR per task")
