@@ -48,12 +48,18 @@ def _code_objects(code):
 
 
 def _binding(v):
-    """A value a rule check may resolve a name to: functions, classes and modules; None for data."""
-    return v if callable(v) or isinstance(v, types.ModuleType) else None
+    """A value a rule check may resolve a name to: functions, classes, modules and objects of the
+    notebook's own classes (whose methods a checked function may call: ``_ops.mm(a, b)``); None
+    for data."""
+    if callable(v) or isinstance(v, types.ModuleType):
+        return v
+    return v if getattr(type(v), "__module__", None) == "__main__" else None
 
 
 # ------------------------------------------------------------------------------------------ in L
 def describe(obj, ran, refs, depth: int = 0):
+    if type(obj) is types.MethodType and depth == 0:  # a method of one of the notebook's objects: its function
+        obj = obj.__func__
     if type(obj) is not types.FunctionType or depth > 4:
         return None
     codes = list(ran)
