@@ -321,3 +321,93 @@ def test_the_names_a_test_asks_for_say_nothing_about_the_test(grader, sub):
     requests = eval(log.splitlines()[0])  # noqa: S307 - a list of lists of names, printed by the test's own cell
     assert len(requests) >= 2, log
     assert all(req == requests[0] for req in requests), requests
+
+
+# ------------------------------------------------------------------ T does not believe L's reports
+# The learner's code runs in L, next to the grader's side of L: it can rewrite what L reports. The
+# verdicts must not rest on L saying "nothing changed" or "this is my code".
+_LEARNER = "import autograder.grading.sandbox.learner as _l\n"
+LIES_INPLACE = {
+    "the reporting function says nothing changed": _LEARNER + '''
+for _n in ("changed_arrays", "arguments_after"):
+    setattr(_l._Learner, _n, lambda self, arrays: [])
+''',
+    "a forged reply without the report": _LEARNER + '''
+_handle = _l._Learner.handle
+def _forged(self, msg):
+    out = _handle(self, msg)
+    return out[:2] if type(out) is tuple and out[:1] == ("value",) else out
+_l._Learner.handle = _forged
+''',
+}
+
+
+@pytest.mark.parametrize("case", list(LIES_INPLACE))
+def test_a_learner_process_that_lies_about_its_inputs_does_not_pass(rules_grader, case):
+    res, _ = grade(rules_grader, scale="def scale(x, k):\n    x *= k\n    return x.copy()\n" + LIES_INPLACE[case])
+    m = res["scale"]
+    assert m.status == "fail" and m.points == 0, (case, m.message)
+
+
+LIES_CODE = {
+    "the describing function describes a decoy": LOOPS + f'''
+def _decoy(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    return _loops(a, b)
+import autograder.grading.sandbox.code as _c
+_real = _c.describe
+_c.describe = lambda obj, ran, refs, depth=0: _real(_decoy, (), refs, depth)
+''',
+    "a forged description": LOOPS + f'''
+def _decoy(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    return _loops(a, b)
+{_LEARNER}_l._Learner.describe_code = lambda self, obj, depth=0: __import__(
+    "autograder.grading.sandbox.code", fromlist=["describe"]).describe(_decoy, (), self.refs, depth)
+''',
+}
+
+
+@pytest.mark.parametrize("case", list(LIES_CODE))
+def test_a_learner_process_that_lies_about_its_code_does_not_pass(rules_grader, case):
+    res, _ = grade(rules_grader, bmm=LIES_CODE[case])
+    m = res["bmm"]
+    assert m.status == "fail" and m.points == 0, (case, m.message)
+    assert "bmm" in m.message, m.message
+
+
+def test_t_judges_its_own_compilation_of_a_plain_def_whatever_l_says():
+    """Without the learner's process: a description that names a decoy's code, for a name the
+    cells bind only with ``def``, is refused; the true description is taken."""
+    from autograder.grading.sandbox import code
+    from autograder.grading.sandbox.proxies import Remote
+
+    cells = {"<cell 1>": LOOPS + f"def _decoy(a, b):\n    return {CLEAN}\ndef bmm(a, b):\n    return _loops(a, b)\n"}
+
+    class Conn:
+        sources = cells
+
+        def __init__(self, target):
+            self.target, self._c = target, {}
+
+        def compiled(self, f):
+            return self._c.setdefault(f, compile(self.sources[f], f, "exec", dont_inherit=True))
+
+        def request(self, msg):
+            top = self.compiled("<cell 1>")
+            fn = next(c for c in top.co_consts if getattr(c, "co_name", None) == self.target)
+            return {"codes": [code.fingerprint(fn)], "globals": {}, "builtins": True, "closure": [],
+                    "defaults": [], "kwdefaults": {}, "wrapped": None, "forward": None}
+
+    for said, ok in (("_decoy", False), ("bmm", True)):
+        conn = Conn(said)
+        remote = Remote(conn, 1, "function", True)
+        code.name_remote(conn, remote, "bmm")
+        try:
+            got = code.judged(conn, remote)
+        except TypeError as err:
+            assert not ok and "def bmm" in str(err), err
+        else:
+            assert ok and got[0].__code__.co_name == "bmm", said

@@ -219,3 +219,37 @@ def test_the_sweeper_publishes_again_an_expired_lease_and_a_job_whose_message_wa
         assert one.sweep() == [] and sorted(sent) == [a, b]
     finally:
         service.db.dispose()
+
+
+def test_celery_tasks_take_turns_between_learners(course_root, tmp_path, sub, monkeypatch):
+    """Issue 16, class 5, on the Celery path: one learner's four uploads, published before another
+    learner's one, do not all run first. A task claims the next job in the same round-robin as the
+    polling worker, whatever job its message names (the broker hands messages out in order)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from autograder.gradebook.models import GradingJob
+    from autograder.grading import taskqueue
+
+    settings = make_settings(course_root, tmp_path / "data", task_queue="celery")
+    service = Service(settings)
+    sent: list[int] = []
+    monkeypatch.setattr(taskqueue, "publish", lambda app, job_id: sent.append(job_id))
+    graded: list[int] = []
+    fake = SimpleNamespace(db=service.db, host="test", retry=lambda what, fn, *a, **k: fn(*a),
+                           grade_job=lambda job_id, owner, slot: graded.append(job_id))
+    runner = taskqueue._Runner(settings)
+    monkeypatch.setattr(runner, "worker", lambda: fake)
+    try:
+        ids = [service.submit(who, sub().solve().bytes()).json()["id"] for who in ("lea",) * 4 + ("leo",)]
+        with service.db.session() as s:
+            job = {i: s.scalar(select(GradingJob.id).where(GradingJob.submission_id == i)) for i in ids}
+        published = sorted(sent) or [job[i] for i in ids]
+        for job_id in published:  # the broker's order: the order the API published them
+            runner.run(job_id)
+        lea, leo = [job[i] for i in ids[:4]], job[ids[4]]
+        assert graded[:2] == [lea[0], leo], f"learner leo waited behind lea's uploads: graded in order {graded}"
+        assert sorted(graded) == sorted(published), graded
+    finally:
+        service.db.dispose()

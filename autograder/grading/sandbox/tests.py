@@ -14,6 +14,7 @@ import time
 import types
 
 from .channel import MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
+from .code import name_remote
 from .learner import _run_code, _transform
 from .proxies import Remote, RemoteError, _Decoder, _LearnerHook
 from .state import _HOOK_DICTS, _apply_payload, _hook_dicts, _learner_graph, _snapshot, _Sync, _t_dumps, _tensor_build
@@ -132,18 +133,21 @@ class _Conn:
         got = list(got) if type(got) is list else []
         return [g.detach().clone() if type(g) in (torch.Tensor, torch.nn.Parameter) else None for g in got]
 
-    def note_changed(self, rid, arrays: list, changed) -> None:
-        """The call changed some of the test's numpy arguments in place, in L's copies: compared here
-        with the test's own arrays, which stay as they were (the learner's values never replace a
-        test's input), and the test cell fails with what happened (tests_main)."""
+    def note_changed(self, rid, arrays: list, after) -> None:
+        """Did the call change the test's numpy arguments in place, in L's copies? L sends back every
+        one of them after the call, by value; T compares each with its own array, which stays as it
+        was (the learner's values never replace a test's input). A reply that does not bring back
+        every argument counts as a change (L does not get to say "nothing changed"), and the test
+        cell fails with what happened (tests_main)."""
         import numpy as np
 
-        for item in changed if type(changed) is list else []:
-            if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] < len(arrays):
-                continue
-            mine = arrays[item[0]]
+        got = {}
+        for item in after if type(after) is list else []:
+            if type(item) is tuple and len(item) == 2 and type(item[0]) is int and 0 <= item[0] < len(arrays):
+                got[item[0]] = item[1]
+        for i, mine in enumerate(arrays):
             try:
-                now = self.decode(item[1])
+                now = self.decode(got[i])
                 same = type(now) is np.ndarray and now.shape == mine.shape and now.dtype == mine.dtype and \
                     np.array_equal(now, mine, equal_nan=mine.dtype.kind in "fc")
             except Exception:
@@ -151,6 +155,11 @@ class _Conn:
             if not same:
                 fn = self.remotes.get(rid)
                 name = fn.__name__ if fn is not None else "the learner's function"
+                if i not in got:
+                    self.changed_inputs.append(
+                        f"{name}: the learner process did not send back the numpy array it was given (shape "
+                        f"{tuple(mine.shape)}) after the call, so the grader cannot tell whether it was changed")
+                    continue
                 self.changed_inputs.append(
                     f"{name} changed a numpy array it was given (shape {tuple(mine.shape)}) in "
                     "place: it must return a new array and leave its input as it was (write x = x - m, not x -= m)")
@@ -307,8 +316,8 @@ class _Conn:
                 value = self.decode(reply[1])
             finally:
                 self.grad_inputs = outer
-            if len(reply) > 2 and arrays:
-                self.note_changed(msg[1], arrays, reply[2])
+            if arrays:
+                self.note_changed(msg[1], arrays, reply[2] if len(reply) > 2 else None)
             return value
         if reply[0] == "raise":
             _, ename, evalue, mro, *rest = reply
@@ -464,6 +473,8 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                             if mod is None:
                                 continue
                             value = mod
+                        if isinstance(value, Remote):  # the name a rule check judges it by (code.py)
+                            name_remote(conn, value, name)
                         ns[name] = value
                 conn.changed_inputs = []
                 cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
