@@ -376,6 +376,8 @@ def _top_level_definitions(src: str) -> dict[str, str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
+            names += [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
+                      if isinstance(e, ast.Name)]  # W_Q, W_K = ...
         else:
             continue
         segment = ast.get_source_segment(src, node)
@@ -383,6 +385,40 @@ def _top_level_definitions(src: str) -> dict[str, str]:
             if segment:
                 out[name] = segment
     return out
+
+
+def _share_visible_definitions(conn, cell, cells, visible_definitions: dict[str, str]) -> None:
+    """A test ran here (T). In one kernel, the names its visible part defines (``induction_scores =
+    ...`` in 3.2) are there for the learner's later cells: run those definitions in L too (with what
+    they need from earlier tests' visible parts). Only what the learner's own notebook shows goes:
+    never a hidden line, never a test's result."""
+    visible = cell.get("visible") or ""
+    if type(visible) is not str or not visible:
+        return
+    mine = _top_level_definitions(visible)
+    visible_definitions.update(mine)
+    later = set().union(*(names for i, names in _code_names(cells) if i > cell["index"]))
+    wanted = sorted(n for n in mine if n in later)
+    if not wanted:
+        return
+    prelude = _definitions_for("\n".join(wanted), visible_definitions)
+    if prelude:
+        reply = conn.raw(("exec", cell["index"], prelude))
+        if reply[0] != "done" or len(reply) != 4:
+            raise LearnerCrashed("the learner process sent something unreadable")
+
+
+_CODE_NAMES: dict[int, tuple] = {}
+
+
+def _code_names(cells) -> list:
+    """(index, names) of the learner's code cells, parsed once per run."""
+    got = _CODE_NAMES.get(id(cells))
+    if got is None or got[0] is not cells:
+        _CODE_NAMES.clear()
+        got = _CODE_NAMES[id(cells)] = (cells, [(c["index"], _names_in(c["source"])) for c in cells
+                                                if c["kind"] == "code"])
+    return got[1]
 
 
 def _definitions_for(src: str, definitions: dict[str, str]) -> str:
@@ -413,6 +449,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                        "trusted_imports_ok": ok})
     exec_start, cpu_start = time.monotonic(), time.process_time()
     definitions: dict[str, str] = {}  # name -> the source that defined it, in tests run here
+    visible_definitions: dict[str, str] = {}  # the same, from the tests' visible parts only
     # What T asks L for before each test cell does not depend on the test cell (issue 16, class 6): L's
     # names (it says which it has) that some test of this notebook uses, never the names of the test
     # about to run, so the order and the set of requests say nothing about a hidden test.
@@ -485,6 +522,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                 definitions.update(_top_level_definitions(cell["source"]))
                 send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
                                    "rebound": rebound})
+                _share_visible_definitions(conn, cell, job["cells"], visible_definitions)
         except LearnerTimeout:
             send_json(worker, {"event": "timeout", "index": index})
             return
