@@ -289,6 +289,19 @@ def test_in_one_kernel_the_check_also_reads_the_code_that_runs():
     checks.assert_no_loops("bmm", forward, forbidden=("matmul", "einsum"))
     checks.assert_no_loops("bmm", clean, forbidden=("matmul", "einsum"))
 
+    def looping(a, b):
+        return np.stack([x @ y for x, y in zip(a, b)])
+
+    def via_helper(a, b):
+        return looping(a, b)
+
+    def via_clean_helper(a, b):
+        return clean(a, b)
+
+    with pytest.raises(checks.CheckFailure, match="looping"):  # the helper is judged, and named
+        checks.assert_no_loops("bmm", via_helper, forbidden=("matmul", "einsum"))
+    checks.assert_no_loops("bmm", via_clean_helper, forbidden=("matmul", "einsum"))
+
 
 # ------------------------------------------------------------------ class 6: what a test asks for
 SPY = '''

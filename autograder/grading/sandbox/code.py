@@ -16,10 +16,12 @@ So, when a check asks (``Remote.__judged__``):
   bindings: the check reads their source (``course/checks/code.py``). A fingerprint that matches no
   code in the cells (``exec``, ``types.CodeType``, ``code.replace``) fails the check.
 
-What L says about its own code is believed as far as it goes: a learner's code that rewrites the
-grader's side of its own process (this module or ``learner._Learner``, in L, reachable through
-``gc``) can misdescribe it; the same holds for L's report of which numpy arguments a call changed.
-Nothing here detects such a rewrite yet.
+What L says about its own code is not simply believed (``judged``): a notebook that reaches into
+the interpreter (``_REACHING_IN``: the grader's modules, ``gc``, ``ctypes``, ``sys.modules``, frames)
+passes no rule check; and when the cells bind the checked name (or a helper's) only with plain
+``def`` statements, L's description must be of T's own compilation of the last one. Left: a name
+bound otherwise (a lambda, a decorator, an assignment) in a notebook that rewrites L's grader side
+without any of those words; there L's description is believed as far as it matches the cells.
 """
 
 from __future__ import annotations
