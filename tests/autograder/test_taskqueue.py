@@ -41,6 +41,9 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
     app = taskqueue.app_for(settings)
     assert app.conf.broker_url == f"sqla+sqlite:///{settings.data_path / 'broker.db'}"
     app.bootcamp_runner._worker = Worker(settings, service.db, grader)  # the session's warm grader
+    done: list[str] = []  # what each task said (a message is a turn: it takes the next job in turn)
+    real_run = app.bootcamp_runner.run
+    app.bootcamp_runner.run = lambda job_id: done.append(real_run(job_id)) or done[-1]
     try:
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
             good = service.submit("lea", sub().solve().bytes())
@@ -53,6 +56,10 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
             with service.db.session() as s:
                 job_id = s.scalar(select(GradingJob.id).where(GradingJob.submission_id == ids[0]))
             taskqueue.publish(app, job_id)
+            end = time.monotonic() + 60
+            while len(done) < 3 and time.monotonic() < end:  # taken, and nothing left to claim
+                time.sleep(0.1)
+            assert done[2:] == ["nothing claimable (graded, or taken by another worker)"], done
 
             # the broker was down when this one was stored: it waits in the gradebook until a
             # worker starts and publishes every waiting job again
