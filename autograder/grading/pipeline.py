@@ -326,13 +326,18 @@ class SandboxExecute(NbGraderPreprocessor):
         spec: LessonSpec = b["spec"]
         settings: Settings = b["settings"]
         cells = []
+        visible = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in (spec.release or {}).get("cells", [])
+                   if c.get("cell_type") == "code" and c.get("metadata", {}).get("nbgrader", {}).get("grade")}
         for i, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             nbg = cell.metadata.get("nbgrader", {})
             test = bool(nbg.get("grade")) and not nbg.get("solution") and nbg.get("grade_id") in spec.tests
             cells.append({"index": i, "kind": "test" if test else "code", "source": cell.source,
-                          "in_learner": test and b["mode"] == "mixed" and nbg.get("grade_id") in b["shared"]})
+                          "in_learner": test and b["mode"] == "mixed" and nbg.get("grade_id") in b["shared"],
+                          # what the learner's own notebook has of this test (never a hidden line): its
+                          # definitions that later cells of the learner's use are run in L too (tests.py)
+                          "visible": visible.get(nbg.get("grade_id"), "") if test else ""})
         job = {
             "slot": b["slot"], "uid_base": settings.sandbox_uid_base,
             "cpu_seconds": max(settings.cpu_seconds, int(2 * b["wall_seconds"])), "memory_bytes": settings.memory_bytes,

@@ -87,19 +87,26 @@ class _Runner:
         return self._slots.n
 
     def run(self, job_id: int) -> str:
+        """A message is a turn, not a job: the task claims the next job in the same per-learner
+        round-robin as the polling worker (``jobs.claim_next``: issue 16, class 5), which is the
+        job its message names only when that one is next. The broker hands out messages in the
+        order the API published them, so claiming the named job would let one learner's four
+        uploads run before another's one. Every job is published at least once, so every job
+        gets a turn; a message that finds nothing claimable costs nothing."""
         w = self.worker()
         slot = self.slot()
         owner = f"{w.host}:{os.getpid()}:celery-{slot}"
-        def claim() -> bool:
-            jobs.fail_exhausted(w.db)
-            return jobs.claim(w.db, job_id, owner, self.settings.lease_seconds)
+
+        def claim() -> int | None:
+            return jobs.claim_next(w.db, owner, self.settings.lease_seconds)
 
         # the gradebook down: wait for it (the message is this job's only one; acked_late, a
         # task that raised would be acknowledged and the queued job left without a message)
-        if not w.retry(f"claiming job {job_id}", claim):
-            return "not claimable (graded, or taken by another worker)"
-        w.grade_job(job_id, owner, slot)
-        return "graded"
+        got = w.retry(f"claiming a job (message for job {job_id})", claim)
+        if got is None:
+            return "nothing claimable (graded, or taken by another worker)"
+        w.grade_job(got, owner, slot)
+        return "graded" if got == job_id else f"graded job {got} (its turn came first)"
 
     def stop(self) -> None:
         with self._lock:

@@ -645,33 +645,34 @@ def assert_no_loops(exercise: str, fn: Callable[..., Any], *, forbidden: tuple[s
     from course.checks import code as _code
 
     try:
-        judged = [(f, *_code.source_of(f)) for f in _code.judged_functions(fn)]
+        judged = [(f, how, *_code.source_of(f)) for f, how in _code.with_helpers(fn)]
     except _code.NotInspectable as err:
         _fail(exercise, f"the rule check cannot read the code that runs for `{exercise}`: {err}", [], hint)
     found = []
-    for f, source, _first in judged:
+    for k, (f, how, source, _first) in enumerate(judged):  # the function itself first, then its helpers
+        where = f.__name__ if how is None else f"{f.__name__} ({how})"
         tree = ast.parse(textwrap.dedent(source))
         local = {v for c in _code.code_objects(f.__code__) for v in c.co_varnames + c.co_cellvars}
         defaults = _code.defaults(f)
         for node in ast.walk(tree):
             if type(node) in _LOOP_KINDS:
-                found.append((node.lineno, _LOOP_KINDS[type(node)], f.__name__))
+                found.append((k, node.lineno, _LOOP_KINDS[type(node)], where))
             name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
             if name in _LOOPS_IN_DISGUISE:
-                found.append((node.lineno, f"`{name}` (a loop in disguise)", f.__name__))
+                found.append((k, node.lineno, f"`{name}` (a loop in disguise)", where))
             elif name in forbidden:
-                found.append((node.lineno, f"`{name}`, which this exercise asks you not to use", f.__name__))
+                found.append((k, node.lineno, f"`{name}`, which this exercise asks you not to use", where))
             elif isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, ast.MatMult) and "@" in forbidden:
-                found.append((node.lineno, "the `@` operator, which this exercise asks you not to use", f.__name__))
+                found.append((k, node.lineno, "the `@` operator, which this exercise asks you not to use", where))
             elif isinstance(node, ast.Name):  # what the name holds when the code runs: an alias counts
                 obj = defaults.get(node.id, _code.MISSING) if node.id in local else _code.resolve(f, node.id)
                 real = _code.library_name(obj) if obj is not _code.MISSING else None
                 short = real.rsplit(".", 1)[-1] if real else None
                 if short and (short in forbidden or short in _LOOPS_IN_DISGUISE):
-                    found.append((node.lineno, f"`{node.id}` (which is {real}, not to be used here)", f.__name__))
+                    found.append((k, node.lineno, f"`{node.id}` (which is {real}, not to be used here)", where))
     if found:
         found.sort()
-        first_line, what, where = found[0]
+        _, first_line, what, where = found[0]
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         _fail(exercise, f"{where} uses {what} on line {first_line} of its definition{more}: write it with "
               "whole-array operations", [], hint)

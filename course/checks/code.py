@@ -185,6 +185,108 @@ def judged_functions(fn: Any) -> list[types.FunctionType]:
     return out
 
 
+MAX_HELPER_DEPTH = 4  # helpers of helpers of ... followed this deep
+MAX_HELPERS = 40
+
+
+def _is_learners(obj: Any, home: types.FunctionType) -> bool:
+    """Written in the notebook (the learner's), not a library's or the course's: the grader's
+    stand-in for a learner's object, or a function or class of the notebook's own module."""
+    if hasattr(type(obj), "__judged__"):
+        return True
+    if library_name(obj) is not None or isinstance(obj, types.ModuleType):
+        return False
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    if type(obj) is types.FunctionType:
+        return obj.__globals__ is home.__globals__ or obj.__module__ == "__main__"
+    if type(obj).__name__ == "partial" and hasattr(obj, "func"):
+        return _is_learners(obj.func, home)
+    module = getattr(obj if isinstance(obj, type) else type(obj), "__module__", None)
+    return module == "__main__" or module == home.__module__
+
+
+def _referenced(fn: types.FunctionType):
+    """(name, called) for every bare name and ``name.attr`` the code of ``fn`` (nested code
+    included) reads; ``called``: it is what a call calls."""
+    try:
+        source, _ = source_of(fn)
+        tree = ast.parse(textwrap.dedent(source))
+    except (NotInspectable, SyntaxError):
+        return
+    local = {v for c in code_objects(fn.__code__) for v in c.co_varnames + c.co_cellvars}
+    params = defaults(fn)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in local:
+                if node.id in params:
+                    yield node.id, params[node.id], id(node) in called
+                continue
+            yield node.id, resolve(fn, node.id), id(node) in called
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id not in local \
+                and id(node) in called:
+            owner = resolve(fn, node.value.id)
+            if owner is not _NOTHING and _is_learners(owner, fn) and not isinstance(owner, types.ModuleType):
+                try:
+                    yield f"{node.value.id}.{node.attr}", getattr(owner, node.attr), True
+                except Exception:  # noqa: BLE001 - what cannot be read fails below, named
+                    yield f"{node.value.id}.{node.attr}", _NOTHING, True
+
+
+def _key(f: types.FunctionType) -> tuple:
+    """One function, however often the grader rebuilt it: its code and what its closure holds."""
+    held = []
+    for cell in f.__closure__ or ():
+        try:
+            held.append(id(cell.cell_contents))
+        except ValueError:
+            held.append(None)
+    return (id(f.__code__), tuple(held))
+
+
+def with_helpers(fn: Any) -> list[tuple[types.FunctionType, str | None]]:
+    """(function, how it is reached) for the code that runs when ``fn`` is called: the functions of
+    :func:`judged_functions`, then, transitively (``MAX_HELPER_DEPTH`` deep), the notebook's own
+    functions and methods their code refers to (a helper where the loop lives counts). A helper
+    that cannot be read (an object with ``__call__``, a partial, a class) fails closed when it is
+    called: NotInspectable, naming it. ``how`` is None for ``fn`` itself, else ``"called by bmm"``."""
+    out: list[tuple[types.FunctionType, str | None]] = []
+    seen: set[int] = set()
+    frontier: list[tuple[types.FunctionType, str | None]] = [(f, None) for f in judged_functions(fn)]
+    for depth in range(MAX_HELPER_DEPTH + 1):
+        nxt: list[tuple[types.FunctionType, str | None]] = []
+        for f, how in frontier:
+            if _key(f) in seen:
+                continue
+            seen.add(_key(f))
+            out.append((f, how))
+            if len(out) > MAX_HELPERS:
+                raise NotInspectable(f"it calls more than {MAX_HELPERS} functions of the notebook: the rule check "
+                                     "does not follow that many")
+            for name, obj, called in _referenced(f):
+                if obj is _NOTHING or obj is f or not _is_learners(obj, f):
+                    continue
+                if isinstance(obj, types.MethodType):
+                    obj = obj.__func__
+                if type(obj) is not types.FunctionType and not hasattr(type(obj), "__judged__") and not called:
+                    continue  # a class or object of the notebook's that is only read
+                try:
+                    found = judged_functions(obj)
+                except NotInspectable as err:
+                    if not called:
+                        continue  # an object of the notebook's that is only read (``_ops`` in ``_ops.mm(a)``)
+                    raise NotInspectable(f"it calls `{name}`, which the rule check cannot read: {err}") from None
+                if depth == MAX_HELPER_DEPTH and any(_key(g) not in seen for g in found):
+                    raise NotInspectable(f"its helpers call each other more than {MAX_HELPER_DEPTH} deep (through "
+                                         f"`{name}`): the rule check does not follow that far; call fewer layers")
+                nxt += [(g, f"called by {f.__name__}") for g in found]
+        frontier = nxt
+        if not frontier:
+            break
+    return out
+
+
 def resolve(fn: types.FunctionType, name: str) -> Any:
     """What ``name`` (a bare name in ``fn``'s code) refers to when ``fn`` runs, as far as can be
     told without running it: a closure cell, then the globals, then the builtins ``fn`` sees.

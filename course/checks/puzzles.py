@@ -182,7 +182,7 @@ def check_rules(name: str, fn: Callable) -> None:
     from course.checks import code as _code
 
     try:
-        judged = [(f, *_code.source_of(f)) for f in _code.judged_functions(fn)]
+        judged = [(f, *_code.source_of(f)) for f, _how in _code.with_helpers(fn)]
     except _code.NotInspectable as err:
         raise CheckFailure(name, f"the rule check cannot read the code that runs for `{name}`: {err}", [RULES]) from None
     for f, source, first in judged:

@@ -167,6 +167,45 @@ def _deco(f):
 def bmm(a, b):
     return {CLEAN}
 ''',
+    "a helper function where the loop lives": LOOPS + "def bmm(a, b):\n    return _loops(a, b)",
+    "a helper of a helper": LOOPS + "def _mid(a, b):\n    return _loops(a, b)\ndef bmm(a, b):\n    return _mid(a, b)",
+    "a helper calling np.matmul": "def _h(a, b):\n    return np.matmul(a, b)\ndef bmm(a, b):\n    return _h(a, b)",
+    "a method of the notebook's class": LOOPS + '''
+class _Ops:
+    @staticmethod
+    def mm(a, b):
+        return _loops(a, b)
+def bmm(a, b):
+    return _Ops.mm(a, b)
+''',
+    "a method of an object of the notebook's": '''
+class _Ops:
+    def mm(self, a, b):
+        return np.einsum("...ij,...jk->...ik", a, b)
+_ops = _Ops()
+def bmm(a, b):
+    return _ops.mm(a, b)
+''',
+    "a helper in a closure": LOOPS + '''
+def _make():
+    def inner(a, b):
+        return _loops(a, b)
+    def outer(a, b):
+        return inner(a, b)
+    return outer
+bmm = _make()
+''',
+    "a callable object as helper": LOOPS + '''
+class _C:
+    def __call__(self, a, b):
+        return _loops(a, b)
+_c = _C()
+def bmm(a, b):
+    return _c(a, b)
+''',
+    "helpers nested too deep": LOOPS + "".join(
+        f"def _h{i}(a, b):\n    return _h{i + 1}(a, b)\n" for i in range(8)) + "_h8 = _loops\n"
+        + "def bmm(a, b):\n    return _h0(a, b)",
     "a function made by exec": "exec('def bmm(a, b):\\n    return np.matmul(a, b)')",
     "other globals than the notebook's": f'''
 import types
@@ -201,13 +240,25 @@ def bmm(a, b):
 ''',
     "a lambda": f"bmm = lambda a, b: {CLEAN}",
     "a helper of the learner's": f"def _helper(a, b):\n    return {CLEAN}\ndef bmm(a, b):\n    return _helper(a, b)",
+    "a helper of a helper": f"def _h2(a, b):\n    return {CLEAN}\ndef _h1(a, b):\n    return _h2(a, b)\n"
+                            "def bmm(a, b):\n    return _h1(a, b)",
+    "a recursive helper and data": f"_AXIS = -2\ndef _h(a, b, n=1):\n    return {CLEAN} if n == 0 else _h(a, b, n - 1)\n"
+                                   "def bmm(a, b):\n    return _h(a, b)",
+    "a method of an object of the notebook's": f'''
+class _Ops:
+    def mm(self, a, b):
+        return {CLEAN}
+_ops = _Ops()
+def bmm(a, b):
+    return _ops.mm(a, b)
+''',
 }
 
 
 @pytest.mark.parametrize("case", list(CORRECT))
 def test_a_correct_answer_in_another_shape_passes(rules_grader, case):
     res, _ = grade(rules_grader, bmm=CORRECT[case])
-    assert res["bmm"].status == "pass", (case, res["bmm"].message)
+    assert res["bmm"].status == "pass", (case, res["bmm"].message[:2000])
 
 
 def test_in_one_kernel_the_check_also_reads_the_code_that_runs():
@@ -237,6 +288,19 @@ def test_in_one_kernel_the_check_also_reads_the_code_that_runs():
 
     checks.assert_no_loops("bmm", forward, forbidden=("matmul", "einsum"))
     checks.assert_no_loops("bmm", clean, forbidden=("matmul", "einsum"))
+
+    def looping(a, b):
+        return np.stack([x @ y for x, y in zip(a, b)])
+
+    def via_helper(a, b):
+        return looping(a, b)
+
+    def via_clean_helper(a, b):
+        return clean(a, b)
+
+    with pytest.raises(checks.CheckFailure, match="looping"):  # the helper is judged, and named
+        checks.assert_no_loops("bmm", via_helper, forbidden=("matmul", "einsum"))
+    checks.assert_no_loops("bmm", via_clean_helper, forbidden=("matmul", "einsum"))
 
 
 # ------------------------------------------------------------------ class 6: what a test asks for
@@ -270,3 +334,93 @@ def test_the_names_a_test_asks_for_say_nothing_about_the_test(grader, sub):
     requests = eval(log.splitlines()[0])  # noqa: S307 - a list of lists of names, printed by the test's own cell
     assert len(requests) >= 2, log
     assert all(req == requests[0] for req in requests), requests
+
+
+# ------------------------------------------------------------------ T does not believe L's reports
+# The learner's code runs in L, next to the grader's side of L: it can rewrite what L reports. The
+# verdicts must not rest on L saying "nothing changed" or "this is my code".
+_LEARNER = "import autograder.grading.sandbox.learner as _l\n"
+LIES_INPLACE = {
+    "the reporting function says nothing changed": _LEARNER + '''
+for _n in ("changed_arrays", "arguments_after"):
+    setattr(_l._Learner, _n, lambda self, arrays: [])
+''',
+    "a forged reply without the report": _LEARNER + '''
+_handle = _l._Learner.handle
+def _forged(self, msg):
+    out = _handle(self, msg)
+    return out[:2] if type(out) is tuple and out[:1] == ("value",) else out
+_l._Learner.handle = _forged
+''',
+}
+
+
+@pytest.mark.parametrize("case", list(LIES_INPLACE))
+def test_a_learner_process_that_lies_about_its_inputs_does_not_pass(rules_grader, case):
+    res, _ = grade(rules_grader, scale="def scale(x, k):\n    x *= k\n    return x.copy()\n" + LIES_INPLACE[case])
+    m = res["scale"]
+    assert m.status == "fail" and m.points == 0, (case, m.message)
+
+
+LIES_CODE = {
+    "the describing function describes a decoy": LOOPS + f'''
+def _decoy(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    return _loops(a, b)
+import autograder.grading.sandbox.code as _c
+_real = _c.describe
+_c.describe = lambda obj, ran, refs, depth=0: _real(_decoy, (), refs, depth)
+''',
+    "a forged description": LOOPS + f'''
+def _decoy(a, b):
+    return {CLEAN}
+def bmm(a, b):
+    return _loops(a, b)
+{_LEARNER}_l._Learner.describe_code = lambda self, obj, depth=0: __import__(
+    "autograder.grading.sandbox.code", fromlist=["describe"]).describe(_decoy, (), self.refs, depth)
+''',
+}
+
+
+@pytest.mark.parametrize("case", list(LIES_CODE))
+def test_a_learner_process_that_lies_about_its_code_does_not_pass(rules_grader, case):
+    res, _ = grade(rules_grader, bmm=LIES_CODE[case])
+    m = res["bmm"]
+    assert m.status == "fail" and m.points == 0, (case, m.message)
+    assert "bmm" in m.message, m.message
+
+
+def test_t_judges_its_own_compilation_of_a_plain_def_whatever_l_says():
+    """Without the learner's process: a description that names a decoy's code, for a name the
+    cells bind only with ``def``, is refused; the true description is taken."""
+    from autograder.grading.sandbox import code
+    from autograder.grading.sandbox.proxies import Remote
+
+    cells = {"<cell 1>": LOOPS + f"def _decoy(a, b):\n    return {CLEAN}\ndef bmm(a, b):\n    return _loops(a, b)\n"}
+
+    class Conn:
+        sources = cells
+
+        def __init__(self, target):
+            self.target, self._c = target, {}
+
+        def compiled(self, f):
+            return self._c.setdefault(f, compile(self.sources[f], f, "exec", dont_inherit=True))
+
+        def request(self, msg):
+            top = self.compiled("<cell 1>")
+            fn = next(c for c in top.co_consts if getattr(c, "co_name", None) == self.target)
+            return {"codes": [code.fingerprint(fn)], "globals": {}, "builtins": True, "closure": [],
+                    "defaults": [], "kwdefaults": {}, "wrapped": None, "forward": None}
+
+    for said, ok in (("_decoy", False), ("bmm", True)):
+        conn = Conn(said)
+        remote = Remote(conn, 1, "function", True)
+        code.name_remote(conn, remote, "bmm")
+        try:
+            got = code.judged(conn, remote)
+        except TypeError as err:
+            assert not ok and "def bmm" in str(err), err
+        else:
+            assert ok and got[0].__code__.co_name == "bmm", said

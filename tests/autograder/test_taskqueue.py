@@ -41,6 +41,9 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
     app = taskqueue.app_for(settings)
     assert app.conf.broker_url == f"sqla+sqlite:///{settings.data_path / 'broker.db'}"
     app.bootcamp_runner._worker = Worker(settings, service.db, grader)  # the session's warm grader
+    done: list[str] = []  # what each task said (a message is a turn: it takes the next job in turn)
+    real_run = app.bootcamp_runner.run
+    app.bootcamp_runner.run = lambda job_id: done.append(real_run(job_id)) or done[-1]
     try:
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=30):
             good = service.submit("lea", sub().solve().bytes())
@@ -53,6 +56,10 @@ def test_celery_workers_grade_published_jobs_once_and_republish_finds_the_unpubl
             with service.db.session() as s:
                 job_id = s.scalar(select(GradingJob.id).where(GradingJob.submission_id == ids[0]))
             taskqueue.publish(app, job_id)
+            end = time.monotonic() + 60
+            while len(done) < 3 and time.monotonic() < end:  # taken, and nothing left to claim
+                time.sleep(0.1)
+            assert done[2:] == ["nothing claimable (graded, or taken by another worker)"], done
 
             # the broker was down when this one was stored: it waits in the gradebook until a
             # worker starts and publishes every waiting job again
@@ -217,5 +224,39 @@ def test_the_sweeper_publishes_again_an_expired_lease_and_a_job_whose_message_wa
         assert sorted(one.sweep() + two.sweep()) == [a]
         assert sorted(sent) == [a, b], sent  # c is simply waiting its turn: not published twice
         assert one.sweep() == [] and sorted(sent) == [a, b]
+    finally:
+        service.db.dispose()
+
+
+def test_celery_tasks_take_turns_between_learners(course_root, tmp_path, sub, monkeypatch):
+    """Issue 16, class 5, on the Celery path: one learner's four uploads, published before another
+    learner's one, do not all run first. A task claims the next job in the same round-robin as the
+    polling worker, whatever job its message names (the broker hands messages out in order)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from autograder.gradebook.models import GradingJob
+    from autograder.grading import taskqueue
+
+    settings = make_settings(course_root, tmp_path / "data", task_queue="celery")
+    service = Service(settings)
+    sent: list[int] = []
+    monkeypatch.setattr(taskqueue, "publish", lambda app, job_id: sent.append(job_id))
+    graded: list[int] = []
+    fake = SimpleNamespace(db=service.db, host="test", retry=lambda what, fn, *a, **k: fn(*a),
+                           grade_job=lambda job_id, owner, slot: graded.append(job_id))
+    runner = taskqueue._Runner(settings)
+    monkeypatch.setattr(runner, "worker", lambda: fake)
+    try:
+        ids = [service.submit(who, sub().solve().bytes()).json()["id"] for who in ("lea",) * 4 + ("leo",)]
+        with service.db.session() as s:
+            job = {i: s.scalar(select(GradingJob.id).where(GradingJob.submission_id == i)) for i in ids}
+        published = sorted(sent) or [job[i] for i in ids]
+        for job_id in published:  # the broker's order: the order the API published them
+            runner.run(job_id)
+        lea, leo = [job[i] for i in ids[:4]], job[ids[4]]
+        assert graded[:2] == [lea[0], leo], f"learner leo waited behind lea's uploads: graded in order {graded}"
+        assert sorted(graded) == sorted(published), graded
     finally:
         service.db.dispose()

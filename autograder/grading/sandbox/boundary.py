@@ -3,7 +3,7 @@
 The rule (issue 16, class 1). A learner's result reaches the test process (T) **by value**,
 before any check touches it: as a plain, base-class numpy array or scalar, torch tensor,
 ``int``/``float``/``complex``/``str``/``bytes``, or a ``list``/``tuple``/``dict``/``set`` of
-these. T builds each of them itself from bytes (``proxies._Decoder``); nothing of the learner's
+these (an exact ``collections.OrderedDict``, a ``state_dict()``, arrives as an OrderedDict T builds). T builds each of them itself from bytes (``proxies._Decoder``); nothing of the learner's
 class survives the crossing, so none of its methods (``__eq__``, ``__array_ufunc__``,
 ``__torch_function__``, ``astype``, ``__float__``, ...) runs when a check compares it.
 

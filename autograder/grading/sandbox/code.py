@@ -16,15 +16,19 @@ So, when a check asks (``Remote.__judged__``):
   bindings: the check reads their source (``course/checks/code.py``). A fingerprint that matches no
   code in the cells (``exec``, ``types.CodeType``, ``code.replace``) fails the check.
 
-What L says about its own code is believed as far as it goes: a learner's code that rewrites the
-grader's side of its own process (this module or ``learner._Learner``, in L, reachable through
-``gc``) can misdescribe it; the same holds for L's report of which numpy arguments a call changed.
-Nothing here detects such a rewrite yet.
+What L says about its own code is not simply believed (``judged``): a notebook that reaches into
+the interpreter (``_REACHING_IN``: the grader's modules, ``gc``, ``ctypes``, ``sys.modules``, frames)
+passes no rule check; and when the cells bind the checked name (or a helper's) only with plain
+``def`` statements, L's description must be of T's own compilation of the last one. Left: a name
+bound otherwise (a lambda, a decorator, an assignment) in a notebook that rewrites L's grader side
+without any of those words; there L's description is believed as far as it matches the cells.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
+import re
 import sys
 import types
 
@@ -48,12 +52,18 @@ def _code_objects(code):
 
 
 def _binding(v):
-    """A value a rule check may resolve a name to: functions, classes and modules; None for data."""
-    return v if callable(v) or isinstance(v, types.ModuleType) else None
+    """A value a rule check may resolve a name to: functions, classes, modules and objects of the
+    notebook's own classes (whose methods a checked function may call: ``_ops.mm(a, b)``); None
+    for data."""
+    if callable(v) or isinstance(v, types.ModuleType):
+        return v
+    return v if getattr(type(v), "__module__", None) == "__main__" else None
 
 
 # ------------------------------------------------------------------------------------------ in L
 def describe(obj, ran, refs, depth: int = 0):
+    if type(obj) is types.MethodType and depth == 0:  # a method of one of the notebook's objects: its function
+        obj = obj.__func__
     if type(obj) is not types.FunctionType or depth > 4:
         return None
     codes = list(ran)
@@ -117,9 +127,71 @@ def _fp(x):
     raise ValueError("malformed fingerprint")
 
 
+# What reaches into the interpreter, and so into the grader's side of L (its reports): a notebook
+# that uses any of it gets no rule check passed, as T cannot tell what runs (fails closed).
+_REACHING_IN = re.compile(r"\b(autograder|ctypes|gc|importlib|__import__|sys\s*\.\s*modules|_getframe|"
+                          r"__subclasses__|__globals__|__closure__|__builtins__|f_globals|f_locals|f_back|"
+                          r"tb_frame|gi_frame|cr_frame)\b")
+
+
+def _reaching_in(conn) -> str | None:
+    for f, src in list(conn.sources.items()):
+        m = _REACHING_IN.search(src)
+        if m:
+            return f"`{m.group(1)}` in {f.strip('<>')}"
+    return None
+
+
+def static_def(conn, name: str):
+    """T's own compilation of ``def name`` when the submitted cells bind ``name`` at top level only
+    with plain ``def`` statements (no decorator, no assignment, import or ``global name``): the
+    code of the last one, which is what ``name`` runs. None when the cells bind it any other way."""
+    last = None
+    for f, src in list(conn.sources.items()):
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                return None
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                if node.decorator_list:
+                    return None
+                last = (f, node.lineno)
+                continue
+            bound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
+                     and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            if isinstance(node, ast.ClassDef):
+                bound.add(node.name)
+            if name in bound:
+                return None
+    if last is None:
+        return None
+    top = conn.compiled(last[0])
+    if top is None:
+        return None
+    for c in top.co_consts:
+        if isinstance(c, types.CodeType) and c.co_name == name and c.co_firstlineno == last[1]:
+            return c
+    return None
+
+
 def judged(conn, remote) -> list:
-    """The functions whose code a rule check reads for the learner's function ``remote``."""
+    """The functions whose code a rule check reads for the learner's function ``remote``.
+
+    What L says about its code is checked against what T knows without L (issue 16: T does not
+    believe L's reports): a notebook that reaches into the interpreter (``_REACHING_IN``) fails
+    closed; when the cells bind the function's name only with plain ``def`` statements, the code L
+    reports must be T's own compilation of the last one, and a check reads that."""
     rid = object.__getattribute__(remote, "_rid")
+    where = _reaching_in(conn)
+    if where is not None:
+        raise TypeError(f"the notebook reaches into the interpreter ({where}), so the rule check cannot tell what "
+                        "code runs: remove that")
     desc = conn.request(("code", rid))
     if desc is None:
         tname = object.__getattribute__(remote, "_tname")
@@ -128,7 +200,32 @@ def judged(conn, remote) -> list:
     index = getattr(conn, "code_index", None)
     if index is None:
         index = conn.code_index = _Index(conn)
+    name = _name_of(conn, remote)
+    static = static_def(conn, name) if name else None
+    if static is not None:
+        want = fingerprint(static)
+        try:
+            said = [_fp(fp) for fp in desc["codes"]] if type(desc) is dict and type(desc.get("codes")) is list else []
+        except ValueError:
+            said = []
+        if not said or any(fp != want for fp in said):
+            raise TypeError(f"the code that runs as `{name}` is not the code of `def {name}` in the notebook's cells "
+                            "(it was replaced while the notebook ran): define it once, with def")
     return _build(conn, index, desc)
+
+
+def name_remote(conn, remote, name: str) -> None:
+    """T got ``remote`` under ``name`` (a test's name, or a global of a function it judges)."""
+    names = getattr(conn, "bound_names", None)
+    if names is None:
+        names = conn.bound_names = {}
+    if type(name) is str and name.isidentifier():
+        names[id(remote)] = (remote, name)
+
+
+def _name_of(conn, remote) -> str | None:
+    got = getattr(conn, "bound_names", {}).get(id(remote))
+    return got[1] if got is not None and got[0] is remote else None
 
 
 def _build(conn, index, desc) -> list:
@@ -140,6 +237,8 @@ def _build(conn, index, desc) -> list:
     for k, v in (desc.get("globals") or {}).items():
         if type(k) is str and v is not None:
             glob[k] = _module(v)
+            if hasattr(type(glob[k]), "__judged__"):  # a helper of the notebook's: judged by its name too
+                name_remote(conn, glob[k], k)
     closure = desc.get("closure") if type(desc.get("closure")) is list else []
     defaults = tuple(_module(v) for v in desc.get("defaults") or [])
     kwdefaults = {k: _module(v) for k, v in (desc.get("kwdefaults") or {}).items() if type(k) is str}

@@ -264,10 +264,10 @@ class _Learner:
         self._nd.append((a, raw, a.shape, a.dtype))
         return a
 
-    def changed_arrays(self, arrays) -> list:
-        """(number, value now) of each of the call's numpy arguments that the call changed."""
-        return [(i, encode(a, self.refs)) for i, (a, raw, shape, dtype) in enumerate(arrays)
-                if a.shape != shape or a.dtype != dtype or a.tobytes() != raw]
+    def arguments_after(self, arrays) -> list:
+        """(number, value now) of every one of the call's numpy arguments: T compares them with its own
+        (L does not say which changed: T decides, and a reply without all of them fails the test)."""
+        return [(i, encode(a, self.refs)) for i, (a, _raw, _shape, _dtype) in enumerate(arrays)]
 
     def describe_code(self, obj, depth: int = 0):
         """What T needs to judge the code ``obj`` runs (code.py): None unless it is a plain function."""
@@ -380,8 +380,7 @@ class _Learner:
             if op == "call":
                 arrays = self._nd
                 value = encode(self.op(op, msg), self.refs)
-                changed = self.changed_arrays(arrays) if arrays else []
-                return ("value", value, changed) if changed else ("value", value)
+                return ("value", value, self.arguments_after(arrays)) if arrays else ("value", value)
             if op == "names":  # what T may ask for next: every name, so that the next request names no test's own
                 return ("value", [n for n in self.ns if type(n) is str])
             if op == "cputime":

@@ -251,8 +251,12 @@ class _Decoder:
             if len(v) > 3 and kind in ("list", "set"):
                 self.memo[_int(v[3])] = out
             return out
-        if kind == "dict":
+        if kind in ("dict", "odict"):
             out = {self(k, depth + 1): self(x, depth + 1) for k, x in (_pair(p) for p in _as_list(v[2]))}
+            if kind == "odict":
+                import collections
+
+                out = collections.OrderedDict(out)
             if len(v) > 3:
                 self.memo[_int(v[3])] = out
             return out

@@ -413,6 +413,16 @@ class _TPickler(pickle.Pickler):
         inner.dump(obj)
         return ("bc-module", tid, buf.getvalue())
 
+    def reducer_override(self, obj):
+        """A class defined inside a library's function (a TransformerLens bridge's hook conversions,
+        ``AttentionBridge._setup_qkv_hook_reshaping.<locals>.ReshapeForAttentionHeads``) has no name
+        L could import it by, so it goes by value. Safe this way round: T's code may run in L, L's
+        never runs in T. Without this, a test that passes its own bridge to the learner's function
+        ran in L at calibration (issue 16: 3.1, 3.2)."""
+        if _by_value(obj):
+            return _class_by_value(obj)
+        return NotImplemented
+
     def persistent_id(self, obj):
         if type(obj) in _PLAIN_TYPES:
             return None
@@ -422,11 +432,14 @@ class _TPickler(pickle.Pickler):
             obj = obj.remote
         if isinstance(obj, Remote):  # a learner's object inside a test's (a hook in a module's dict)
             return ("bc-ref", object.__getattribute__(obj, "_rid"))
-        if self.trefs is not None and (_local_callable(obj) or _is_hook_handle(obj)):
+        if self.trefs is not None and not _by_value(obj) and (_local_callable(obj) or _is_hook_handle(obj)):
             # a lambda hook inside a test's module, a test's own object in a dict: called back here
             self.trefs[id(obj)] = obj
             return ("bc-tref", id(obj))
-        if obj is not self.root and ((_is_module(obj) and type(obj).__module__.split(".")[0] == "torch")
+        # every module of a library, not only torch's own: one sent inside another's dump (a
+        # TransformerLens block inside an nn.ModuleList, also named in the bridge's hook registry)
+        # must stay one object in L, or hooks added through one copy never fire in the other
+        if obj is not self.root and ((_is_module(obj) and type(obj).__module__ != "__main__")
                                      or _is_generator(obj) or _is_optimizer(obj)):
             return self._module_id(obj)
         if not _syncable(obj):
@@ -444,6 +457,28 @@ class _TPickler(pickle.Pickler):
             return ("bc-tensor", tid, None, False)
         self.sync.snaps[tid] = _snapshot(obj)
         return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor (an id may be reused)
+
+
+def _by_value(obj) -> bool:
+    """A library's class defined in a function, or a library's lambda that closes over nothing
+    (TransformerLens's ``gelu_new``): no name to import it by in L, and nothing of the test's in it."""
+    t = type(obj)
+    if t is type:
+        return "<locals>" in obj.__qualname__ and (obj.__module__ or "").split(".")[0] in _BY_VALUE_LIBRARIES
+    if t is _FunctionType:
+        return "<" in obj.__qualname__ and obj.__closure__ is None and obj.__module__ not in (None, "__main__") \
+            and (obj.__module__ or "").split(".")[0] in _BY_VALUE_LIBRARIES
+    return False
+
+
+_FunctionType = type(_by_value)
+_BY_VALUE_LIBRARIES = ("transformer_lens", "torch", "numpy", "einops", "course")
+
+
+def _class_by_value(cls):
+    import cloudpickle  # in requirements.lock; imported only when a test sends such a class
+
+    return pickle.loads, (cloudpickle.dumps(cls, protocol=5),)
 
 
 def _ndarray():

@@ -14,6 +14,7 @@ import time
 import types
 
 from .channel import MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
+from .code import name_remote
 from .learner import _run_code, _transform
 from .proxies import Remote, RemoteError, _Decoder, _LearnerHook
 from .state import _HOOK_DICTS, _apply_payload, _hook_dicts, _learner_graph, _snapshot, _Sync, _t_dumps, _tensor_build
@@ -132,18 +133,21 @@ class _Conn:
         got = list(got) if type(got) is list else []
         return [g.detach().clone() if type(g) in (torch.Tensor, torch.nn.Parameter) else None for g in got]
 
-    def note_changed(self, rid, arrays: list, changed) -> None:
-        """The call changed some of the test's numpy arguments in place, in L's copies: compared here
-        with the test's own arrays, which stay as they were (the learner's values never replace a
-        test's input), and the test cell fails with what happened (tests_main)."""
+    def note_changed(self, rid, arrays: list, after) -> None:
+        """Did the call change the test's numpy arguments in place, in L's copies? L sends back every
+        one of them after the call, by value; T compares each with its own array, which stays as it
+        was (the learner's values never replace a test's input). A reply that does not bring back
+        every argument counts as a change (L does not get to say "nothing changed"), and the test
+        cell fails with what happened (tests_main)."""
         import numpy as np
 
-        for item in changed if type(changed) is list else []:
-            if type(item) is not tuple or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] < len(arrays):
-                continue
-            mine = arrays[item[0]]
+        got = {}
+        for item in after if type(after) is list else []:
+            if type(item) is tuple and len(item) == 2 and type(item[0]) is int and 0 <= item[0] < len(arrays):
+                got[item[0]] = item[1]
+        for i, mine in enumerate(arrays):
             try:
-                now = self.decode(item[1])
+                now = self.decode(got[i])
                 same = type(now) is np.ndarray and now.shape == mine.shape and now.dtype == mine.dtype and \
                     np.array_equal(now, mine, equal_nan=mine.dtype.kind in "fc")
             except Exception:
@@ -151,6 +155,11 @@ class _Conn:
             if not same:
                 fn = self.remotes.get(rid)
                 name = fn.__name__ if fn is not None else "the learner's function"
+                if i not in got:
+                    self.changed_inputs.append(
+                        f"{name}: the learner process did not send back the numpy array it was given (shape "
+                        f"{tuple(mine.shape)}) after the call, so the grader cannot tell whether it was changed")
+                    continue
                 self.changed_inputs.append(
                     f"{name} changed a numpy array it was given (shape {tuple(mine.shape)}) in "
                     "place: it must return a new array and leave its input as it was (write x = x - m, not x -= m)")
@@ -307,8 +316,8 @@ class _Conn:
                 value = self.decode(reply[1])
             finally:
                 self.grad_inputs = outer
-            if len(reply) > 2 and arrays:
-                self.note_changed(msg[1], arrays, reply[2])
+            if arrays:
+                self.note_changed(msg[1], arrays, reply[2] if len(reply) > 2 else None)
             return value
         if reply[0] == "raise":
             _, ename, evalue, mro, *rest = reply
@@ -367,6 +376,8 @@ def _top_level_definitions(src: str) -> dict[str, str]:
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names = [t.id for t in targets if isinstance(t, ast.Name)]
+            names += [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
+                      if isinstance(e, ast.Name)]  # W_Q, W_K = ...
         else:
             continue
         segment = ast.get_source_segment(src, node)
@@ -374,6 +385,40 @@ def _top_level_definitions(src: str) -> dict[str, str]:
             if segment:
                 out[name] = segment
     return out
+
+
+def _share_visible_definitions(conn, cell, cells, visible_definitions: dict[str, str]) -> None:
+    """A test ran here (T). In one kernel, the names its visible part defines (``induction_scores =
+    ...`` in 3.2) are there for the learner's later cells: run those definitions in L too (with what
+    they need from earlier tests' visible parts). Only what the learner's own notebook shows goes:
+    never a hidden line, never a test's result."""
+    visible = cell.get("visible") or ""
+    if type(visible) is not str or not visible:
+        return
+    mine = _top_level_definitions(visible)
+    visible_definitions.update(mine)
+    later = set().union(*(names for i, names in _code_names(cells) if i > cell["index"]))
+    wanted = sorted(n for n in mine if n in later)
+    if not wanted:
+        return
+    prelude = _definitions_for("\n".join(wanted), visible_definitions)
+    if prelude:
+        reply = conn.raw(("exec", cell["index"], prelude))
+        if reply[0] != "done" or len(reply) != 4:
+            raise LearnerCrashed("the learner process sent something unreadable")
+
+
+_CODE_NAMES: dict[int, tuple] = {}
+
+
+def _code_names(cells) -> list:
+    """(index, names) of the learner's code cells, parsed once per run."""
+    got = _CODE_NAMES.get(id(cells))
+    if got is None or got[0] is not cells:
+        _CODE_NAMES.clear()
+        got = _CODE_NAMES[id(cells)] = (cells, [(c["index"], _names_in(c["source"])) for c in cells
+                                                if c["kind"] == "code"])
+    return got[1]
 
 
 def _definitions_for(src: str, definitions: dict[str, str]) -> str:
@@ -404,6 +449,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                        "trusted_imports_ok": ok})
     exec_start, cpu_start = time.monotonic(), time.process_time()
     definitions: dict[str, str] = {}  # name -> the source that defined it, in tests run here
+    visible_definitions: dict[str, str] = {}  # the same, from the tests' visible parts only
     # What T asks L for before each test cell does not depend on the test cell (issue 16, class 6): L's
     # names (it says which it has) that some test of this notebook uses, never the names of the test
     # about to run, so the order and the set of requests say nothing about a hidden test.
@@ -450,8 +496,8 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                 rebound = []
                 if values[0] == "values" and type(values[1]) is dict:
                     for name, enc in values[1].items():
-                        if type(name) is not str or name not in names:
-                            continue
+                        if type(name) is not str or name not in names or name in definitions:
+                            continue  # a name an earlier test defined here stays the test's own (3.3's caches)
                         value = conn.decode(enc)
                         if name in trusted_names:
                             expected = trusted[name]
@@ -464,6 +510,8 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                             if mod is None:
                                 continue
                             value = mod
+                        if isinstance(value, Remote):  # the name a rule check judges it by (code.py)
+                            name_remote(conn, value, name)
                         ns[name] = value
                 conn.changed_inputs = []
                 cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
@@ -474,6 +522,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                 definitions.update(_top_level_definitions(cell["source"]))
                 send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
                                    "rebound": rebound})
+                _share_visible_definitions(conn, cell, job["cells"], visible_definitions)
         except LearnerTimeout:
             send_json(worker, {"event": "timeout", "index": index})
             return

@@ -9,6 +9,7 @@ import pathlib
 import pickle
 import sys
 import types
+from collections import OrderedDict
 
 from . import boundary
 
@@ -47,12 +48,12 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
         return v
     if memo is None:
         memo = {}
-    if t in (list, set, dict):
+    if t in (list, set, dict, OrderedDict):
         if id(v) in memo:
             return (TAG, "same", memo[id(v)])
         memo[id(v)] = n = len(memo)
-        if t is dict:
-            return (TAG, "dict", [(encode(k, refs, depth + 1, memo), encode(x, refs, depth + 1, memo))
+        if t is dict or t is OrderedDict:  # an OrderedDict (a state_dict) arrives as one: T builds it
+            return (TAG, "dict" if t is dict else "odict", [(encode(k, refs, depth + 1, memo), encode(x, refs, depth + 1, memo))
                                   for k, x in v.items()], n)
         return (TAG, t.__name__, [encode(x, refs, depth + 1, memo) for x in v], n)
     if t in (tuple, frozenset):
