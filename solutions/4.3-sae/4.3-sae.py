@@ -1652,6 +1652,23 @@ with torch.no_grad():
     checks.assert_close("mlp_activations", gpt.blocks[0].mlp.proj(_acts), _mlp_out[0], rtol=1e-5, atol=1e-5,
                         name="mlp.proj(your activations) vs the MLP's output",
                         hint="capture the INPUT of blocks[layer].mlp.proj (a forward PRE-hook), i.e. after the GELU")
+from course.models.gpt import GPT as _GPT, GPTConfig as _GPTConfig
+
+with torch.random.fork_rng():  # a second model, so that a function reading the notebook's `gpt` fails
+    torch.manual_seed(43)
+    _small = _GPT(_GPTConfig(n_ctx=16, d_model=32, n_heads=2, d_mlp=64)).eval()
+_tok_s = torch.randint(0, 256, (2, 9), generator=torch.Generator().manual_seed(43))
+_acts_s = checks.call("mlp_activations", mlp_activations, _small, _tok_s, 1, case="a small random GPT (d_mlp 64), layer 1")
+checks.assert_shape("mlp_activations", _acts_s, (2, 9, 64), name="activations of the small GPT",
+                    hint="use the gpt argument, not the notebook's gpt")
+_out_s = []
+_h = _small.blocks[1].mlp.register_forward_hook(lambda m, a, out: _out_s.append(out))
+with torch.no_grad():
+    _small(_tok_s)
+_h.remove()
+with torch.no_grad():
+    checks.assert_close("mlp_activations", _small.blocks[1].mlp.proj(_acts_s), _out_s[0], rtol=1e-5, atol=1e-6,
+                        name="small GPT: mlp.proj(your layer-1 activations) vs its MLP's output")
 print("mlp_activations: visible tests pass")
 ### BEGIN HIDDEN TESTS
 def _manual_acts(model, tokens, layer):
@@ -1867,6 +1884,12 @@ checks.assert_true("spliced_loss", _zero > _clean + 0.5,
                    f"zero-ablating the layer-0 MLP should hurt a lot, but the loss went {_clean:.3f} -> {_zero:.3f}",
                    hint="the hook must RETURN a tuple (replace_fn(args[0]),) for the replacement to take effect")
 checks.assert_true("spliced_loss", _hooks_left(gpt) == 0, "a hook is still registered: call handle.remove()")
+_w_s = torch.randint(0, 256, (3, 10), generator=torch.Generator().manual_seed(44))
+with torch.no_grad():
+    _want_s = F.cross_entropy(_small(_w_s[:, :-1]).flatten(0, 1), _w_s[:, 1:].flatten()).item()
+checks.assert_close("spliced_loss", checks.call("spliced_loss", spliced_loss, _small, _w_s, 0, None,
+                                                case="the small random GPT of exercise 10's test"),
+                    _want_s, rtol=1e-5, name="the loss of a second model", hint="use the gpt argument, not the notebook's gpt")
 print("spliced_loss: visible tests pass")
 ### BEGIN HIDDEN TESTS
 def _manual_loss(model, wins, layer, fn):
@@ -2052,6 +2075,10 @@ _s = checks.call("selectivity", class_selectivity, torch.tensor([[2.0, 1.0, 0.0]
                  torch.tensor([True, True, False]), case="3 inputs, 3 units")
 checks.assert_close("selectivity", _s, torch.tensor([1.0, 0.25, 0.5]), name="selectivity",
                     hint="divide the activation on class inputs by the unit's TOTAL activation (sum over inputs)")
+_s = checks.call("selectivity", class_selectivity, torch.tensor([[0.1, 0.02], [0.3, 0.0]]), torch.tensor([False, True]),
+                 case="weak units (total activation 0.4 and 0.02)")
+checks.assert_close("selectivity", _s, torch.tensor([0.75, 0.0]), name="selectivity of weak units",
+                    hint="only a total of exactly 0 needs the guard: a unit with a small total is still divided by it")
 print("selectivity: visible tests pass")
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(9)
