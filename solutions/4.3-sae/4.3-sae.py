@@ -655,6 +655,10 @@ _line = torch.tensor([[0.0], [1.0], [10.0]])
 checks.assert_close("geometric_median", checks.call("geometric_median", geometric_median, _line, case="0, 1, 10 on a line"),
                     torch.tensor([1.0]), atol=1e-2, name="the median of 0, 1, 10",
                     hint="in one dimension the geometric median is the ordinary median")
+_w0 = 1.0 / (_pts - _pts.mean(0)).norm(dim=-1)
+checks.assert_close("geometric_median", checks.call("geometric_median", geometric_median, _pts, 1, case="one iteration"),
+                    (_w0[:, None] * _pts).sum(0) / _w0.sum(), atol=1e-9, name="the estimate after ONE iteration",
+                    hint="start from the mean of the rows, x.mean(0), then take exactly `iters` Weiszfeld steps")
 print("geometric_median: visible tests pass")
 ### BEGIN HIDDEN TESTS
 torch.manual_seed(5)
