@@ -655,9 +655,10 @@ _line = torch.tensor([[0.0], [1.0], [10.0]])
 checks.assert_close("geometric_median", checks.call("geometric_median", geometric_median, _line, case="0, 1, 10 on a line"),
                     torch.tensor([1.0]), atol=1e-2, name="the median of 0, 1, 10",
                     hint="in one dimension the geometric median is the ordinary median")
-_w0 = 1.0 / (_pts - _pts.mean(0)).norm(dim=-1)
-checks.assert_close("geometric_median", checks.call("geometric_median", geometric_median, _pts, 1, case="one iteration"),
-                    (_w0[:, None] * _pts).sum(0) / _w0.sum(), atol=1e-9, name="the estimate after ONE iteration",
+_pts2 = torch.tensor([[0.0, 0.0], [4.0, 0.0], [0.0, 1.0], [3.0, 2.0]], dtype=torch.float64)
+_w0 = 1.0 / (_pts2 - _pts2.mean(0)).norm(dim=-1)
+checks.assert_close("geometric_median", checks.call("geometric_median", geometric_median, _pts2, 1, case="one iteration"),
+                    (_w0[:, None] * _pts2).sum(0) / _w0.sum(), atol=1e-9, name="the estimate after ONE iteration",
                     hint="start from the mean of the rows, x.mean(0), then take exactly `iters` Weiszfeld steps")
 print("geometric_median: visible tests pass")
 ### BEGIN HIDDEN TESTS
@@ -1144,6 +1145,17 @@ for _name, _p, _sl, _keep in [("W_dec", _sae.W_dec, (slice(0, 10),), (slice(10, 
                             hint="opt.state[param][key][idx] = 0 (columns idx for W_enc)")
         checks.assert_close("resample", _opt.state[_p][_key][_keep], _state_before[_name][_key][_keep],
                             name=f"Adam's {_key} of {_name} for the alive latents")
+_p = SparseAutoencoder(3, 4)  # b_dec = 0 and b_enc = -1: nothing fires on these tiny inputs, so x_hat = 0
+with torch.no_grad():
+    _p.b_enc.fill_(-1.0)
+_xt = torch.zeros(20, 3)
+_xt[7] = torch.tensor([0.01, 0.02, 0.02])  # the only input with a loss (0.0009; its weight 8.1e-7)
+_n = checks.call("resample", resample_dead_latents, _p, torch.optim.Adam(_p.parameters()), _xt,
+                 torch.tensor([True, False, False, False]), torch.Generator().manual_seed(0),
+                 case="one input with a tiny loss, 19 with none")
+checks.assert_close("resample", _p.W_dec.detach()[0], torch.tensor([1 / 3, 2 / 3, 2 / 3]), rtol=1e-5,
+                    name="the decoder row resampled towards the only input with a loss",
+                    hint="weights = loss ** 2, however small; fall back to uniform weights only when they are ALL 0")
 print("resample: visible tests pass")
 ### BEGIN HIDDEN TESTS
 import copy as _copy
