@@ -243,6 +243,12 @@ _right = torch.where(_xp[:, -1] == truth.TAG0, torch.where(y[:40], truth.TRUE, t
                      torch.where(y[:40], truth.YES, truth.NO))
 checks.assert_equal("contrast_activations", _says, _right, name="the answer read off h_pos at the last layer",
                     hint="the last layer's residual at the last position is what the model answers from")
+torch.manual_seed(4)
+_other = type(model)(model.cfg).eval()  # another model of the same shape, random weights
+_op, _on = contrast_activations(_other, _xp[:6], _xn[:6])
+checks.assert_close("contrast_activations", _op, truth.read_activations(_other, _xp[:6]),
+                    name="h_pos of a second, random model",
+                    hint="use the model you are given (the argument), not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
 _xp, _xn = truth.contrast_pairs({"a": a[100:130], "b": b[100:130]}, tag[100:130], 1 - tag[100:130])
 _got = contrast_activations(model, _xp, _xn)
@@ -554,6 +560,13 @@ _five = train_ccs(n_pos[READ][train], n_neg[READ][train], 5, 100, 0.01, 5)[2]
 checks.assert_true("train_ccs", _five <= _one + 1e-9,
                    f"5 restarts gave a higher loss ({_five:.2e}) than 1 restart ({_one:.2e}) with the same seed",
                    hint="keep the restart with the lowest loss; draw every restart from one generator seeded once")
+_by_r = [train_ccs(_a, _c, _r, 30, 0.01, 3)[2] for _r in range(1, 7)]  # restarts 1..r: a prefix of the same draws
+checks.assert_true("train_ccs", all(_y <= _x + 1e-9 for _x, _y in zip(_by_r, _by_r[1:], strict=False))
+                   and _by_r[-1] < _by_r[0] - 1e-3,  # here the third start ends lower than the first
+                   "with the same seed, more restarts must keep the lowest loss of any start, and here a later start "
+                   "beats the first: "
+                   + ", ".join(f"{_r} restart(s): {_x:.4f}" for _r, _x in enumerate(_by_r, 1)),
+                   hint="compare each restart's final loss with the best loss so far (the loss, not another element)")
 ### BEGIN HIDDEN TESTS
 for _r in (1, 4):
     _wh, _bh, _lh = train_ccs(_a, _c, _r, 50, 0.01, 3)
@@ -629,6 +642,10 @@ checks.assert_close("ccs_accuracy", ccs_accuracy(torch.tensor([1.0]), torch.tens
                                                  torch.tensor([[2.0], [-2.0]]), torch.tensor([False, True])), 1.0,
                     name="pair 0: p(x+) = 0.62 but p(x-) = 0.88",
                     hint="use both halves: the belief (p(x+) + 1 - p(x-)) / 2 is 0.37 for pair 0, so it says x-")
+checks.assert_close("ccs_accuracy", ccs_accuracy(torch.tensor([1.0]), torch.tensor(0.0), torch.tensor([[1.0], [0.0], [0.0]]),
+                                                 torch.tensor([[-1.0], [0.0], [0.0]]), torch.tensor([True, False, False])),
+                    1.0, name="pairs 1 and 2 are ties: belief exactly 1/2",
+                    hint="a belief of exactly 1/2 is not > 1/2: it says x-, as the docstring's strict > does")
 ccs_acc = []
 for _l in tqdm(range(LAYERS), desc="CCS per layer, 10 restarts each"):
     _w, _b, _ = train_ccs(n_pos[_l][train], n_neg[_l][train])
