@@ -228,7 +228,6 @@ checks.assert_true("split_sections", _sections["question"].endswith("instead of 
 checks.assert_equal("split_sections", split_sections("## Threat   Model:  \nx"), {"threat model": "x"},
                     hint="collapse runs of whitespace, drop a trailing colon")
 print("split_sections: visible tests pass")
-### BEGIN HIDDEN TESTS
 checks.assert_equal("split_sections", split_sections(""), {}, name="the sections of an empty document")
 checks.assert_equal("split_sections", split_sections("\n\n# Only\n"), {"only": ""},
                     hint="blank text before the first heading has no '' key; an empty section is ''")
@@ -240,6 +239,7 @@ checks.assert_equal("split_sections", split_sections("## Method\n```python\n# no
 checks.assert_equal("split_sections", split_sections("## Milestones ##\n- a\n# Notes\nn\n## milestones\n- b"),
                     {"milestones": "- a\n\n- b", "notes": "n"},
                     hint="closing #s are dropped; a repeated heading keeps both texts, joined by a blank line")
+### BEGIN HIDDEN TESTS
 checks.assert_equal("split_sections", split_sections("# A\r\none\r\n\r\ntwo\r\n"), {"a": "one\n\ntwo"},
                     hint="Windows line endings: splitlines() handles them")
 ### END HIDDEN TESTS
@@ -306,7 +306,6 @@ checks.assert_equal("parse_milestones", len(parse_milestones(_got)), 4, name="th
 checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- next week: start", match="next week",
                      hint="a list item without a date raises ValueError naming the line")
 print("parse_milestones: visible tests pass")
-### BEGIN HIDDEN TESTS
 checks.assert_equal("parse_milestones", parse_milestones(""), [], name="the milestones of an empty text")
 checks.assert_equal("parse_milestones", parse_milestones("1. 2026-01-05: a\n2) 2026-01-02 - b: c\n   + 2026-02-01 :d  "),
                     [(date(2026, 1, 5), "a"), (date(2026, 1, 2), "b: c"), (date(2026, 2, 1), "d")],
@@ -317,6 +316,7 @@ checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- 2026-0
                      hint="2026-02-30 is not a calendar date")
 checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- 2026-01-05:", match="2026-01-05",
                      hint="a milestone needs a description")
+### BEGIN HIDDEN TESTS
 checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- 5/1/2026: US dates", match="5/1/2026",
                      hint="only ISO dates, YYYY-MM-DD")
 ### END HIDDEN TESTS
@@ -384,7 +384,6 @@ checks.assert_true("milestone_problems", "2026-03-02" in _problems[0] and "2026-
                    f"problems should name their dates, in the order of the rules: {_problems}",
                    hint="str(d) of a datetime.date is its ISO form, 2026-03-02")
 print("milestone_problems: visible tests pass")
-### BEGIN HIDDEN TESTS
 _p = milestone_problems([], start=date(2026, 1, 1))
 checks.assert_true("milestone_problems", len(_p) == 1 and "0" in _p[0], f"no milestones: one problem with the count; got {_p}")
 _p = milestone_problems([(date(2026, 1, 1), "a"), (date(2026, 1, 8), "b")], start=date(2026, 1, 1), min_count=2)
@@ -402,6 +401,11 @@ checks.assert_true("milestone_problems", len(_p) == 1 and "2026-01-22" in _p[0] 
 _p = milestone_problems([(date(2026, 1, 1), "a"), (date(2026, 1, 9), "b"), (date(2026, 1, 12), "c")],
                         start=date(2026, 1, 1), max_gap_days=7)
 checks.assert_true("milestone_problems", len(_p) == 1 and "2026-01-09" in _p[0], f"max_gap_days=7: got {_p}")
+_p = milestone_problems([(date(2026, 3, 20), "a"), (date(2026, 3, 27), "b"), (date(2026, 4, 3), "c")],
+                        start=date(2026, 1, 1))
+checks.assert_equal("milestone_problems", _p, [], name="the problems of a schedule whose first milestone is late",
+                    hint="the gap rule is between milestones; the start date only bounds how early one may be")
+### BEGIN HIDDEN TESTS
 _frozen = [(date(2026, 3, 9), "b"), (date(2026, 3, 2), "a"), (date(2026, 3, 20), "c")]
 milestone_problems(_frozen, start=date(2026, 3, 1))
 checks.assert_equal("milestone_problems", _frozen[0][0], date(2026, 3, 9), name="the first milestone after the call",
@@ -479,7 +483,6 @@ checks.assert_equal("measurable_claims", measurable_claims(_hyp),
                     name="the claims of EXAMPLE_PLAN's hypothesis",
                     hint="split into lines first, then each line into sentences: a sentence does not span lines")
 print("measurable_claims: visible tests pass")
-### BEGIN HIDDEN TESTS
 checks.assert_equal("measurable_claims", measurable_claims(""), [], name="the claims of an empty text")
 checks.assert_equal("measurable_claims", measurable_claims("Accuracy above 0.99 at epoch 1000. Fine."),
                     ["Accuracy above 0.99 at epoch 1000."], hint="'0.99' is not the end of a sentence")
@@ -488,6 +491,9 @@ checks.assert_equal("measurable_claims", measurable_claims("The aboveground shar
 checks.assert_equal("measurable_claims", measurable_claims("- loss <= 0.1\n- share ≥ 90%\n- within 0.01 of shipped\n- n>2"),
                     ["- loss <= 0.1", "- share ≥ 90%", "- within 0.01 of shipped", "- n>2"],
                     hint="symbols count wherever they appear; each line is split on its own")
+checks.assert_equal("measurable_claims", measurable_claims("   Accuracy rises above 90%.  \n\tLoss below 0.1!"),
+                    ["Accuracy rises above 90%.", "Loss below 0.1!"], hint="strip each sentence: no spaces or tabs around it")
+### BEGIN HIDDEN TESTS
 checks.assert_equal("measurable_claims", measurable_claims("It exceeds the baseline. It exceeds 5 points!"),
                     ["It exceeds 5 points!"], hint="a comparison without a digit is not measurable")
 ### END HIDDEN TESTS
@@ -584,7 +590,6 @@ checks.assert_equal("plan_problems", _prefixes, ["hypothesis", "missing section"
                     name="the kinds of problem in a plan with no '?', no baseline, no theory of change, no milestones",
                     hint="each problem starts with what it concerns and a colon")
 print("plan_problems: visible tests pass")
-### BEGIN HIDDEN TESTS
 _p = plan_problems("", PLAN_START)
 checks.assert_equal("plan_problems", _p, [f"missing section: {n}" for n in REQUIRED], name="the problems of an empty plan")
 _stubbed = EXAMPLE_PLAN.replace("Does the grokking model", STUB + "\nDoes the grokking model")
@@ -617,6 +622,7 @@ _broken = EXAMPLE_PLAN.replace("- 2026-03-09:", "- soon:")
 _p = plan_problems(_broken, PLAN_START)
 checks.assert_true("plan_problems", len(_p) == 1 and _p[0].startswith("milestones: ") and "soon" in _p[0],
                    f"a milestone without a date: 'milestones: ' + the ValueError's message; got {_p}")
+### BEGIN HIDDEN TESTS
 _renamed = EXAMPLE_PLAN.replace("## Threat model and theory of change", "## Theory of change\nx\n## Threat model")
 checks.assert_equal("plan_problems", plan_problems(_renamed, PLAN_START), [],
                     hint="two sections can satisfy the two names separately")
@@ -913,7 +919,6 @@ checks.assert_equal("expand_sweep", _runs,
                     name="the runs", hint="itertools.product: the last key varies fastest; swept keys override settings")
 checks.assert_equal("expand_sweep", expand_sweep({"a": 1}, {}), [{"a": 1}], name="the runs of an empty sweep")
 print("expand_sweep: visible tests pass")
-### BEGIN HIDDEN TESTS
 _settings = {"tags": ["x"], "train": {"lr": 1.0}}
 _sweep = {"seed": [0, 1, 2]}
 _runs = expand_sweep(_settings, _sweep)
@@ -927,6 +932,7 @@ checks.assert_true("expand_sweep", _runs[1]["tags"] == ["x"] and _runs[1]["train
 checks.assert_equal("expand_sweep", _sweep, {"seed": [0, 1, 2]}, name="the sweep after the call")
 checks.assert_raises("expand_sweep", ValueError, expand_sweep, {}, {"seed": []}, hint="an empty list of values is an error")
 checks.assert_raises("expand_sweep", ValueError, expand_sweep, {}, {"seed": 3}, hint="a value that is not a list is an error")
+### BEGIN HIDDEN TESTS
 checks.assert_equal("expand_sweep", len(expand_sweep({}, {"a": [1, 2], "b": [1, 2, 3], "c": [0]})), 6,
                     name="the number of runs of a 2 x 3 x 1 sweep")
 ### END HIDDEN TESTS
@@ -995,7 +1001,6 @@ checks.assert_true("compare_to_baseline", _r["clear"] is True, f"|t| = {abs(_wel
 checks.assert_true("compare_to_baseline", compare_to_baseline([1.0, 2.0], [1.5, 2.5])["clear"] is False,
                    "a difference of 0.5 with a spread of 0.7 per group is not clear")
 print("compare_to_baseline: visible tests pass")
-### BEGIN HIDDEN TESTS
 _rng = np.random.default_rng(0)
 for _nb, _nt in [(2, 2), (3, 7), (10, 4)]:
     _x, _y = _rng.normal(0, 1, _nb), _rng.normal(0.5, 2, _nt)
@@ -1014,6 +1019,14 @@ _r = compare_to_baseline([2, 2], [2, 2])
 checks.assert_true("compare_to_baseline", _r["t"] == 0.0 and _r["clear"] is False, f"no difference, no spread: t = 0; got {_r}")
 checks.assert_raises("compare_to_baseline", ValueError, compare_to_baseline, [1.0], [1.0, 2.0],
                      hint="one seed measures no spread")
+checks.assert_raises("compare_to_baseline", ValueError, compare_to_baseline, [1.0, 2.0], [3.0],
+                     hint="each group needs two values: one seed measures no spread")
+for _tv, _clear in [(2.0, True), (1.5, False), (2.5, True)]:  # baseline spread 1 exactly, treatment none: t = its mean
+    _r = compare_to_baseline([-1.0, 1.0], [_tv, _tv])
+    checks.assert_true("compare_to_baseline", _r["t"] == _tv and _r["clear"] is _clear,
+                       f"t = {_tv}: clear should be {_clear} (|t| >= 2), got t = {_r['t']}, clear = {_r['clear']!r}",
+                       hint="clear means |t| >= 2, with 2 itself counting as clear")
+### BEGIN HIDDEN TESTS
 checks.assert_raises("compare_to_baseline", ValueError, compare_to_baseline, np.array([1.0, 2.0]), [],
                      hint="an empty group is an error too")
 ### END HIDDEN TESTS
