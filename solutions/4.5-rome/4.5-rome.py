@@ -291,6 +291,23 @@ _full = corrupted_run(model, **_t, noise=city["noise"], restore=(f"blocks.{L - 1
                       clean_cache=clean_cache)
 checks.assert_close("corrupted_run", _full, _clean_p, atol=1e-5, name="restoring the last layer at the last token",
                     hint="the final residual stream at the answer position decides everything: restore it there")
+with torch.random.fork_rng(devices=[]):  # the notebook's own random numbers stay as they were
+    torch.manual_seed(5)
+    _other = facts.GPT(facts.model_config()).eval()  # a second model of the same shape, random weights
+_four = {k: (v[:4] if torch.is_tensor(v) else v) for k, v in city.items()}
+_t4 = {k: _four[k] for k in ("tokens", "end", "target", "subject_pos")}
+with torch.no_grad():
+    _other_clean = _other(_t4["tokens"])[torch.arange(4), _t4["end"]].softmax(-1)[torch.arange(4), _t4["target"]]
+_other_cache = {}
+facts.run_with_hooks(_other, _t4["tokens"], cache=_other_cache)
+checks.assert_close("corrupted_run", corrupted_run(_other, **_t4, noise=torch.zeros_like(_four["noise"])), _other_clean,
+                    atol=1e-5, name="zero noise on a second, random model",
+                    hint="run the model you are given (the argument), not the notebook's `model`")
+checks.assert_close("corrupted_run", corrupted_run(_other, **_t4, noise=_four["noise"],
+                                                   restore=(f"blocks.{L - 1}.hook_resid_post", int(city["end"][0])),
+                                                   clean_cache=_other_cache), _other_clean, atol=1e-5,
+                    name="the second model, its last layer restored from its own clean cache",
+                    hint="restore from the clean_cache you are given, not the notebook's")
 print(f"P(object): clean {_clean_p.mean():.3f}, corrupted {p_corrupt.mean():.3f}")
 ### BEGIN HIDDEN TESTS
 _name = "blocks.2.hook_mlp_out"
@@ -375,6 +392,11 @@ _end = int(city["end"][0])
 _clean20 = _clean_p[:20].mean()
 checks.assert_close("trace_effects", _g[L - 1, _end], _clean20 - p_corrupt[:20].mean(), atol=1e-4,
                     name="the last layer at the last token", hint="restoring it gives the clean probability back")
+_g2 = trace_effects(_other, _four, "blocks.{}.hook_resid_post", False)
+_base2 = corrupted_run(_other, **_t4, noise=_four["noise"])
+checks.assert_close("trace_effects", _g2[L - 1, _end], (_other_clean - _base2).mean(), atol=1e-5,
+                    name="the second, random model: its last layer at the last token",
+                    hint="trace the model you are given (the argument), not the notebook's `model`")
 effects = {kind: trace_effects(model, city, f"blocks.{{}}.hook_{kind}") for kind in ("resid_post", "mlp_out", "attn_out")}
 ### BEGIN HIDDEN TESTS
 _a = trace_effects(model, _small, "blocks.{}.hook_mlp_out", False)
@@ -803,7 +825,40 @@ _p = with_delta(EDIT_LAYER, _pr, _delta)
 checks.assert_true("solve_delta", bool((_p[:, _new] > 0.5).all()),
                    f"with delta added, P(new object) should pass 0.5 on every prompt; got {_p[:, _new]}",
                    hint="add delta at each prompt's last SUBJECT token, and minimise the new object's cross-entropy")
+_dO = solve_delta(_other, EDIT_LAYER, _pr, _new, steps=3, weight_decay=0.5)
+_rows, _lastO = torch.arange(len(_pr)), torch.tensor([q.subject_pos[-1] for q in _pr])
+_tokO, _endO = facts.pad(_pr)
+
+
+def _p_new_other(d):
+    def add(x):
+        x = x.clone()
+        x[_rows, _lastO] += d
+        return x
+    return facts.run_with_hooks(_other, _tokO, {f"blocks.{EDIT_LAYER}.hook_mlp_out": add})[_rows, _endO].softmax(-1)[:, _new]
+
+
+checks.assert_true("solve_delta", bool(_p_new_other(_dO).mean() > _p_new_other(torch.zeros(D)).mean()),
+                   "3 steps on a second, random model should raise its P(new object)",
+                   hint="optimise delta through the model you are given (the argument), not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
+_rows, _lastO = torch.arange(len(_pr)), torch.tensor([q.subject_pos[-1] for q in _pr])
+_tokO, _endO = facts.pad(_pr)
+_dO = solve_delta(_other, EDIT_LAYER, _pr, _new, steps=3, weight_decay=0.5)
+_dref = torch.zeros(D, requires_grad=True)
+_optref = torch.optim.Adam([_dref], lr=0.1)
+for _ in range(3):
+    def _addref(x):
+        x = x.clone()
+        x[_rows, _lastO] = x[_rows, _lastO] + _dref
+        return x
+    _lg = facts.run_with_hooks(_other, _tokO, {f"blocks.{EDIT_LAYER}.hook_mlp_out": _addref})[_rows, _endO]
+    _lref = F.cross_entropy(_lg, torch.full((len(_pr),), _new)) + 0.5 * _dref.pow(2).sum()
+    _optref.zero_grad()
+    _lref.backward()
+    _optref.step()
+checks.assert_close("solve_delta", _dO, _dref.detach(), atol=1e-5, name="3 steps with weight_decay 0.5 on another model",
+                    hint="loss = cross-entropy + weight_decay * (delta ** 2).sum(); zero the gradient every step")
 _d2 = solve_delta(model, EDIT_LAYER, _pr, _new, steps=0)
 checks.assert_close("solve_delta", _d2, torch.zeros(D), name="zero steps", hint="start from delta = 0")
 _pr3 = edit_prompts(91, "language", template=2, n=6, seed=3)
@@ -960,6 +1015,16 @@ checks.assert_equal("edit_scores", (_before["efficacy"], _before["paraphrase"]),
                     name="efficacy and paraphrase before the edit", hint="P(new) > P(old): the model still says old")
 checks.assert_close("edit_scores", _before["neighbourhood"], 1.0, atol=0.05, name="neighbourhood before the edit",
                     hint="compare each neighbour's OWN answer with the new object")
+_pt = p_of(_other, [facts.encode(_s, _r, t) for t in range(facts.N_TEMPLATES)], list(range(len(facts.VOCAB))))
+_a, _b = next((i, j) for i in facts.OBJECT_IDS[_r].tolist() for j in facts.OBJECT_IDS[_r].tolist()
+              if 0 < int((_pt[:, i] > _pt[:, j]).sum()) < facts.N_TEMPLATES)  # two objects the random model ranks
+_wins = (_pt[:, _a] > _pt[:, _b]).float()                                    # differently in different templates
+for _tmp in range(facts.N_TEMPLATES):
+    _eo = edit_scores(_other, _s, _r, _b, _a, _nb[:2], template=_tmp)
+    checks.assert_close("edit_scores", (_eo["efficacy"], _eo["paraphrase"]),
+                        (_wins[_tmp].item(), (_wins.sum() - _wins[_tmp]).item() / (facts.N_TEMPLATES - 1)), atol=1e-6,
+                        name=f"efficacy and paraphrase of a second, random model, the edit's template {_tmp}",
+                        hint="efficacy: the template you are given; paraphrase: the mean over every OTHER template")
 _after = edit_scores(edited, _s, _r, _old, _new, _nb)
 print("before the edit:", _before, "\nafter the edit: ", _after)
 checks.assert_close("edit_scores", _after["efficacy"], 1.0, name="efficacy after the edit")
@@ -1049,7 +1114,25 @@ _ftl = finetune_edit(model, EDIT_LAYER, _pr, _new, max_change=1e-3)
 _dw = (_ftl.blocks[EDIT_LAYER].mlp.proj.weight - _W_before).abs().max()
 checks.assert_true("finetune_edit", 0 < _dw <= 1e-3 + 1e-6, f"with max_change 1e-3 the largest change is {_dw:.2e}",
                    hint="clamp W - W0 after every step, not the gradient")
+_ftO = finetune_edit(_other, EDIT_LAYER, _pr, _new, steps=3)
+_sameO = [n for n, q in _ftO.named_parameters() if torch.equal(q, dict(_other.named_parameters())[n])]
+checks.assert_equal("finetune_edit", len(_sameO), len(list(_other.parameters())) - 1,
+                    name="parameters equal to the second model's after 3 steps on it",
+                    hint="copy the model you are given (the argument), not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
+_rows, _tokO, _endO = torch.arange(len(_pr)), *facts.pad(_pr)
+_ftO = finetune_edit(_other, EDIT_LAYER, _pr, _new, steps=3)
+_Wref = copy.deepcopy(_other).blocks[EDIT_LAYER].mlp.proj.weight.detach().clone().requires_grad_(True)
+_twin = copy.deepcopy(_other)
+_twin.blocks[EDIT_LAYER].mlp.proj.weight = torch.nn.Parameter(_Wref)
+_optW = torch.optim.Adam([_twin.blocks[EDIT_LAYER].mlp.proj.weight], lr=1e-2)
+for _ in range(3):
+    _lw = F.cross_entropy(_twin(_tokO)[_rows, _endO], torch.full((len(_pr),), _new))
+    _optW.zero_grad()
+    _lw.backward()
+    _optW.step()
+checks.assert_close("finetune_edit", _ftO.blocks[EDIT_LAYER].mlp.proj.weight, _twin.blocks[EDIT_LAYER].mlp.proj.weight,
+                    atol=1e-6, name="3 Adam steps on another model", hint="zero the gradient every step")
 _ft0 = finetune_edit(model, 2, _pr, _new, steps=0)
 checks.assert_close("finetune_edit", _ft0.blocks[2].mlp.proj.weight, model.blocks[2].mlp.proj.weight, name="zero steps")
 _ft2 = finetune_edit(model, 2, edit_prompts(91, "language", 2), _new3, steps=40, max_change=5e-3)

@@ -243,8 +243,9 @@ _right = torch.where(_xp[:, -1] == truth.TAG0, torch.where(y[:40], truth.TRUE, t
                      torch.where(y[:40], truth.YES, truth.NO))
 checks.assert_equal("contrast_activations", _says, _right, name="the answer read off h_pos at the last layer",
                     hint="the last layer's residual at the last position is what the model answers from")
-torch.manual_seed(4)
-_other = type(model)(model.cfg).eval()  # another model of the same shape, random weights
+with torch.random.fork_rng(devices=[]):  # the notebook's own random numbers stay as they were
+    torch.manual_seed(4)
+    _other = truth.OthelloGPT(truth.model_config()).eval()  # another model of the same shape, random weights
 _op, _on = contrast_activations(_other, _xp[:6], _xn[:6])
 checks.assert_close("contrast_activations", _op, truth.read_activations(_other, _xp[:6]),
                     name="h_pos of a second, random model",
