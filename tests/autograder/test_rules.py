@@ -252,6 +252,10 @@ _ops = _Ops()
 def bmm(a, b):
     return _ops.mm(a, b)
 ''',
+    "gc.collect() and a comment naming ctypes": f"import gc  # ctypes is not needed here\n"
+                                                 f"def bmm(a, b):\n    gc.collect()\n    return {CLEAN}",
+    "the installed version, read with importlib.metadata": f"from importlib.metadata import version\n"
+                                                           f"_NP = version('numpy')\ndef bmm(a, b):\n    return {CLEAN}",
 }
 
 
@@ -424,3 +428,40 @@ def test_t_judges_its_own_compilation_of_a_plain_def_whatever_l_says():
             assert not ok and "def bmm" in str(err), err
         else:
             assert ok and got[0].__code__.co_name == "bmm", said
+
+
+# ------------------------------------------------------------------ reaching into the interpreter
+REACHING = {  # source -> the word that makes it fail closed (None: harmless, read as code)
+    "import gc\ngc.collect()": None,
+    "# neither gc nor ctypes here\nx = 1": None,
+    "from importlib.metadata import version": None,
+    "%timeit f()\nimport gc\ngc.collect()": None,
+    "import gc\ngc.get_objects()": "gc",
+    "import gc as g\ng.get_objects()": "gc",
+    "from gc import collect, get_objects": "gc",
+    "import gc\nm = gc.collect.__self__": "__self__",
+    "import importlib.metadata as md\nmd.import_module('x')": "import_module",
+    "import importlib\nimportlib.reload(m)": "importlib",
+    "import sys\nsys.modules['a']": "sys.modules",
+    "from sys import modules": "sys.modules",
+    "exec('import ctypes')": "ctypes",
+    "getattr(f, '__globals__')": "__globals__",
+    "x = sys._getframe(1).f_back": "_getframe",
+}
+
+
+@pytest.mark.parametrize("src", list(REACHING))
+def test_what_reaches_into_the_interpreter_is_read_as_code_not_as_text(src):
+    """A comment never fails a notebook's rule checks, a string may (it can be exec'd), and the
+    two harmless uses learners make (``gc.collect()``, ``importlib.metadata``) are allowed; the
+    rest of each module still fails closed."""
+    from autograder.grading.sandbox.code import _reaching_in_source
+
+    assert _reaching_in_source(src) == REACHING[src]
+
+
+def test_a_notebook_that_reaches_in_through_a_harmless_name_still_fails(rules_grader):
+    res, _ = grade(rules_grader, bmm=LOOPS + "import gc\n_m = gc.collect.__self__\ndef bmm(a, b):\n"
+                                              "    return _loops(a, b)")
+    m = res["bmm"]
+    assert m.status == "fail" and "__self__" in m.message, m.message

@@ -128,17 +128,64 @@ def _fp(x):
 
 
 # What reaches into the interpreter, and so into the grader's side of L (its reports): a notebook
-# that uses any of it gets no rule check passed, as T cannot tell what runs (fails closed).
+# that uses any of it gets no rule check passed, as T cannot tell what runs (fails closed). Read
+# token by token: a comment never counts, a string does (it may be exec'd), and two harmless uses a
+# learner makes (``gc.collect()``, ``importlib.metadata``) are allowed.
 _REACHING_IN = re.compile(r"\b(autograder|ctypes|gc|importlib|__import__|sys\s*\.\s*modules|_getframe|"
                           r"__subclasses__|__globals__|__closure__|__builtins__|f_globals|f_locals|f_back|"
-                          r"tb_frame|gi_frame|cr_frame)\b")
+                          r"tb_frame|gi_frame|cr_frame|__self__|import_module|__loader__|__spec__)\b")
+_HARMLESS = {"gc": ("collect",), "importlib": ("metadata",)}
+
+
+def _reaching_in_source(src: str) -> str | None:
+    """The first word of ``_REACHING_IN`` that the code uses, or None."""
+    import io
+    import tokenize
+
+    try:
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(src).readline)
+                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                                  tokenize.DEDENT, tokenize.ENDMARKER)]
+    except (tokenize.TokenError, SyntaxError, ValueError):  # not Python the tokenizer reads: the whole text
+        m = _REACHING_IN.search(src)
+        return m.group(1) if m else None
+    for i, t in enumerate(toks):
+        if t.type == tokenize.STRING or t.type not in (tokenize.NAME, tokenize.OP):
+            m = _REACHING_IN.search(t.string)
+            if m:
+                return m.group(1)
+            continue
+        if t.type != tokenize.NAME:
+            continue
+        word = t.string
+        if word == "sys" and i + 2 < len(toks) and toks[i + 1].string == "." and toks[i + 2].string == "modules":
+            return "sys.modules"
+        if word == "modules" and i >= 1 and toks[i - 1].string == "import" and any(
+                x.string == "sys" for x in toks[max(0, i - 6):i]):
+            return "sys.modules"
+        if not _REACHING_IN.fullmatch(word):
+            continue
+        allowed = _HARMLESS.get(word, ())
+        nxt = [x.string for x in toks[i + 1:i + 4]]
+        prev = toks[i - 1].string if i else ""
+        if allowed and nxt[:1] == ["."] and nxt[1:2] and nxt[1] in allowed:
+            continue  # gc.collect(...), importlib.metadata...
+        if allowed and prev == "import" and (len(nxt) == 0 or nxt[0] not in ("as", ".")):
+            continue  # `import gc` (a bare name: every later use is read here too)
+        if allowed and prev == "from" and nxt[:1] == ["import"] and nxt[1:2] and nxt[1] in allowed \
+                and (len(nxt) < 3 or nxt[2] != ","):
+            continue  # from importlib import metadata
+        if allowed and prev == "from" and nxt[:2] == [".", allowed[0]]:
+            continue  # from importlib.metadata import version
+        return word
+    return None
 
 
 def _reaching_in(conn) -> str | None:
     for f, src in list(conn.sources.items()):
-        m = _REACHING_IN.search(src)
-        if m:
-            return f"`{m.group(1)}` in {f.strip('<>')}"
+        word = _reaching_in_source(src)
+        if word:
+            return f"`{word}` in {f.strip('<>')}"
     return None
 
 
