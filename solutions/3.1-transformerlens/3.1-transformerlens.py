@@ -245,6 +245,7 @@ def torch_cache(model, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
 
 # %% nbgrader={"grade": true, "grade_id": "torch_cache_test", "points": 3}
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 # (This hidden part comes first: the reference forward below is used by the hidden tests of
 # later exercises, so it must be defined even when this exercise's own tests fail.)
 def _ref_forward(model, tokens, edit_resid=None, edit_z=None):
@@ -285,10 +286,10 @@ _names = ["hook_embed", "hook_pos_embed"] + [f"blocks.{i}.hook_{kind}" for i in 
                                             for kind in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")]
 for _toks in (encode("    self.name = name")[None], encode("x")[None],
               torch.stack([encode("while True:\n"), encode("for i in x:\n"), encode("if a and b:\n")])):
-    _lg, _ref = _ref_forward(model, _toks)
+    _lg, _ref = _ref_forward(_ref_model, _toks)
     _got = checks.call("torch_cache", torch_cache, model, _toks, case=f"tokens of shape {tuple(_toks.shape)}")
     checks.assert_equal("torch_cache", sorted(_got), sorted(_names), name="the dict's keys")
-    _expect = {"hook_embed": model.wte(_toks), "hook_pos_embed": model.wpe(torch.arange(_toks.shape[1])).expand(_toks.shape[0], -1, -1)}
+    _expect = {"hook_embed": _ref_model.wte(_toks), "hook_pos_embed": _ref_model.wpe(torch.arange(_toks.shape[1])).expand(_toks.shape[0], -1, -1)}
     for _i in range(cfg.n_layers):
         _expect[f"blocks.{_i}.hook_resid_pre"] = _ref["resid"][_i]
         _expect[f"blocks.{_i}.hook_attn_out"] = _ref["attn_out"][_i]
@@ -316,7 +317,7 @@ _names = ["hook_embed", "hook_pos_embed"] + [f"blocks.{i}.hook_{kind}" for i in 
                                             for kind in ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")]
 _tokens = torch.stack([encode("import os\nimport sys\n"), encode("def f(x): return x+1\n")])
 _, _bcache = bridge.run_with_cache(_tokens)
-_twice = copy.deepcopy(model)  # another model: the notebook's with its token embeddings doubled
+_twice = course.models.load("stdlib-gpt")  # another model: the shipped one (the test's own) with its token embeddings doubled
 with torch.no_grad():
     _twice.wte.weight.mul_(2.0)
 got = torch_cache(model, _tokens)
@@ -431,6 +432,7 @@ def logit_diff(logits: torch.Tensor, correct, wrong) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "logit_diff_test", "points": 2}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _lg = torch.tensor([[[9.0, 9.0, 9.0], [1.0, 5.0, 2.0]], [[9.0, 9.0, 9.0], [0.0, 0.0, 3.0]]])
 checks.assert_close("logit_diff", logit_diff(_lg, torch.tensor([1, 2]), torch.tensor([0, 0])), torch.tensor([4.0, 3.0]),
                     hint="use the LAST position, logits[:, -1], and one (correct, wrong) pair per prompt")
@@ -452,7 +454,7 @@ checks.assert_close("logit_diff", checks.call("logit_diff", logit_diff, _big[:1]
                     _big[:1, -1, 4] - _big[:1, -1, 2])
 checks.assert_close("logit_diff", logit_diff(_big, torch.tensor(3), torch.tensor(5)), _big[:, -1, 3] - _big[:, -1, 5],
                     hint="a 0-d tensor also applies to every prompt")
-_lg1 = model(clean_tokens[:4])
+_lg1 = _ref_model(clean_tokens[:4])
 checks.assert_close("logit_diff", logit_diff(_lg1, correct[:4], wrong[:4]),
                     _lg1[torch.arange(4), -1, correct[:4]] - _lg1[torch.arange(4), -1, wrong[:4]])
 ### END HIDDEN TESTS
@@ -529,6 +531,7 @@ def attention_pattern(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "attention_pattern_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _future = torch.ones(25, 25, dtype=torch.bool).triu(1)  # key after query
 for _layer in range(cfg.n_layers):
     _got = attention_pattern(clean_cache["q", _layer], clean_cache["k", _layer])
@@ -546,10 +549,10 @@ for _layer in range(cfg.n_layers):
 print("attention_pattern: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _toks = torch.stack([encode("class A:\n    def f(self):\n"), encode("from os import path as p\n\n")])
-_, _ref = _ref_forward(model, _toks)
+_, _ref = _ref_forward(_ref_model, _toks)
 _B, _T = _toks.shape
 for _layer in range(cfg.n_layers):
-    _blk = model.blocks[_layer]
+    _blk = _ref_model.blocks[_layer]
     _h = _blk.ln_1(_ref["resid"][_layer])
     _q = _blk.attn.q(_h).view(_B, _T, cfg.n_heads, cfg.d_head)
     _k = _blk.attn.k(_h).view(_B, _T, cfg.n_heads, cfg.d_head)
@@ -683,6 +686,7 @@ def head_outputs(z: torch.Tensor, W_O: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "head_outputs_test", "points": 2}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 for _layer in range(cfg.n_layers):
     _got = head_outputs(clean_cache["z", _layer], bridge.W_O[_layer])
     checks.assert_shape("head_outputs", _got, (N_PROMPTS, 25, cfg.n_heads, cfg.d_model),
@@ -694,12 +698,12 @@ for _layer in range(cfg.n_layers):
 print("head_outputs: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _toks = torch.stack([encode("    return self._xyz\n"), encode("    raise ValueError(")])
-_, _ref = _ref_forward(model, _toks)
+_, _ref = _ref_forward(_ref_model, _toks)
 for _layer in range(cfg.n_layers):
-    _Wo = model.blocks[_layer].attn.proj.weight.T.reshape(cfg.n_heads, cfg.d_head, cfg.d_model)
+    _Wo = _ref_model.blocks[_layer].attn.proj.weight.T.reshape(cfg.n_heads, cfg.d_head, cfg.d_model)
     _got = checks.call("head_outputs", head_outputs, _ref["z"][_layer], _Wo, case="the plain model's z")
     for _h in range(cfg.n_heads):
-        _want = _ref["z"][_layer][:, :, _h] @ model.blocks[_layer].attn.proj.weight[:, _h * cfg.d_head:(_h + 1) * cfg.d_head].T
+        _want = _ref["z"][_layer][:, :, _h] @ _ref_model.blocks[_layer].attn.proj.weight[:, _h * cfg.d_head:(_h + 1) * cfg.d_head].T
         with checks.tolerance(rtol=1e-4, atol=1e-6):
             checks.assert_close("head_outputs", _got[:, :, _h], _want, name=f"layer {_layer} head {_h}'s output")
 _g = torch.Generator().manual_seed(4)
@@ -763,6 +767,7 @@ def component_stack(cache, W_O: torch.Tensor, b_O: torch.Tensor) -> tuple[torch.
 
 
 # %% nbgrader={"grade": true, "grade_id": "component_stack_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _want_labels = ["embed", "pos_embed"] + [lab for _l in range(cfg.n_layers)
                                          for lab in [f"L{_l}H{_h}" for _h in range(cfg.n_heads)] + [f"L{_l} b_O", f"L{_l} MLP"]]
 _out = component_stack(clean_cache, bridge.W_O, bridge.b_O)
@@ -781,7 +786,7 @@ with checks.tolerance(rtol=1e-4, atol=1e-4):
 print("component_stack: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _toks = torch.stack([encode("    def __init__(self, x="), encode("        return None  # ok")])
-_lg, _ref = _ref_forward(model, _toks)
+_lg, _ref = _ref_forward(_ref_model, _toks)
 _, _c = bridge.run_with_cache(_toks)
 _st, _lb = checks.call("component_stack", component_stack, _c, bridge.W_O, bridge.b_O, case="a new batch")
 checks.assert_equal("component_stack", list(_lb), _want_labels, name="labels")
@@ -789,11 +794,11 @@ with checks.tolerance(rtol=1e-4, atol=1e-4):
     checks.assert_close("component_stack", _st.sum(0), _ref["resid"][-1], name="the sum vs the plain model's final residual")
     for _l in range(cfg.n_layers):
         for _h in range(cfg.n_heads):
-            _w = _ref["z"][_l][:, :, _h] @ model.blocks[_l].attn.proj.weight[:, _h * cfg.d_head:(_h + 1) * cfg.d_head].T
+            _w = _ref["z"][_l][:, :, _h] @ _ref_model.blocks[_l].attn.proj.weight[:, _h * cfg.d_head:(_h + 1) * cfg.d_head].T
             checks.assert_close("component_stack", _st[_lb.index(f"L{_l}H{_h}")], _w, name=f"component L{_l}H{_h}")
-        checks.assert_close("component_stack", _st[_lb.index(f"L{_l} b_O")], model.blocks[_l].attn.proj.bias.expand(2, _toks.shape[1], -1),
+        checks.assert_close("component_stack", _st[_lb.index(f"L{_l} b_O")], _ref_model.blocks[_l].attn.proj.bias.expand(2, _toks.shape[1], -1),
                             name=f"component L{_l} b_O", hint="the bias is the same vector at every batch row and position")
-    checks.assert_close("component_stack", _st[1], model.wpe.weight[:_toks.shape[1]].expand(2, -1, -1), name="pos_embed")
+    checks.assert_close("component_stack", _st[1], _ref_model.wpe.weight[:_toks.shape[1]].expand(2, -1, -1), name="pos_embed")
 _one = encode("x")[None]
 _, _c1 = bridge.run_with_cache(_one)
 _st1, _ = checks.call("component_stack", component_stack, _c1, bridge.W_O, bridge.b_O, case="one token")
@@ -856,18 +861,19 @@ def direct_logit_attribution(components: torch.Tensor, scale: torch.Tensor, ln_w
 
 
 # %% nbgrader={"grade": true, "grade_id": "direct_logit_attribution_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 # A coarse decomposition built by hand: embeddings, then each layer's attention and MLP output.
 _parts = torch.stack([clean_cache["hook_embed"], clean_cache["hook_pos_embed"]]
                      + [clean_cache[f"blocks.{_l}.hook_{k}_out"] for _l in range(cfg.n_layers) for k in ("attn", "mlp")])[:, :, -1]
 _scale = clean_cache["ln_final.hook_scale"][:, -1]
-_lnw, _lnb, _WU = model.ln_f.weight, model.ln_f.bias, model.unembed.weight.T
+_lnw, _lnb, _WU = _ref_model.ln_f.weight, _ref_model.ln_f.bias, _ref_model.unembed.weight.T
 _got = direct_logit_attribution(_parts, _scale, _lnw, _WU, correct, wrong)
 checks.assert_shape("direct_logit_attribution", _got, (_parts.shape[0], N_PROMPTS), hint="one number per (component, prompt)")
 _flat = torch.full((1, N_PROMPTS, cfg.d_model), 5.0)  # the same value in every direction
 checks.assert_close("direct_logit_attribution", direct_logit_attribution(_flat, _scale, _lnw, _WU, correct, wrong),
                     torch.zeros(1, N_PROMPTS), atol=1e-4, name="attribution of a component that is constant over d_model",
                     hint="LayerNorm subtracts the mean, so a constant vector contributes nothing: centre each component")
-_plain = model(clean_tokens)[:, -1]
+_plain = _ref_model(clean_tokens)[:, -1]
 _target = _plain[torch.arange(N_PROMPTS), correct] - _plain[torch.arange(N_PROMPTS), wrong]
 _const = (_WU[:, correct] - _WU[:, wrong]).T @ _lnb
 with checks.tolerance(rtol=1e-3, atol=1e-3):
@@ -878,7 +884,7 @@ with checks.tolerance(rtol=1e-3, atol=1e-3):
 print("direct_logit_attribution: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _toks = torch.stack([encode("    kind = 'unknown token"), encode('    kind = "unknown token')])
-_lg, _ref = _ref_forward(model, _toks)
+_lg, _ref = _ref_forward(_ref_model, _toks)
 _x = _ref["resid"][-1][:, -1]
 _s = (_x.var(-1, unbiased=False, keepdim=True) + cfg.ln_eps).sqrt()
 _ca, _wr = torch.tensor([SINGLE, DOUBLE]), torch.tensor([DOUBLE, SINGLE])
@@ -1060,14 +1066,15 @@ def fold_ln_into_unembed(ln_weight: torch.Tensor, ln_bias: torch.Tensor, W_U: to
 
 
 # %% nbgrader={"grade": true, "grade_id": "fold_ln_into_unembed_test", "points": 3}
-_out = fold_ln_into_unembed(model.ln_f.weight, model.ln_f.bias, model.unembed.weight.T, torch.zeros(cfg.d_vocab))
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
+_out = fold_ln_into_unembed(_ref_model.ln_f.weight, _ref_model.ln_f.bias, _ref_model.unembed.weight.T, torch.zeros(cfg.d_vocab))
 checks.assert_true("fold_ln_into_unembed", isinstance(_out, tuple) and len(_out) == 2,
                    f"expected a pair (W_U_folded, b_U_folded), got {type(_out).__name__}")
 _Wf, _bf = _out
 checks.assert_shape("fold_ln_into_unembed", _Wf, (cfg.d_model, cfg.d_vocab), name="W_U_folded")
 checks.assert_shape("fold_ln_into_unembed", _bf, (cfg.d_vocab,), name="b_U_folded")
 _normed = F.layer_norm(clean_cache["blocks.1.hook_resid_post"], (cfg.d_model,), eps=cfg.ln_eps)  # no weight, no bias
-_plain = model(clean_tokens)
+_plain = _ref_model(clean_tokens)
 with checks.tolerance(rtol=1e-4, atol=1e-4):
     checks.assert_close("fold_ln_into_unembed", (_normed @ _Wf + _bf).log_softmax(-1), _plain.log_softmax(-1),
                         name="log-probabilities from the folded unembedding",
@@ -1197,23 +1204,24 @@ def logit_lens(resid_stack: torch.Tensor, ln_weight: torch.Tensor, ln_bias: torc
 
 
 # %% nbgrader={"grade": true, "grade_id": "logit_lens_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _resids = torch.stack([clean_cache["blocks.0.hook_resid_pre"], clean_cache["blocks.1.hook_resid_pre"],
                        clean_cache["blocks.1.hook_resid_post"]])
-_got = logit_lens(_resids, model.ln_f.weight, model.ln_f.bias, model.unembed.weight.T, torch.zeros(cfg.d_vocab), cfg.ln_eps)
+_got = logit_lens(_resids, _ref_model.ln_f.weight, _ref_model.ln_f.bias, _ref_model.unembed.weight.T, torch.zeros(cfg.d_vocab), cfg.ln_eps)
 checks.assert_shape("logit_lens", _got, (3, N_PROMPTS, 25, cfg.d_vocab), hint="keep every leading axis; replace d_model by d_vocab")
 with checks.tolerance(rtol=1e-4, atol=1e-4):
-    checks.assert_close("logit_lens", _got[-1], model(clean_tokens), name="the lens on the final residual stream vs the model's logits",
+    checks.assert_close("logit_lens", _got[-1], _ref_model(clean_tokens), name="the lens on the final residual stream vs the model's logits",
                         hint="LayerNorm over the last axis: centre, divide by sqrt(var + eps), times weight, plus bias; then @ W_U + b_U")
 print("logit_lens: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _toks = torch.stack([encode("import collections.abc\n"), encode("    for key, value in d")])
-_, _ref = _ref_forward(model, _toks)
+_, _ref = _ref_forward(_ref_model, _toks)
 _rs = torch.stack(_ref["resid"])
-_got = checks.call("logit_lens", logit_lens, _rs, model.ln_f.weight, model.ln_f.bias, model.unembed.weight.T,
+_got = checks.call("logit_lens", logit_lens, _rs, _ref_model.ln_f.weight, _ref_model.ln_f.bias, _ref_model.unembed.weight.T,
                    torch.zeros(cfg.d_vocab), cfg.ln_eps, case="the plain model's residual streams")
 with checks.tolerance(rtol=1e-4, atol=1e-4):
     for _l in range(len(_rs)):
-        checks.assert_close("logit_lens", _got[_l], model.unembed(model.ln_f(_rs[_l])), name=f"the lens at layer {_l}",
+        checks.assert_close("logit_lens", _got[_l], _ref_model.unembed(_ref_model.ln_f(_rs[_l])), name=f"the lens at layer {_l}",
                             hint="each stream gets its own mean and variance: nothing is frozen in the logit lens")
 _g = torch.Generator().manual_seed(8)
 _r64 = torch.randn(2, 3, 5, generator=_g, dtype=torch.float64) * 0.01  # tiny variance: eps matters
@@ -1357,7 +1365,8 @@ def ablate_head(bridge, tokens: torch.Tensor, layer: int, head: int, mode: str =
 
 
 # %% nbgrader={"grade": true, "grade_id": "ablate_head_test", "points": 3}
-_m2 = copy.deepcopy(model)  # another model (layer 0's attention output doubled), and a bridge around it
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
+_m2 = course.models.load("stdlib-gpt")  # another model (layer 0's attention output doubled), and a bridge around it
 with torch.no_grad():
     _m2.blocks[0].attn.proj.weight.mul_(2.0)
 _bridge2 = tlens.to_bridge(_m2)
@@ -1365,13 +1374,13 @@ _toks = clean_tokens[:6]
 _got = ablate_head(bridge, _toks, 1, 0, "zero")
 checks.assert_shape("ablate_head", _got, (6, 25, cfg.d_vocab), hint="return the logits of the ablated run")
 # Zeroing head 0's z is the same as zeroing its columns of the output projection (W_O) in a copy of the plain model.
-_m = copy.deepcopy(model)
+_m = course.models.load("stdlib-gpt")
 _m.blocks[1].attn.proj.weight[:, 0:cfg.d_head] = 0.0
 with checks.tolerance(rtol=1e-4, atol=1e-4):
     checks.assert_close("ablate_head", _got, _m(_toks), name="zero-ablated logits vs the plain model with L1H0's W_O zeroed",
                         hint="hook blocks.{layer}.attn.hook_z and set z[:, :, head] = 0 (axis 2 is the head)")
     # Mean ablation over a batch of ONE prompt replaces z by itself: nothing changes.
-    checks.assert_close("ablate_head", ablate_head(bridge, _toks[:1], 1, 0, "mean"), model(_toks[:1]),
+    checks.assert_close("ablate_head", ablate_head(bridge, _toks[:1], 1, 0, "mean"), _ref_model(_toks[:1]),
                         name="mean ablation over a batch of one prompt (must change nothing)",
                         hint="the mean is over the BATCH axis only, separately at each position")
 _m2z = copy.deepcopy(_m2)
@@ -1380,13 +1389,13 @@ with torch.no_grad():
     checks.assert_close("ablate_head", ablate_head(_bridge2, _toks, 1, 0, "zero"), _m2z(_toks), rtol=1e-4, atol=1e-4,
                         name="zero ablation through a bridge around another model",
                         hint="run the `bridge` argument, not the notebook's `bridge`")
-checks.assert_close("ablate_head", bridge(_toks), model(_toks), rtol=1e-4, atol=1e-4, name="the bridge's logits after ablate_head",
+checks.assert_close("ablate_head", bridge(_toks), _ref_model(_toks), rtol=1e-4, atol=1e-4, name="the bridge's logits after ablate_head",
                     hint="a hook is still attached: use run_with_hooks, or bridge.reset_hooks() at the end")
 print("ablate_head: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _ref_toks = torch.cat([clean_tokens[6:12], corrupted_tokens[6:12]])
 for _layer, _head in ((1, 0), (0, 2), (1, 3)):
-    _, _rr = _ref_forward(model, _ref_toks)
+    _, _rr = _ref_forward(_ref_model, _ref_toks)
     _mean_z = _rr["z"][_layer][:, :, _head].mean(0)
 
     def _edit(lay, z, _layer=_layer, _head=_head, _mean_z=_mean_z):
@@ -1394,7 +1403,7 @@ for _layer, _head in ((1, 0), (0, 2), (1, 3)):
             z[:, :, _head] = _mean_z
         return z
 
-    _want, _ = _ref_forward(model, _toks, edit_z=_edit)
+    _want, _ = _ref_forward(_ref_model, _toks, edit_z=_edit)
     _got = checks.call("ablate_head", ablate_head, bridge, _toks, _layer, _head, "mean", _ref_toks, case=f"mean ablation of L{_layer}H{_head}")
     with checks.tolerance(rtol=1e-4, atol=1e-4):
         checks.assert_close("ablate_head", _got, _want, name=f"L{_layer}H{_head} mean-ablated over a reference batch",
@@ -1405,7 +1414,7 @@ for _layer, _head in ((1, 0), (0, 2), (1, 3)):
             z[:, :, _head] = 0.0
         return z
 
-    _want, _ = _ref_forward(model, _toks[:2], edit_z=_zero)
+    _want, _ = _ref_forward(_ref_model, _toks[:2], edit_z=_zero)
     with checks.tolerance(rtol=1e-4, atol=1e-4):
         checks.assert_close("ablate_head", checks.call("ablate_head", ablate_head, bridge, _toks[:2], _layer, _head, "zero",
                                                        case=f"zero ablation of L{_layer}H{_head}"), _want,
@@ -1418,13 +1427,13 @@ def _self_mean(lay, z):
     return z
 
 
-_want, _ = _ref_forward(model, _toks, edit_z=_self_mean)
+_want, _ = _ref_forward(_ref_model, _toks, edit_z=_self_mean)
 with checks.tolerance(rtol=1e-4, atol=1e-4):
     checks.assert_close("ablate_head", checks.call("ablate_head", ablate_head, bridge, _toks, 1, 1, "mean", case="mean, default reference"),
                         _want, name="L1H1 mean-ablated over its own batch")
 checks.assert_raises("ablate_head", ValueError, ablate_head, bridge, _toks, 1, 0, "bogus",
                      hint="an unknown mode must raise ValueError")
-checks.assert_close("ablate_head", bridge(_toks), model(_toks), rtol=1e-4, atol=1e-4, name="the bridge's logits after ablate_head")
+checks.assert_close("ablate_head", bridge(_toks), _ref_model(_toks), rtol=1e-4, atol=1e-4, name="the bridge's logits after ablate_head")
 _got = checks.call("ablate_head", ablate_head, folded, _toks, 1, 0, "zero", case="the folded bridge")
 checks.assert_shape("ablate_head", _got, (6, 25, cfg.d_vocab))
 ### END HIDDEN TESTS
@@ -1560,6 +1569,7 @@ def patch_residual(bridge, clean_tokens: torch.Tensor, corrupted_tokens: torch.T
 
 
 # %% nbgrader={"grade": true, "grade_id": "patch_residual_test", "points": 4}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _c, _r = clean_tokens[:4], corrupted_tokens[:4]
 
 
@@ -1570,7 +1580,7 @@ def _logprob_quote(logits):  # mean log-probability of ' at the last position: a
 _got = patch_residual(bridge, _c, _r, _logprob_quote)
 checks.assert_shape("patch_residual", _got, (cfg.n_layers + 1, 25),
                     hint="rows: resid_pre of each layer, then resid_post of the last layer; columns: positions")
-_m_clean, _m_corr = float(_logprob_quote(model(_c))), float(_logprob_quote(model(_r)))
+_m_clean, _m_corr = float(_logprob_quote(_ref_model(_c))), float(_logprob_quote(_ref_model(_r)))
 _other = [p for p in range(25) if p != QUOTE_POS]
 with checks.tolerance(rtol=1e-3, atol=1e-3):
     checks.assert_close("patch_residual", _got[0, _other], torch.full((24,), _m_corr),
@@ -1589,7 +1599,7 @@ with checks.tolerance(rtol=1e-3, atol=1e-3):
 print("patch_residual: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _c, _r = clean_tokens[8:11], corrupted_tokens[8:11]
-_, _clean_ref = _ref_forward(model, _c)
+_, _clean_ref = _ref_forward(_ref_model, _c)
 _got = checks.call("patch_residual", patch_residual, bridge, _c, _r, _logprob_quote, case="three prompt pairs")
 checks.assert_shape("patch_residual", _got, (cfg.n_layers + 1, 25))
 _want = torch.zeros(cfg.n_layers + 1, 25)
@@ -1600,19 +1610,19 @@ for _l in range(cfg.n_layers + 1):
                 x[:, _p] = _clean_ref["resid"][_l][:, _p]
             return x
 
-        _want[_l, _p] = _logprob_quote(_ref_forward(model, _r, edit_resid=_edit)[0])
+        _want[_l, _p] = _logprob_quote(_ref_forward(_ref_model, _r, edit_resid=_edit)[0])
 with checks.tolerance(rtol=1e-3, atol=1e-3):
     checks.assert_close("patch_residual", _got, _want, name="the whole (layer, position) table vs patching the plain model",
                         hint="row L < n_layers: the stream ENTERING block L (hook_resid_pre); the last row the final stream")
-checks.assert_close("patch_residual", bridge(_r), model(_r), rtol=1e-4, atol=1e-4, name="the bridge's logits after patching",
+checks.assert_close("patch_residual", bridge(_r), _ref_model(_r), rtol=1e-4, atol=1e-4, name="the bridge's logits after patching",
                     hint="a hook is still attached to the bridge")
 _short_c, _short_r = encode("x = (1")[None], encode("x = [1")[None]
 _got = checks.call("patch_residual", patch_residual, bridge, _short_c, _short_r, lambda lg: lg[0, -1, ord(")")] - lg[0, -1, ord("]")],
                    case="a 6-byte bracket pair")
-_, _sref = _ref_forward(model, _short_c)
+_, _sref = _ref_forward(_ref_model, _short_c)
 checks.assert_shape("patch_residual", _got, (cfg.n_layers + 1, 6))
 for _l, _p in ((1, 4), (0, 4), (1, 5), (2, 5)):
-    _v = _ref_forward(model, _short_r, edit_resid=lambda lay, x, _l=_l, _p=_p: x if lay != _l else torch.cat([x[:, :_p], _sref["resid"][_l][:, _p:_p + 1], x[:, _p + 1:]], 1))[0]
+    _v = _ref_forward(_ref_model, _short_r, edit_resid=lambda lay, x, _l=_l, _p=_p: x if lay != _l else torch.cat([x[:, :_p], _sref["resid"][_l][:, _p:_p + 1], x[:, _p + 1:]], 1))[0]
     with checks.tolerance(rtol=1e-3, atol=1e-3):
         checks.assert_close("patch_residual", _got[_l, _p], _v[0, -1, ord(")")] - _v[0, -1, ord("]")],
                             name=f"entry [{_l}, {_p}] of the bracket pair")
@@ -1694,8 +1704,9 @@ def patch_heads(bridge, clean_tokens: torch.Tensor, corrupted_tokens: torch.Tens
 
 
 # %% nbgrader={"grade": true, "grade_id": "patch_heads_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _c, _r = clean_tokens[:4], corrupted_tokens[:4]
-_m_clean, _m_corr = float(_logprob_quote(model(_c))), float(_logprob_quote(model(_r)))
+_m_clean, _m_corr = float(_logprob_quote(_ref_model(_c))), float(_logprob_quote(_ref_model(_r)))
 _got = patch_heads(bridge, _c, _r, _logprob_quote)
 checks.assert_shape("patch_heads", _got, (cfg.n_layers, cfg.n_heads), hint="one number per (layer, head)")
 _early = patch_heads(bridge, _c, _r, _logprob_quote, position=3)
@@ -1720,7 +1731,7 @@ checks.assert_true("patch_heads", float((_got.max(dim=1).values - _got.min(dim=1
 print("patch_heads: visible tests pass")
 ### BEGIN HIDDEN TESTS
 _c, _r = clean_tokens[13:16], corrupted_tokens[13:16]
-_, _clean_ref = _ref_forward(model, _c)
+_, _clean_ref = _ref_forward(_ref_model, _c)
 for _pos in (None, 24, QUOTE_POS):
     _got = checks.call("patch_heads", patch_heads, bridge, _c, _r, _logprob_quote, _pos, case=f"position={_pos}")
     checks.assert_shape("patch_heads", _got, (cfg.n_layers, cfg.n_heads))
@@ -1733,11 +1744,11 @@ for _pos in (None, 24, QUOTE_POS):
                     z[:, _where, _h] = _clean_ref["z"][_l][:, _where, _h]
                 return z
 
-            _want[_l, _h] = _logprob_quote(_ref_forward(model, _r, edit_z=_edit)[0])
+            _want[_l, _h] = _logprob_quote(_ref_forward(_ref_model, _r, edit_z=_edit)[0])
     with checks.tolerance(rtol=1e-3, atol=1e-3):
         checks.assert_close("patch_heads", _got, _want, name=f"the (layer, head) table at position={_pos} vs the plain model",
                             hint="position=None patches every position; an int patches only that one")
-checks.assert_close("patch_heads", bridge(_r), model(_r), rtol=1e-4, atol=1e-4, name="the bridge's logits after patching",
+checks.assert_close("patch_heads", bridge(_r), _ref_model(_r), rtol=1e-4, atol=1e-4, name="the bridge's logits after patching",
                     hint="a hook is still attached to the bridge")
 ### END HIDDEN TESTS
 
@@ -1803,6 +1814,7 @@ def quote_movers() -> tuple[list[tuple[int, int]], tuple[int, int]]:
 
 
 # %% nbgrader={"grade": true, "grade_id": "quote_movers_test", "points": 3}
+_ref_model = course.models.load("stdlib-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 def _movers_from(patching: torch.Tensor, head_dla: torch.Tensor, gap: torch.Tensor):
     """The answers a (layer, head) table of patching scores, of DLA shares and of mean-minus-zero ablation effects give."""
     heads = [lh for lh in np.ndindex(*patching.shape) if patching[lh] > 0.1 and head_dla[lh] > 0.1]
@@ -1843,8 +1855,8 @@ def _ld_ref(lg):
 
 
 with torch.no_grad():
-    _lg_c, _rc = _ref_forward(model, clean_tokens)
-    _lg_r, _ = _ref_forward(model, corrupted_tokens)
+    _lg_c, _rc = _ref_forward(_ref_model, clean_tokens)
+    _lg_r, _ = _ref_forward(_ref_model, corrupted_tokens)
     _ldc, _ldr = _ld_ref(_lg_c), _ld_ref(_lg_r)
     _pt, _gp = torch.zeros(cfg.n_layers, cfg.n_heads), torch.zeros(cfg.n_layers, cfg.n_heads)
     for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads):
@@ -1858,10 +1870,10 @@ with torch.no_grad():
                 z[:, :, _h] = z[:, :, _h].mean(0) if _mean else 0.0
             return z
 
-        _pt[_l, _h] = (_ld_ref(_ref_forward(model, corrupted_tokens, edit_z=_patch)[0]) - _ldr) / (_ldc - _ldr)
-        _gp[_l, _h] = (_ld_ref(_ref_forward(model, clean_tokens, edit_z=lambda lay, z, _f=_abl: _f(lay, z, _mean=True))[0])
-                       - _ld_ref(_ref_forward(model, clean_tokens, edit_z=_abl)[0]))
-    _dirs = (bridge.W_U[:, correct] - bridge.W_U[:, wrong]).T * model.ln_f.weight  # (B, d_model)
+        _pt[_l, _h] = (_ld_ref(_ref_forward(_ref_model, corrupted_tokens, edit_z=_patch)[0]) - _ldr) / (_ldc - _ldr)
+        _gp[_l, _h] = (_ld_ref(_ref_forward(_ref_model, clean_tokens, edit_z=lambda lay, z, _f=_abl: _f(lay, z, _mean=True))[0])
+                       - _ld_ref(_ref_forward(_ref_model, clean_tokens, edit_z=_abl)[0]))
+    _dirs = (bridge.W_U[:, correct] - bridge.W_U[:, wrong]).T * _ref_model.ln_f.weight  # (B, d_model)
     _scale = clean_cache["ln_final.hook_scale"][:, -1]  # (B, 1)
     _share = torch.zeros(cfg.n_layers, cfg.n_heads)
     for _l, _h in np.ndindex(cfg.n_layers, cfg.n_heads):
