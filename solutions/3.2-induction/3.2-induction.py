@@ -379,13 +379,14 @@ def loss_by_half(loss: torch.Tensor, seq_len: int) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "loss_by_half_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _ramp = torch.arange(8.0).repeat(2, 1)  # columns 0..7, seq_len 4
 got = checks.call("loss_by_half", loss_by_half, _ramp, 4, case="a ramp 0..7, seq_len 4")
 checks.assert_shape("loss_by_half", got, (2,))
 checks.assert_close("loss_by_half", got, torch.tensor([2.0, 6.0]),
                     hint="first half: columns 1, 2, 3 (mean 2); repeated half: columns 5, 6, 7 (mean 6)")
 with torch.no_grad():
-    _halves = loss_by_half(attn_only.per_token_loss(model(tokens), tokens), 32)
+    _halves = loss_by_half(attn_only.per_token_loss(_ref_model(tokens), tokens), 32)
 print(f"shipped model: first half {_halves[0]:.3f}, repeated half {_halves[1]:.3f} nats")
 checks.assert_true("loss_by_half", _halves[0] > 3.5 and _halves[1] < 1.0,
                    f"on the shipped model expected first half > 3.5 and repeated half < 1.0, got {_halves.tolist()}")
@@ -399,8 +400,8 @@ checks.assert_close("loss_by_half", loss_by_half(_l, 6), torch.stack([_l[:, 1:6]
                     name="halves of a non-contiguous view")
 _tok = attn_only.repeated_tokens(32, 32, 64, torch.Generator().manual_seed(5))
 with torch.no_grad():
-    _ref = attn_only.evaluate(model, _tok, 32)
-    _got = loss_by_half(attn_only.per_token_loss(model(_tok), _tok), 32)
+    _ref = attn_only.evaluate(_ref_model, _tok, 32)
+    _got = loss_by_half(attn_only.per_token_loss(_ref_model(_tok), _tok), 32)
 checks.assert_close("loss_by_half", _got, torch.tensor([_ref["first_half_loss"], _ref["repeated_loss"]]), atol=1e-4,
                     name="the shipped model's halves")
 ### END HIDDEN TESTS
@@ -598,6 +599,7 @@ def prev_token_score(pattern: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "prev_token_score_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 T = 6
 _prev = torch.zeros(T, T)
 _prev[0, 0] = 1
@@ -624,7 +626,7 @@ checks.assert_close("prev_token_score", prev_token_score(_pt), torch.stack([_pt[
                     name="scores of a non-contiguous view")
 _tok = attn_only.repeated_tokens(8, 32, 64, torch.Generator().manual_seed(6))
 with torch.no_grad():
-    _ref_prev, _ = attn_only.head_scores(model.run_with_patterns(_tok)[1], 32)
+    _ref_prev, _ = attn_only.head_scores(_ref_model.run_with_patterns(_tok)[1], 32)
     _, _c = bridge.run_with_cache(_tok)
 for _layer in range(2):
     checks.assert_close("prev_token_score", prev_token_score(_c[f"blocks.{_layer}.attn.hook_pattern"]), _ref_prev[_layer],
@@ -667,6 +669,7 @@ def induction_score(pattern: torch.Tensor, seq_len: int) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "induction_score_test", "points": 3}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 n = 4
 T = 2 * n + 1
 _q = torch.arange(n + 1, T)
@@ -720,7 +723,7 @@ checks.assert_close("induction_score", induction_score(_p, 2), (_p[:, :, 3, 2] +
                     name="seq_len 2")
 _tok = attn_only.repeated_tokens(8, 32, 64, torch.Generator().manual_seed(7))
 with torch.no_grad():
-    _, _ref_ind = attn_only.head_scores(model.run_with_patterns(_tok)[1], 32)
+    _, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(_tok)[1], 32)
     _, _c = bridge.run_with_cache(_tok)
 for _layer in range(2):
     checks.assert_close("induction_score", induction_score(_c[f"blocks.{_layer}.attn.hook_pattern"], 32),
@@ -775,6 +778,7 @@ def find_heads(scores: torch.Tensor, threshold: float) -> list[tuple[int, int]]:
 
 
 # %% nbgrader={"grade": true, "grade_id": "find_heads_test", "points": 1}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 got = checks.call("find_heads", find_heads, torch.tensor([[0.1, 0.9, 0.0], [0.5, 0.2, 0.7]]), 0.4, case="a 2 x 3 table")
 checks.assert_equal("find_heads", got, [(0, 1), (1, 2), (1, 0)], hint="(layer, head) pairs above 0.4, highest score first")
 checks.assert_true("find_heads", all(type(x) is int for pair in got for x in pair),
@@ -783,7 +787,7 @@ checks.assert_equal("find_heads", find_heads(torch.zeros(2, 4), 0.5), [], name="
 checks.assert_equal("find_heads", find_heads(torch.tensor([[0.5, 0.7]]), 0.5), [(0, 1)], name="a score equal to the threshold",
                     hint="strictly above the threshold: a score of exactly 0.5 is not above 0.5")
 with torch.no_grad():
-    _ref_prev, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
+    _ref_prev, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(tokens)[1], 32)
 _found = find_heads(_ref_ind, 0.3)
 _others = [_ref_ind[lh] for lh in np.ndindex(2, 4) if lh not in _found]
 checks.assert_true("find_heads", len(_found) > 0 and min(_ref_ind[lh] for lh in _found) > 3 * max(_others),
@@ -935,6 +939,7 @@ def k_composition_scores(W_V0: torch.Tensor, W_O0: torch.Tensor, W_Q1: torch.Ten
 
 
 # %% nbgrader={"grade": true, "grade_id": "k_composition_scores_test", "points": 3}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 # A hand-made pair of layers in d_model = 4 with d_head = 1, e_i the basis vectors:
 # layer-0 head 0 copies e0 into e1, head 1 copies e0 into e3; layer-1 head 0 has keys that
 # read e1 (queries e2), head 1 has queries that read e1 (keys e2).
@@ -955,7 +960,7 @@ W_Q, W_K, W_V, W_O = (getattr(bridge, name).detach() for name in ("W_Q", "W_K", 
 k_comp = k_composition_scores(W_V[0], W_O[0], W_Q[1], W_K[1])
 print("K-composition scores (rows: layer-0 heads, columns: layer-1 heads):\n", k_comp)
 with torch.no_grad():
-    _ref_prev, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
+    _ref_prev, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(tokens)[1], 32)
 _prev_rows = [h for h in range(4) if _ref_prev[0, h] > 0.3]  # the previous-token heads
 _ind_cols = [h for h in range(4) if _ref_ind[1, h] > 0.3]  # the induction heads
 _circuit = k_comp[_prev_rows][:, _ind_cols]
@@ -974,7 +979,7 @@ _want = torch.tensor([[float(torch.linalg.norm(_V0[i] @ _O0[i] @ _K1[j] @ _Q1[j]
                              / (torch.linalg.norm(_V0[i] @ _O0[i]) * torch.linalg.norm(_Q1[j] @ _K1[j].T)))
                        for j in range(2)] for i in range(3)], dtype=torch.float64)
 checks.assert_close("k_composition_scores", _got, _want, name="random heads")
-_ours = [model.blocks[0].W_V.detach(), model.blocks[0].W_O.detach(), model.blocks[1].W_Q.detach(), model.blocks[1].W_K.detach()]
+_ours = [_ref_model.blocks[0].W_V.detach(), _ref_model.blocks[0].W_O.detach(), _ref_model.blocks[1].W_Q.detach(), _ref_model.blocks[1].W_K.detach()]
 _want = torch.tensor([[float(torch.linalg.norm(_ours[0][i] @ _ours[1][i] @ _ours[3][j] @ _ours[2][j].T)
                              / (torch.linalg.norm(_ours[0][i] @ _ours[1][i]) * torch.linalg.norm(_ours[2][j] @ _ours[3][j].T)))
                        for j in range(4)] for i in range(4)])
@@ -1131,9 +1136,10 @@ def full_ov_circuit(bridge, layer: int, head: int) -> FactoredMatrix:
 
 
 # %% nbgrader={"grade": true, "grade_id": "full_ov_circuit_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 # another model, every weight of `model` times 2, and a bridge around it (the later tests use them too)
-_doubled = attn_only.AttnOnlyTransformer(model.cfg)
-_doubled.load_state_dict({k: 2 * v for k, v in model.state_dict().items()})
+_doubled = attn_only.AttnOnlyTransformer(_ref_model.cfg)
+_doubled.load_state_dict({k: 2 * v for k, v in _ref_model.state_dict().items()})
 _bridge2 = tlens.attn_only_bridge(_doubled)
 got = checks.call("full_ov_circuit", full_ov_circuit, bridge, 1, 2, case="layer 1, head 2 of the shipped model")
 checks.assert_true("full_ov_circuit", isinstance(got, FactoredMatrix),
@@ -1141,22 +1147,22 @@ checks.assert_true("full_ov_circuit", isinstance(got, FactoredMatrix),
 checks.assert_shape("full_ov_circuit", got, (64, 64))
 checks.assert_equal("full_ov_circuit", got.mdim, 16, name="inner dimension (mdim)",
                     hint="factor through d_head: A = W_E @ W_V (64 x 16), B = W_O @ W_U (16 x 64)")
-_blk = model.blocks[1]
-checks.assert_close("full_ov_circuit", got.AB, model.W_E @ _blk.W_V[2] @ _blk.W_O[2] @ model.W_U, atol=1e-4,
+_blk = _ref_model.blocks[1]
+checks.assert_close("full_ov_circuit", got.AB, _ref_model.W_E @ _blk.W_V[2] @ _blk.W_O[2] @ _ref_model.W_U, atol=1e-4,
                     name="the product .AB", hint="W_E, then W_V and W_O of this head, then W_U, in that order")
 _blk2 = _doubled.blocks[1]
 checks.assert_close("full_ov_circuit", full_ov_circuit(_bridge2, 1, 2).AB,
                     (_doubled.W_E @ _blk2.W_V[2] @ _blk2.W_O[2] @ _doubled.W_U).detach(), atol=1e-2, rtol=1e-4,
                     name="the product for a bridge around another model (every weight doubled)",
                     hint="read the weights from the `bridge` argument, not from the notebook's `bridge` or `model`")
-_blk0 = model.blocks[0]
-checks.assert_close("full_ov_circuit", full_ov_circuit(bridge, 0, 3).AB, model.W_E @ _blk0.W_V[3] @ _blk0.W_O[3] @ model.W_U,
+_blk0 = _ref_model.blocks[0]
+checks.assert_close("full_ov_circuit", full_ov_circuit(bridge, 0, 3).AB, _ref_model.W_E @ _blk0.W_V[3] @ _blk0.W_O[3] @ _ref_model.W_U,
                     atol=1e-4, name="layer 0, head 3", hint="use the `layer` and `head` arguments")
 ### BEGIN HIDDEN TESTS
 for _layer, _head in [(0, 0), (0, 3), (1, 1)]:
     _got = checks.call("full_ov_circuit", full_ov_circuit, bridge, _layer, _head, case=f"layer {_layer}, head {_head}")
-    _blk = model.blocks[_layer]
-    checks.assert_close("full_ov_circuit", _got.AB, (model.W_E @ _blk.W_V[_head] @ _blk.W_O[_head] @ model.W_U).detach(),
+    _blk = _ref_model.blocks[_layer]
+    checks.assert_close("full_ov_circuit", _got.AB, (_ref_model.W_E @ _blk.W_V[_head] @ _blk.W_O[_head] @ _ref_model.W_U).detach(),
                         atol=1e-4, name=f"the product for layer {_layer}, head {_head}")
     checks.assert_equal("full_ov_circuit", _got.mdim, 16, name=f"inner dimension for layer {_layer}, head {_head}")
 ### END HIDDEN TESTS
@@ -1192,6 +1198,7 @@ def top1_diagonal_fraction(matrix) -> float:
 
 
 # %% nbgrader={"grade": true, "grade_id": "top1_diagonal_fraction_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 got = checks.call("top1_diagonal_fraction", top1_diagonal_fraction, torch.eye(5), case="the 5 x 5 identity")
 checks.assert_true("top1_diagonal_fraction", isinstance(got, float), f"return a Python float, got {type(got).__name__}")
 checks.assert_close("top1_diagonal_fraction", got, 1.0)
@@ -1206,7 +1213,7 @@ ov_diag = torch.tensor([[top1_diagonal_fraction(full_ov_circuit(bridge, layer, h
                         for layer in range(2)])
 print("OV circuit, fraction of tokens copied (top-1 on the diagonal):\n", ov_diag)
 with torch.no_grad():
-    _, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
+    _, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(tokens)[1], 32)
 checks.assert_true("top1_diagonal_fraction", min(ov_diag[1, h] for h in range(4) if _ref_ind[1, h] > 0.3) > 0.5,
                    f"the shipped model's induction heads should copy (top-1 on the diagonal for most tokens); got\n{ov_diag}")
 ### BEGIN HIDDEN TESTS
@@ -1221,8 +1228,8 @@ checks.assert_close("top1_diagonal_fraction", top1_diagonal_fraction(torch.tenso
 _A, _B = torch.randn(9, 2), torch.randn(2, 9)
 checks.assert_close("top1_diagonal_fraction", top1_diagonal_fraction(FactoredMatrix(_A, _B)),
                     sum(int((_A @ _B)[i].argmax() == i) for i in range(9)) / 9, name="a random FactoredMatrix")
-_ref = torch.tensor([[float(((model.W_E @ b.W_V[h] @ b.W_O[h] @ model.W_U).argmax(-1) == torch.arange(64)).float().mean())
-                      for h in range(4)] for b in model.blocks])
+_ref = torch.tensor([[float(((_ref_model.W_E @ b.W_V[h] @ b.W_O[h] @ _ref_model.W_U).argmax(-1) == torch.arange(64)).float().mean())
+                      for h in range(4)] for b in _ref_model.blocks])
 checks.assert_close("top1_diagonal_fraction", torch.tensor([[top1_diagonal_fraction(full_ov_circuit(bridge, _l, h))
                                                              for h in range(4)] for _l in range(2)]), _ref,
                     atol=1.5 / 64, name="the shipped model's OV circuits")
@@ -1292,8 +1299,9 @@ def induction_qk_circuit(bridge, head: int, prev_heads: list[int]) -> FactoredMa
 
 
 # %% nbgrader={"grade": true, "grade_id": "induction_qk_circuit_test", "points": 3}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 with torch.no_grad():
-    _ref_prev, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
+    _ref_prev, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(tokens)[1], 32)
 _prev = [h for h in range(4) if _ref_prev[0, h] > 0.3]  # the previous-token heads
 _ind = int(_ref_ind[1].argmax())  # the strongest induction head
 got = checks.call("induction_qk_circuit", induction_qk_circuit, bridge, _ind, _prev,
@@ -1302,9 +1310,9 @@ checks.assert_true("induction_qk_circuit", isinstance(got, FactoredMatrix),
                    f"return a transformer_lens.FactoredMatrix, got {type(got).__name__}")
 checks.assert_shape("induction_qk_circuit", got, (64, 64))
 checks.assert_equal("induction_qk_circuit", got.mdim, 16, name="inner dimension (mdim)")
-_b0, _b1 = model.blocks
+_b0, _b1 = _ref_model.blocks
 _ov = sum(_b0.W_V[p] @ _b0.W_O[p] for p in _prev)
-checks.assert_close("induction_qk_circuit", got.AB, (model.W_E @ _b1.W_Q[_ind]) @ (model.W_E @ _ov @ _b1.W_K[_ind]).T,
+checks.assert_close("induction_qk_circuit", got.AB, (_ref_model.W_E @ _b1.W_Q[_ind]) @ (_ref_model.W_E @ _ov @ _b1.W_K[_ind]).T,
                     atol=1e-3, rtol=1e-4, name="the product .AB",
                     hint="rows: W_E @ W_Q (the query's token); columns: W_E @ W_OV(prev heads) @ W_K (the key's previous token)")
 _d0, _d1 = _doubled.blocks
@@ -1315,7 +1323,7 @@ checks.assert_close("induction_qk_circuit", induction_qk_circuit(_bridge2, _ind,
                     hint="read every weight from the `bridge` argument, not from the notebook's `bridge` or `model`")
 for _h in range(4):
     checks.assert_close("induction_qk_circuit", induction_qk_circuit(bridge, _h, _prev).AB,
-                        (model.W_E @ _b1.W_Q[_h]) @ (model.W_E @ _ov @ _b1.W_K[_h]).T, atol=1e-3, rtol=1e-4,
+                        (_ref_model.W_E @ _b1.W_Q[_h]) @ (_ref_model.W_E @ _ov @ _b1.W_K[_h]).T, atol=1e-3, rtol=1e-4,
                         name=f"the product for L1H{_h}", hint="use the `head` argument")
 qk_diag = {h: top1_diagonal_fraction(induction_qk_circuit(bridge, h, _prev)) for h in range(4)}
 print("QK circuits of the layer-1 heads via the previous-token heads, top-1 on the diagonal:",
@@ -1325,7 +1333,7 @@ for _h, _ps in [(0, [1]), (3, [0, 2]), (1, [])]:
     _got = checks.call("induction_qk_circuit", induction_qk_circuit, bridge, _h, _ps, case=f"head {_h}, prev heads {_ps}")
     _ov = sum((_b0.W_V[p] @ _b0.W_O[p] for p in _ps), torch.zeros(64, 64))
     checks.assert_close("induction_qk_circuit", _got.AB,
-                        ((model.W_E @ _b1.W_Q[_h]) @ (model.W_E @ _ov @ _b1.W_K[_h]).T).detach(), atol=1e-3, rtol=1e-4,
+                        ((_ref_model.W_E @ _b1.W_Q[_h]) @ (_ref_model.W_E @ _ov @ _b1.W_K[_h]).T).detach(), atol=1e-3, rtol=1e-4,
                         name=f"the product for head {_h} through {_ps}",
                         hint="sum the OV matrices of exactly the heads in prev_heads (none: a zero matrix)")
 ### END HIDDEN TESTS
@@ -1397,13 +1405,14 @@ def ablated_repeated_loss(bridge, tokens: torch.Tensor, seq_len: int, heads: lis
 
 
 # %% nbgrader={"grade": true, "grade_id": "ablated_repeated_loss_test", "points": 4}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 clean = checks.call("ablated_repeated_loss", ablated_repeated_loss, bridge, tokens, 32, [], case="no heads ablated")
 checks.assert_true("ablated_repeated_loss", isinstance(clean, float), f"return a Python float, got {type(clean).__name__}")
 checks.assert_close("ablated_repeated_loss", clean, shipped_halves[1].item(), atol=1e-4, name="loss with nothing ablated",
                     hint="with heads=[] the result is the plain repeated-half loss")
 _tokB = attn_only.repeated_tokens(8, 20, 64, torch.Generator().manual_seed(20))
 with torch.no_grad():
-    _wantB = loss_by_half(per_token_loss(model(_tokB), _tokB), 20)[1].item()
+    _wantB = loss_by_half(per_token_loss(_ref_model(_tokB), _tokB), 20)[1].item()
 checks.assert_close("ablated_repeated_loss", ablated_repeated_loss(bridge, _tokB, 20, []), _wantB, atol=1e-4,
                     name="nothing ablated, on 8 other rows of seq_len 20",
                     hint="use the `tokens` and `seq_len` arguments, not the notebook's")
@@ -1412,7 +1421,7 @@ checks.assert_true("ablated_repeated_loss", abs(_clean2 - clean) > 1e-3,
                    f"a bridge around another model (every weight doubled) gives the same loss ({_clean2:.4f})",
                    hint="run the `bridge` argument, not the notebook's `bridge`")
 with torch.no_grad():
-    _ref_prev, _ref_ind = attn_only.head_scores(model.run_with_patterns(tokens)[1], 32)
+    _ref_prev, _ref_ind = attn_only.head_scores(_ref_model.run_with_patterns(tokens)[1], 32)
 _circuit_ind = [(1, h) for h in range(4) if _ref_ind[1, h] > 0.3]
 _outside = [(0, h) for h in range(4) if _ref_prev[0, h] <= 0.3]  # layer-0 heads that are not previous-token heads
 ablate_ind = ablated_repeated_loss(bridge, tokens, 32, _circuit_ind)
@@ -1432,8 +1441,8 @@ checks.assert_true("ablated_repeated_loss", ablate_out < clean + 0.5,
                    hint="zero only the heads listed, in their own layer")
 ### BEGIN HIDDEN TESTS
 def _ref_ablated(tok, n, heads):
-    edited = attn_only.AttnOnlyTransformer(model.cfg)
-    edited.load_state_dict(model.state_dict())
+    edited = attn_only.AttnOnlyTransformer(_ref_model.cfg)
+    edited.load_state_dict(_ref_model.state_dict())
     with torch.no_grad():
         for _l, _h in heads:
             edited.blocks[_l].W_O[_h] = 0.0  # z_h W_O^h = 0: the head is gone
@@ -1497,6 +1506,7 @@ def single_head_effects(bridge, tokens: torch.Tensor, seq_len: int) -> torch.Ten
 
 
 # %% nbgrader={"grade": true, "grade_id": "single_head_effects_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 got = checks.call("single_head_effects", single_head_effects, bridge, tokens, 32, case="the shipped model, seq_len 32")
 checks.assert_shape("single_head_effects", got, (2, 4), hint="rows: layers, columns: heads")
 checks.assert_dtype("single_head_effects", got, torch.float32)
@@ -1518,8 +1528,8 @@ checks.assert_true("single_head_effects", float(head_effects.max()) < 0.5,
 ### BEGIN HIDDEN TESTS
 _tok = attn_only.repeated_tokens(16, 12, 64, torch.Generator().manual_seed(22))
 with torch.no_grad():
-    _ref_clean = attn_only.per_token_loss(model(_tok), _tok)[:, 13:].mean()
-    _ref = torch.stack([torch.stack([attn_only.per_token_loss(attn_only.ablated_logits(model, _tok, [(_l, _h)]), _tok)[:, 13:].mean()
+    _ref_clean = attn_only.per_token_loss(_ref_model(_tok), _tok)[:, 13:].mean()
+    _ref = torch.stack([torch.stack([attn_only.per_token_loss(attn_only.ablated_logits(_ref_model, _tok, [(_l, _h)]), _tok)[:, 13:].mean()
                                      for _h in range(4)]) for _l in range(2)]) - _ref_clean
 _got = checks.call("single_head_effects", single_head_effects, bridge, _tok, 12, case="16 rows of seq_len 12")
 checks.assert_close("single_head_effects", _got, _ref, atol=1e-3, name="effects on seq_len 12 (an independent reference)")
@@ -1587,6 +1597,7 @@ def ablation_reading() -> tuple[str, tuple[int, int]]:
 
 
 # %% nbgrader={"grade": true, "grade_id": "ablation_reading_test", "points": 3}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 def _ablation_says(effects: torch.Tensor, group: dict, prev: list, ind: list):
     """The statement and the weakest circuit head that a single-head table and group losses support (None: no statement)."""
     circuit = list(prev) + list(ind)
@@ -1621,12 +1632,12 @@ print(f"ablation_reading: your numbers support {_letter!r} ({_evidence}); weakes
 _ans = ablation_reading()
 _tok = attn_only.repeated_tokens(16, 32, 64, torch.Generator().manual_seed(31))
 with torch.no_grad():
-    _rp, _ri = attn_only.head_scores(model.run_with_patterns(_tok)[1], 32)
+    _rp, _ri = attn_only.head_scores(_ref_model.run_with_patterns(_tok)[1], 32)
     _prev = [(0, _h) for _h in range(4) if _rp[0, _h] > 0.3]
     _ind = [(1, _h) for _h in range(4) if _ri[1, _h] > 0.3]
 
     def _loss(_heads):
-        return attn_only.per_token_loss(attn_only.ablated_logits(model, tokens, _heads), tokens)[:, 33:].mean().item()
+        return attn_only.per_token_loss(attn_only.ablated_logits(_ref_model, tokens, _heads), tokens)[:, 33:].mean().item()
 
     _eff = torch.tensor([[_loss([(_l, _h)]) for _h in range(4)] for _l in range(2)]) - _loss([])
     _grp = {"none": _loss([]), "previous-token heads": _loss(_prev), "induction heads": _loss(_ind)}
@@ -1705,6 +1716,7 @@ def ablated_repeated_loss_at(bridge, tokens: torch.Tensor, seq_len: int, heads: 
 
 
 # %% nbgrader={"grade": true, "grade_id": "ablated_repeated_loss_at_test", "points": 3}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _heads = [(0, 1), (1, 0), (1, 2)]
 got = checks.call("ablated_repeated_loss_at", ablated_repeated_loss_at, bridge, tokens, 32, _heads, list(range(65)),
                   case=f"heads {_heads} at every position")
@@ -1745,7 +1757,7 @@ for _heads, _pos in [([(0, 1), (0, 2), (0, 3)], list(range(1, 21))), ([(0, 1)], 
     _got = checks.call("ablated_repeated_loss_at", ablated_repeated_loss_at, bridge, _tok, 20, _heads, _pos,
                        case=f"heads {_heads} at {len(_pos)} positions, seq_len 20")
     with torch.no_grad():
-        _want = attn_only.per_token_loss(attn_only.ablated_logits(model, _tok, _heads, _pos), _tok)[:, 21:].mean().item()
+        _want = attn_only.per_token_loss(attn_only.ablated_logits(_ref_model, _tok, _heads, _pos), _tok)[:, 21:].mean().item()
     checks.assert_close("ablated_repeated_loss_at", _got, _want, atol=1e-3,
                         name=f"heads {_heads} at positions {_pos[:4]}... (seq_len 20)",
                         hint="every listed head at every listed position, and nothing else; use seq_len, not 32")
@@ -1793,6 +1805,7 @@ def predict_prev_token_ablation() -> str:
 
 
 # %% nbgrader={"grade": true, "grade_id": "predict_prev_token_ablation_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 prediction = checks.call("predict_prev_token_ablation", predict_prev_token_ablation, case="your prediction")
 checks.assert_true("predict_prev_token_ablation", prediction in ("first", "repeated", "both", "neither"),
                    f'answer "first", "repeated", "both" or "neither", got {prediction!r}')
@@ -1822,11 +1835,11 @@ checks.assert_true("predict_prev_token_ablation", prediction == _data_say,
 ### BEGIN HIDDEN TESTS
 _tok = attn_only.repeated_tokens(32, 24, 64, torch.Generator().manual_seed(24))
 with torch.no_grad():
-    _ref_prev, _ = attn_only.head_scores(model.run_with_patterns(_tok)[1], 24)
+    _ref_prev, _ = attn_only.head_scores(_ref_model.run_with_patterns(_tok)[1], 24)
     _ph = [(0, h) for h in range(4) if _ref_prev[0, h] > 0.3]
-    _loss = [attn_only.per_token_loss(attn_only.ablated_logits(model, _tok, _ph, _p), _tok)[:, 25:].mean().item()
+    _loss = [attn_only.per_token_loss(attn_only.ablated_logits(_ref_model, _tok, _ph, _p), _tok)[:, 25:].mean().item()
              for _p in (None, range(1, 25), range(25, 49))]
-    _clean = attn_only.per_token_loss(model(_tok), _tok)[:, 25:].mean().item()
+    _clean = attn_only.per_token_loss(_ref_model(_tok), _tok)[:, 25:].mean().item()
 checks.assert_true("predict_prev_token_ablation",
                    predict_prev_token_ablation() == "first" and _loss[1] - _clean > 1.0 > _loss[2] - _clean,
                    f'on other sequences (seq_len 24) the data say "first": {[round(v - _clean, 2) for v in _loss]}')
@@ -1889,6 +1902,7 @@ def icl_score(loss: torch.Tensor, early: int, late: int) -> float:
 
 
 # %% nbgrader={"grade": true, "grade_id": "icl_score_test", "points": 2}
+_ref_model = course.models.load("induction-2l")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _ramp = torch.arange(1.0, 11.0).repeat(3, 1)  # (3, 10): column t holds t + 1, the position it predicts
 got = checks.call("icl_score", icl_score, _ramp, 2, 9, case="a ramp whose column t holds t + 1")
 checks.assert_true("icl_score", isinstance(got, float), f"return a Python float, got {type(got).__name__}")
@@ -1911,7 +1925,7 @@ checks.assert_true("icl_score", 250 <= live_phase <= 350 and abs(steepest - live
                    f"expected the phase change between steps 250 and 350 and the ICL score's steepest fall within 50 "
                    f"steps of it; got {live_phase} and {steepest}")
 with torch.no_grad():
-    shipped_text_icl = icl_score(attn_only.per_token_loss(model(icl_batches["text"]), icl_batches["text"]), 6, 60)
+    shipped_text_icl = icl_score(attn_only.per_token_loss(_ref_model(icl_batches["text"]), icl_batches["text"]), 6, 60)
 print(f"the shipped model's ICL score on Python source: {shipped_text_icl:.2f}")
 checks.assert_true("icl_score", shipped_text_icl > 0.5,
                    f"expected the shipped model to do worse late in a window of Python source (score > 0.5), "
