@@ -1249,28 +1249,29 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # predict the city), narrower MLPs, more names and fewer syllables per slot (`facts.use_subjects(300, 7)`:
 # every pair of tokens is then shared by about six names, so only the three together say who it
 # is), and a deeper model. Each was traced as in exercise 4 (the six paraphrases, here the first
-# 150 names, one noise draw; printed, not part of this notebook; 12-18 minutes of one core each,
+# 150 names, one noise draw; printed, not part of this notebook; 12-23 minutes of one core each,
 # training and tracing, on a loaded machine). MLP effect at the last subject token, by layer:
 #
-# | variant | held-out | MLP at the last subject token, layer 0 → 5 | restoring 2 MLP layers there, best | residual at the last subject token, best |
+# | variant | held-out | MLP at the last subject token, layer 0, 1, ... | restoring 2 MLP layers there, best | residual at the last subject token, best |
 # |---|---|---|---|---|
 # | shipped (no bio lines, 150 names of 10³, MLP 192, 3,000 steps) | 0.96 | 0.005, 0.004, −0.008, 0.003, −0.009, 0 | 0.001 (layers 2-3) | 0.087 (layer 0) |
 # | bio 64, 300 names of 10³, MLP 96, 2,500 steps | 1.00 | **0.103**, 0.000, −0.005, 0.006, −0.003, 0 | 0.124 (layers 0-1) | 0.151 (layer 0) |
 # | bio 64, 150 names of 10³, MLP 64, 2,000 steps | 1.00 | **0.068**, 0.036, 0.013, 0.003, 0.007, 0 | 0.101 (layers 0-1) | 0.191 (layer 0) |
 # | bio 64, 300 names of 7³, MLP 96, 2,500 steps | 1.00 | **0.058**, 0.011, −0.001, −0.002, 0.001, 0 | 0.067 (layers 0-1) | 0.117 (layer 2) |
 # | bio 64, 300 names of 7³, MLP 64, 2,500 steps | 1.00 | **0.046**, 0.003, 0.007, 0.007, 0.000, 0 | 0.060 (layers 0-1) | 0.118 (layer 1) |
-#%%VARIANTS%%
+# | bio 192, 150 names of 10³, MLP 64, 1,500 steps | 1.00 | **0.058**, 0.024, 0.009, 0.019, 0.023, 0 | 0.090 (layers 0-1) | 0.256 (layer 1) |
+# | bio 64, 150 names of 10³, MLP 64, **8 layers**, 2,000 steps | 1.00 | **0.095**, 0.027, 0.005, 0.005, 0.002, 0.001, 0.001, 0 | 0.105 (layers 0-1) | 0.139 (layer 0) |
 #
 # The bio lines do move an MLP effect to the last subject token, as subject enrichment predicts
-# (Geva et al. 2023), but always into **layer 0**: the first attention layer already gathers
-# the three tokens there and the first MLP looks the fact up at once. Narrower MLPs spread it
+# (Geva et al. 2023), but always into **layer 0**, with six layers or eight. Narrower MLPs spread it
 # over a second and third layer (0.068, 0.036, 0.013) without moving the peak, and harder names
-# make the whole effect smaller, not later. In every variant the residual stream at the last
-# subject token restores 0.19 of P(object) at most: the paraphrases are still answered at the last token,
+# make the whole effect smaller, not later; three times as many bio lines leave a small second
+# bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every variant the residual stream at the last
+# subject token restores 0.26 of P(object) at most: the paraphrases are still answered at the last token,
 # from the subject's tokens gathered there. So this lesson asserts what its shipped model does
-# (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**. (The first
-# attention layer gathering the three tokens and the first MLP looking the fact up is our reading
-# of these numbers; we did not test it.)
+# (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**. Our reading, not
+# tested: the first attention layer already brings the three tokens together at the last one, so
+# the first MLP can look the fact up at once, and nothing makes a later layer do it instead.
 #
 # **Does ROME follow the trace?** We ran this notebook's twelve edits with ROME on two of the
 # variants too (printed; efficacy / paraphrase / neighbourhood). The shipped model: 0.67 / 0.58 /
@@ -1278,8 +1279,8 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # 0.50 / 0.52 / 0.92 at layer 2. Bio lines, 300 names, MLP 96: 0.83 / 0.83 / 0.86 at layer 0 and
 # **0.92 / 0.92 / 0.92 at layer 2**, a layer where its trace shows no MLP effect at the subject at
 # all; fine-tuning layer 2 there gives 1.00 / 1.00 / 0.69 (FT) and 1.00 / 1.00 / 0.89 (FT+L, 0.1).
-# The bio lines make the facts far easier to edit at the last subject token, but the layer
-# that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
+# In both variants the bio lines made the facts easier to edit at the last subject token, but the
+# layer that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
 #
 # ## Why this matters for safety
 #
