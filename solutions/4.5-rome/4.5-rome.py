@@ -1273,13 +1273,14 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # tested: the first attention layer already brings the three tokens together at the last one, so
 # the first MLP can look the fact up at once, and nothing makes a later layer do it instead.
 #
-# **Does ROME follow the trace?** We ran this notebook's twelve edits with ROME on two of the
+# **Does ROME follow the trace?** We ran this notebook's twelve edits with ROME on four of the
 # variants too (printed; efficacy / paraphrase / neighbourhood). The shipped model: 0.67 / 0.58 /
 # 0.90 at layer 0, 0.33 / 0.38 / 1.00 at layer 2. Bio lines, MLP 64: 0.75 / 0.73 / 0.73 at layer 0,
 # 0.50 / 0.52 / 0.92 at layer 2. Bio lines, 300 names, MLP 96: 0.83 / 0.83 / 0.86 at layer 0 and
 # **0.92 / 0.92 / 0.92 at layer 2**, a layer where its trace shows no MLP effect at the subject at
 # all; fine-tuning layer 2 there gives 1.00 / 1.00 / 0.69 (FT) and 1.00 / 1.00 / 0.89 (FT+L, 0.1).
-# In both variants the bio lines made the facts easier to edit at the last subject token, but the
+# At layer 2 only: 300 names of 7³, MLP 96: 0.75 / 0.75 / 0.93; 192 bio lines, MLP 64: 0.75 / 0.79 / 0.94.
+# In every variant the bio lines made the facts easier to edit at the last subject token, but the
 # layer that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
 #
 # ## Why this matters for safety
