@@ -91,3 +91,18 @@ def test_shipped_checkpoint_knows_its_facts():
         assert value == pytest.approx(side["metrics"][key], abs=1e-3), key
     # What lesson 4.5 relies on: every trained fact known, and the held-out paraphrase mostly answered.
     assert side["metrics"]["train_accuracy"] > 0.99 and side["metrics"]["held_out_accuracy"] > 0.9
+
+
+def test_use_subjects_rebinds_the_names_and_restores_the_shipped_ones():
+    shipped = list(facts.SUBJECTS)
+    try:
+        facts.use_subjects(300, 7)
+        assert facts.N_SUBJECTS == 300 and len(set(facts.SUBJECTS)) == 300
+        assert {s[0] for s in facts.SUBJECTS} == set(facts.FIRST[:7]) and {s[2] for s in facts.SUBJECTS} == set(facts.LAST[:7])
+        assert all(len(v) == 300 for v in facts.FACTS.values())
+        assert len(facts.all_prompts(held_out=True)) == 300 * len(facts.REL_NAMES)
+        with pytest.raises(ValueError):
+            facts.use_subjects(400, 7)
+    finally:
+        facts.use_subjects()
+    assert facts.SUBJECTS == shipped and facts.N_SUBJECTS == 150

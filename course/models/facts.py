@@ -15,7 +15,9 @@ and each relation is asked by five paraphrase templates, with a random filler pr
 One template of each (subject, relation) pair is held out of training: the model answers it
 only if it stored the fact once, about the subject, rather than once per sentence. The model
 is :class:`course.models.gpt.GPT` (six layers, with MLPs and LayerNorm), trained only on the
-object token.
+object token. :func:`use_subjects` and ``FactsTrainConfig.bio`` make the variants lesson 4.5
+reports (more names from fewer syllables; "bio" lines that make the last subject token predict
+the subject's facts itself).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ RELATIONS = {
 }
 FILLER = ["so", "then", "today", "we", "heard", "that", "and", "news", "well", "also", "yes", "indeed", "."]
 N_SUBJECTS = 150
+SYLLABLES = 10  # names use the first SYLLABLES of FIRST, MIDDLE and LAST (all three lists stay in the vocabulary)
 N_TEMPLATES = 5
 MAX_PREFIX = 6
 PAD, BOS = "<pad>", "<bos>"
@@ -77,8 +80,9 @@ OBJECT_IDS = {r: torch.tensor([TOKEN[o] for o in RELATIONS[r][0]]) for r in REL_
 def subjects(seed: int = 0) -> list[tuple[str, str, str]]:
     """The N_SUBJECTS invented names, distinct three-token triples drawn with a fixed seed."""
     g = torch.Generator().manual_seed(seed)
-    codes = torch.randperm(len(FIRST) * len(MIDDLE) * len(LAST), generator=g)[:N_SUBJECTS].tolist()
-    return [(FIRST[c // 100], MIDDLE[(c // 10) % 10], LAST[c % 10]) for c in codes]
+    k = SYLLABLES
+    codes = torch.randperm(k**3, generator=g)[:N_SUBJECTS].tolist()
+    return [(FIRST[c // k**2], MIDDLE[(c // k) % k], LAST[c % k]) for c in codes]
 
 
 SUBJECTS = subjects()
@@ -91,6 +95,19 @@ def facts(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 FACTS = facts()
+
+
+def use_subjects(n: int = 150, syllables: int = 10) -> None:
+    """Rebind N_SUBJECTS, SYLLABLES, SUBJECTS and FACTS: ``n`` names from ``syllables`` per slot.
+
+    For experiments on variants (lesson 4.5's Going further); ``use_subjects()`` restores the shipped
+    model's 150 names. Everything in this module reads these globals when it is called.
+    """
+    global N_SUBJECTS, SYLLABLES, SUBJECTS, FACTS
+    if not 1 < n <= syllables**3 or not 1 < syllables <= len(FIRST):
+        raise ValueError(f"{n} names from {syllables} syllables per slot: need 1 < n <= syllables**3, syllables <= 10")
+    N_SUBJECTS, SYLLABLES = n, syllables
+    SUBJECTS, FACTS = subjects(), facts()
 
 
 def held_out_template(subject: int, relation: str) -> int:

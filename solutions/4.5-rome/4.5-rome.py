@@ -31,7 +31,7 @@
 # | claim (Meng et al. 2022, on GPT-2 XL) | what this lesson finds on its model | where |
 # |---|---|---|
 # | corrupting the subject destroys the prediction; restoring the clean residual stream at the last token, late, brings it back (their Figure 1) | the same | exercises 1-3 |
-# | restoring the residual stream at the last subject token, in early and middle layers, brings most of it back; the MLPs' effect peaks there (their Figures 1-2) | **not on our model**: the subject's positions bring back little, and the MLP effect is near zero there; the answer is assembled at the last token | exercises 4-5 |
+# | restoring the residual stream at the last subject token, in early and middle layers, brings most of it back; the MLPs' effect peaks there (their Figures 1-2) | **not on our model**: the subject's positions bring back little, and the MLP effect is near zero there; the answer is assembled at the last token. Nor on the variants we trained to provoke it (see the end of the lesson) | exercises 4-5 |
 # | a rank-one edit of one MLP, key at the last subject token averaged over prefixes, value solved for, covariance from the model's own activations, changes one fact (their section 3) | it changes the fact in a minority of our edits, and then for the paraphrases too | exercises 6-10 |
 # | ROME keeps neighbours' facts where fine-tuning the same layer damages them (their Table 1) | half of it: unconstrained fine-tuning edits more often and damages the neighbours; but fine-tuning with its weight change bounded (FT+L, the bound tuned on our model) edits as often, keeps most neighbours, and beats ROME here | exercise 11 |
 #
@@ -207,12 +207,13 @@ except NotImplementedError:
 
 # %%
 PREFIX = ("so", "then")
+N_TRACE = min(150, facts.N_SUBJECTS)  # the first 150 subjects: enough for a smooth average, and quick
 
 
 def trace_set(relation: str, template: int, seed: int = 0) -> dict:
-    prompts = [facts.encode(s, relation, template, PREFIX) for s in range(facts.N_SUBJECTS)]
+    prompts = [facts.encode(s, relation, template, PREFIX) for s in range(N_TRACE)]
     tokens, end = facts.pad(prompts)
-    target = torch.tensor([facts.answer(s, relation) for s in range(facts.N_SUBJECTS)])
+    target = torch.tensor([facts.answer(s, relation) for s in range(N_TRACE)])
     noise = NOISE * torch.randn(len(prompts), 3, D, generator=torch.Generator().manual_seed(seed))
     return {"tokens": tokens, "end": end, "target": target, "subject_pos": prompts[0].subject_pos, "noise": noise,
             "words": [facts.VOCAB[t] for t in tokens[0]]}
@@ -273,11 +274,11 @@ def corrupted_run(model, tokens: torch.Tensor, end: torch.Tensor, target: torch.
 
 # %% nbgrader={"grade": true, "grade_id": "corrupted_run_test", "points": 3}
 _t = {k: city[k] for k in ("tokens", "end", "target", "subject_pos")}
-_clean_p = model(city["tokens"])[torch.arange(facts.N_SUBJECTS), city["end"]].softmax(-1)[
-    torch.arange(facts.N_SUBJECTS), city["target"]]
+_clean_p = model(city["tokens"])[torch.arange(N_TRACE), city["end"]].softmax(-1)[
+    torch.arange(N_TRACE), city["target"]]
 _zero = checks.call("corrupted_run", corrupted_run, model, **_t, noise=torch.zeros_like(city["noise"]),
                     case="zero noise")
-checks.assert_shape("corrupted_run", _zero, (facts.N_SUBJECTS,))
+checks.assert_shape("corrupted_run", _zero, (N_TRACE,))
 checks.assert_close("corrupted_run", _zero, _clean_p, atol=1e-5, name="zero noise = the clean run",
                     hint="return probabilities (softmax over the vocabulary), at each prompt's end position")
 p_corrupt = corrupted_run(model, **_t, noise=city["noise"])
@@ -326,8 +327,8 @@ def _ref(restore):
             x[:, _last] = clean_cache[_name][:, _last]
             return x
         hooks[_name] = put
-    lg = facts.run_with_hooks(model, city["tokens"], hooks)[torch.arange(facts.N_SUBJECTS), city["end"]]
-    return lg.softmax(-1)[torch.arange(facts.N_SUBJECTS), city["target"]]
+    lg = facts.run_with_hooks(model, city["tokens"], hooks)[torch.arange(N_TRACE), city["end"]]
+    return lg.softmax(-1)[torch.arange(N_TRACE), city["target"]]
 
 
 checks.assert_close("corrupted_run", corrupted_run(model, **_t, noise=city["noise"]), _ref(False), atol=1e-5,
@@ -1240,6 +1241,48 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # layer at every position, including the last token where this model reads the fact.
 # We do not reproduce CounterFact, the paper's essence and fluency scores, or MEMIT.
 #
+# **What we tried to make the paper's picture appear.** The claim we wanted to assert was the
+# paper's: the MLPs' effect peaks at the last subject token in a middle layer. We trained
+# variants of the model meant to push the fact lookup there, each with the shipped training
+# recipe except as listed: "bio" lines (`facts.FactsTrainConfig(bio=64)`: 64 lines
+# `<bos> prefix Ka vel dor Oslo baker Welsh` per batch, so the last subject token must itself
+# predict the city), narrower MLPs, more names and fewer syllables per slot (`facts.use_subjects(300, 7)`:
+# every pair of tokens is then shared by about six names, so only the three together say who it
+# is), and a deeper model. Each was traced as in exercise 4 (the six paraphrases, here the first
+# 150 names, one noise draw; printed, not part of this notebook; 12-23 minutes of one core each,
+# training and tracing, on a loaded machine). MLP effect at the last subject token, by layer:
+#
+# | variant | held-out | MLP at the last subject token, layer 0, 1, ... | restoring 2 MLP layers there, best | residual at the last subject token, best |
+# |---|---|---|---|---|
+# | shipped (no bio lines, 150 names of 10³, MLP 192, 3,000 steps) | 0.96 | 0.005, 0.004, −0.008, 0.003, −0.009, 0 | 0.001 (layers 2-3) | 0.087 (layer 0) |
+# | bio 64, 300 names of 10³, MLP 96, 2,500 steps | 1.00 | **0.103**, 0.000, −0.005, 0.006, −0.003, 0 | 0.124 (layers 0-1) | 0.151 (layer 0) |
+# | bio 64, 150 names of 10³, MLP 64, 2,000 steps | 1.00 | **0.068**, 0.036, 0.013, 0.003, 0.007, 0 | 0.101 (layers 0-1) | 0.191 (layer 0) |
+# | bio 64, 300 names of 7³, MLP 96, 2,500 steps | 1.00 | **0.058**, 0.011, −0.001, −0.002, 0.001, 0 | 0.067 (layers 0-1) | 0.117 (layer 2) |
+# | bio 64, 300 names of 7³, MLP 64, 2,500 steps | 1.00 | **0.046**, 0.003, 0.007, 0.007, 0.000, 0 | 0.060 (layers 0-1) | 0.118 (layer 1) |
+# | bio 192, 150 names of 10³, MLP 64, 1,500 steps | 1.00 | **0.058**, 0.024, 0.009, 0.019, 0.023, 0 | 0.090 (layers 0-1) | 0.256 (layer 1) |
+# | bio 64, 150 names of 10³, MLP 64, **8 layers**, 2,000 steps | 1.00 | **0.095**, 0.027, 0.005, 0.005, 0.002, 0.001, 0.001, 0 | 0.105 (layers 0-1) | 0.139 (layer 0) |
+#
+# The bio lines do move an MLP effect to the last subject token, as subject enrichment predicts
+# (Geva et al. 2023), but always into **layer 0**, with six layers or eight. Narrower MLPs spread it
+# over a second and third layer (0.068, 0.036, 0.013) without moving the peak, and harder names
+# make the whole effect smaller, not later; three times as many bio lines leave a small second
+# bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every variant the residual stream at the last
+# subject token restores 0.26 of P(object) at most: the paraphrases are still answered at the last token,
+# from the subject's tokens gathered there. So this lesson asserts what its shipped model does
+# (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**. Our reading, not
+# tested: the first attention layer already brings the three tokens together at the last one, so
+# the first MLP can look the fact up at once, and nothing makes a later layer do it instead.
+#
+# **Does ROME follow the trace?** We ran this notebook's twelve edits with ROME on four of the
+# variants too (printed; efficacy / paraphrase / neighbourhood). The shipped model: 0.67 / 0.58 /
+# 0.90 at layer 0, 0.33 / 0.38 / 1.00 at layer 2. Bio lines, MLP 64: 0.75 / 0.73 / 0.73 at layer 0,
+# 0.50 / 0.52 / 0.92 at layer 2. Bio lines, 300 names, MLP 96: 0.83 / 0.83 / 0.86 at layer 0 and
+# **0.92 / 0.92 / 0.92 at layer 2**, a layer where its trace shows no MLP effect at the subject at
+# all; fine-tuning layer 2 there gives 1.00 / 1.00 / 0.69 (FT) and 1.00 / 1.00 / 0.89 (FT+L, 0.1).
+# At layer 2 only: 300 names of 7³, MLP 96: 0.75 / 0.75 / 0.93; 192 bio lines, MLP 64: 0.75 / 0.79 / 0.94.
+# In every variant the bio lines made the facts easier to edit at the last subject token, but the
+# layer that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
+#
 # ## Why this matters for safety
 #
 # Editing and unlearning are the tools proposed for removing what a model should not know
@@ -1257,14 +1300,16 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 #
 # ## Going further
 #
-# 1. **Make the paper's picture appear.** Our model reads facts at the last token. Train a
-#    variant in which the subject's last token must already predict something fact-dependent:
-#    `facts.train(facts.model_config(), facts.FactsTrainConfig(bio=32))` adds to every batch 32
-#    "bio" lines, `Ka vel dor Oslo baker Welsh`, with a loss on each object (`facts.bio_batch`).
-#    It takes a few CPU minutes; we did not finish this run in time to report it. Does the MLP
-#    effect move to the last subject token, and does ROME's efficacy follow it?
-# 2. **Windows of layers.** The paper restores a window of 10 MLP layers at once. Restore
-#    windows of 2 and 3 of our six layers: does any MLP effect at the subject appear?
+# 1. **Make the paper's picture appear.** None of our variants (the table above) moved the
+#    MLP peak past layer 0. Try what we did not: more relations per subject (so enriching the
+#    subject once pays more), a tokeniser that splits names into a varying number of tokens, or
+#    longer training with stronger weight decay. Our knobs were `facts.use_subjects(n, syllables)`,
+#    `dataclasses.replace(facts.model_config(), d_mlp=64)` and
+#    `facts.train(config, facts.FactsTrainConfig(bio=64, steps=2000))`.
+# 2. **Windows of layers.** The paper restores a window of 10 of its 48 MLP layers at once.
+#    Restore windows of 2 and 3 of our six layers on the shipped model and on a bio variant:
+#    in the table, on every bio variant, the best window of 2 was layers 0-1 and added 0.033 at
+#    most to layer 0 alone. Is a window the right analogue for a model this shallow?
 # 3. **Which layer edits best?** Run the twelve-edit comparison at every layer and plot the
 #    three scores against the layer, next to the tracing effects, as Hase et al. did: is
 #    there any correlation?
