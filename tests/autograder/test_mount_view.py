@@ -1,0 +1,127 @@
+"""Issue 16, class 2 (files): the learner's process sees only what a run needs.
+
+A root of its own for L (a tmpfs with the interpreter, the course's packages, the shared
+libraries, a few /etc files, three device nodes, the run's /proc and the run's scratch), so
+the rest of the machine (other checkouts, /home, the checkout's solutions/ and tests/,
+/etc, /var, ...) is not there to read or list. Each probe runs as a hostile notebook through
+the real sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from autograder.settings import REPO_ROOT
+
+from .conftest import SLUG, needs_root, outputs_text
+
+SYSTEM = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "sbin", "tmp", "usr", "var"}
+
+
+def grade(grader, sub):
+    return grader.grade_bytes(SLUG, sub.bytes())
+
+
+def probe(grader, sub, paths: list[str], extra: str = "") -> tuple[dict, object]:
+    """What the learner's code gets for each path: a listing, the first bytes, or the error's name."""
+    code = f'''
+        import json, os
+        seen = {{}}
+        for p in {paths!r}:
+            try:
+                seen[p] = sorted(os.listdir(p)) if os.path.isdir(p) else open(p, "rb").read(64).decode("latin-1")
+            except Exception as e:
+                seen[p] = "!" + type(e).__name__
+        {extra}
+        print("SEEN", json.dumps(seen))
+    '''
+    r = grade(grader, sub().solve().after("double", code))
+    line = next((x for x in outputs_text(r).splitlines() if x.startswith("SEEN ")), None)
+    assert line is not None, outputs_text(r)
+    assert r.score == 5, r.results  # probing costs nothing and breaks nothing
+    return json.loads(line[5:]), r
+
+
+def _top(path: str) -> str:
+    return Path(os.path.realpath(path)).parts[1]
+
+
+def _refused(value) -> bool:
+    return isinstance(value, str) and value.startswith("!")
+
+
+@needs_root
+def test_the_checkout_shows_only_its_importable_packages(grader, sub):
+    root = Path(REPO_ROOT)
+    files = [root / "README.md", root / "pyproject.toml", root / "tests" / "autograder" / "conftest.py",
+             root / "solutions", root / "mutants", root / ".git"]
+    seen, r = probe(grader, sub, [str(root)] + [str(f) for f in files if f.exists()] + [str(root / "course")],
+                    extra="import course.models.gpt; seen['course import'] = course.models.gpt.__name__")
+    assert set(seen[str(root)]) <= {"course", "autograder"}, f"the learner's code lists the checkout: {seen[str(root)]}"
+    for f in files:
+        if f.exists():
+            assert _refused(seen[str(f)]) or seen[str(f)] == [], f"{f} is readable by the learner: {seen[str(f)]!r}"
+    assert "__init__.py" in seen[str(root / "course")]
+    assert seen["course import"] == "course.models.gpt"
+    assert r.isolation["files"] == "minimal root", r.isolation
+
+
+@needs_root
+def test_the_machine_beyond_the_run_is_not_there(grader, sub):
+    g = grader.settings
+    other = "/work/main/README.md"  # another checkout on a machine that has one
+    paths = ["/", "/home", "/root", "/etc", "/var", "/opt", "/srv", "/mnt", "/etc/shadow", "/etc/hostname",
+             "/proc/1/environ", str(Path(REPO_ROOT).parent), str(g.data_path), str(g.course_dir / "solutions")]
+    if os.path.exists(other) and not Path(other).resolve().is_relative_to(Path(REPO_ROOT).resolve()):
+        paths.append(other)
+    seen, r = probe(grader, sub, paths)
+    allowed = SYSTEM | {_top(p) for p in (sys.prefix, sys.base_prefix, REPO_ROOT)}
+    assert set(seen["/"]) <= allowed, f"/ shows {sorted(set(seen['/']) - allowed)}"
+    for p in ("/home", "/opt", "/srv", "/mnt", "/etc/shadow", "/etc/hostname", "/proc/1/environ", str(g.data_path),
+              str(g.course_dir / "solutions"), other):
+        if p in seen:
+            assert _refused(seen[p]) or seen[p] == [], f"{p}: {seen[p]!r}"
+    assert set(seen["/etc"]) <= {"ld.so.cache", "localtime", "passwd", "group", "nsswitch.conf", "hosts"}, seen["/etc"]
+    assert set(seen["/var"]) <= {"tmp"}, seen["/var"]
+    if not _refused(seen["/root"]):
+        assert set(seen["/root"]) <= {".pyenv"}, seen["/root"]
+    parent = seen[str(Path(REPO_ROOT).parent)]
+    assert _refused(parent) or set(parent) <= {Path(REPO_ROOT).name, *[Path(p).relative_to(Path(REPO_ROOT).parent).parts[0]
+        for p in (sys.prefix, sys.base_prefix) if Path(p).is_relative_to(Path(REPO_ROOT).parent)]}, parent
+    assert r.isolation["files"] == "minimal root", r.isolation
+
+
+@needs_root
+def test_the_view_is_read_only_and_what_lessons_use_still_works(grader, sub):
+    code = '''
+        import getpass, json, os, subprocess, sys, tempfile, time
+        got = {}
+        for p in ("/", "/usr", "/etc", os.path.dirname(os.__file__), "/var/tmp", "/dev/shm", "/tmp"):
+            try:
+                open(os.path.join(p, "written-by-learner"), "w").write("x")
+                got[p] = "written"
+            except OSError as e:
+                got[p] = type(e).__name__
+        got["child"] = subprocess.run([sys.executable, "-c", "import numpy; print(numpy.zeros(2).sum())"],
+                                      capture_output=True, text=True).stdout.strip()
+        import matplotlib.pyplot as plt
+        plt.plot([1, 2]); plt.savefig("fig.png"); got["figure"] = os.path.getsize("fig.png") > 0
+        with tempfile.TemporaryDirectory() as d:
+            got["tempdir"] = os.path.isdir(d)
+        got["time"] = time.strftime("%Z", time.localtime(0)) != ""
+        got["urandom"] = len(os.urandom(8)) and len(open("/dev/urandom", "rb").read(4))
+        open("/dev/null", "w").write("x")
+        print("GOT", json.dumps(got))
+    '''
+    r = grade(grader, sub().solve().after("double", code))
+    line = next((x for x in outputs_text(r).splitlines() if x.startswith("GOT ")), None)
+    assert line is not None, outputs_text(r)
+    got = json.loads(line[4:])
+    for p in ("/", "/usr", "/etc"):
+        assert got[p] != "written", f"the learner's code wrote into {p}"
+    for p in ("/var/tmp", "/dev/shm", "/tmp"):
+        assert got[p] == "written", (p, got[p])
+    assert got["child"] == "0.0" and got["figure"] and got["tempdir"] and got["time"] and got["urandom"], got
+    assert r.score == 5
