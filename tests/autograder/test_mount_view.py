@@ -125,3 +125,68 @@ def test_the_view_is_read_only_and_what_lessons_use_still_works(grader, sub):
         assert got[p] == "written", (p, got[p])
     assert got["child"] == "0.0" and got["figure"] and got["tempdir"] and got["time"] and got["urandom"], got
     assert r.score == 5
+
+
+_AS_USER = r"""
+import json, os, sys
+from autograder.grading.sandbox.isolation import _isolate, _learner_view
+iso = _isolate({"scratch_bytes": 16 << 20, "hide": []})
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(r)
+    seen = {"view": _learner_view(iso, {"root": 0}), "iso": iso}
+    for p in sys.argv[1:]:
+        try:
+            seen[p] = sorted(os.listdir(p)) if os.path.isdir(p) else open(p, "rb").read(64).decode("latin-1")
+        except Exception as e:
+            seen[p] = "!" + type(e).__name__
+    for p in ("/", "/usr", "/etc"):
+        try:
+            open(os.path.join(p, "written"), "w").write("x")
+            seen["wrote " + p] = True
+        except OSError as e:
+            seen["wrote " + p] = type(e).__name__
+    import autograder.grading.sandbox.channel  # the course's packages still import
+    os.write(w, json.dumps(seen).encode())
+    os._exit(0)
+os.close(w)
+data = b""
+while chunk := os.read(r, 65536):
+    data += chunk
+os.waitpid(pid, 0)
+print(data.decode())
+"""
+
+
+@needs_root
+def test_as_an_ordinary_user_the_same_view_inside_a_user_namespace(tmp_path):
+    """The worker as an ordinary user (nobody): the same narrowing, inside the user namespace that
+    _isolate makes. Run with the system's interpreter (the course's venv may sit in root's home)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    python, setpriv = shutil.which("python3", path="/usr/bin:/bin"), shutil.which("setpriv")
+    if not python or not setpriv:
+        pytest.skip("needs /usr/bin/python3 and setpriv")
+    root = Path(REPO_ROOT)
+    if any(os.stat(p).st_mode & 0o005 != 0o005 for p in [root, *root.parents]):
+        pytest.skip("the checkout is not readable by other users")
+    paths = ["/", "/etc", str(root), str(root / "README.md"), "/home", "/root", "/etc/hostname"]
+    done = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", _AS_USER, *paths],
+                          capture_output=True, text=True, timeout=60, cwd="/",
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    if not seen["iso"]["mounts"]:
+        pytest.skip(f"no user namespaces here: {seen['iso']}")
+    assert seen["view"] == "minimal root", seen
+    assert set(seen["/"]) <= SYSTEM | {_top(root)}, seen["/"]
+    assert set(seen[str(root)]) <= {"course", "autograder"}, seen[str(root)]
+    for p in (str(root / "README.md"), "/home", "/root", "/etc/hostname"):
+        assert _refused(seen[p]) or seen[p] == [], (p, seen[p])
+    assert set(seen["/etc"]) <= {"ld.so.cache", "localtime", "passwd", "group"}, seen["/etc"]
+    for p in ("/", "/usr", "/etc"):  # "root" inside the namespace, yet the view is read-only
+        assert seen["wrote " + p] is not True, p
