@@ -156,7 +156,19 @@ data = b""
 while chunk := os.read(r, 65536):
     data += chunk
 os.waitpid(pid, 0)
-print(data.decode())
+seen = json.loads(data)
+r, w = os.pipe()
+if os.fork() == 0:  # where the kernel refuses a step: the pair's view, said so, nothing left behind
+    from autograder.grading.sandbox import isolation
+    def refuse(new_root):
+        raise OSError(1, "pivot_root: refused here")
+    isolation._pivot_root = refuse
+    fell = {"view": isolation._learner_view(iso, {"root": 0}), "/": sorted(os.listdir("/")), "/tmp": os.listdir("/tmp")}
+    os.write(w, json.dumps(fell).encode())
+    os._exit(0)
+os.close(w)
+seen["fallback"] = json.loads(os.read(r, 1 << 20))
+print(json.dumps(seen))
 """
 
 
@@ -191,3 +203,7 @@ def test_as_an_ordinary_user_the_same_view_inside_a_user_namespace(tmp_path):
     assert set(seen["/etc"]) <= {"ld.so.cache", "localtime", "passwd", "group"}, seen["/etc"]
     for p in ("/", "/usr", "/etc"):  # "root" inside the namespace, yet the view is read-only
         assert seen["wrote " + p] is not True, p
+    fell = seen["fallback"]
+    assert fell["view"] == "private tmp only (pivot_root: refused here)", fell
+    assert not set(fell["/"]) <= SYSTEM | {_top(root)}, fell["/"]  # the pair's view: the machine's /
+    assert not any(n.startswith(".root-") for n in fell["/tmp"]), fell["/tmp"]
