@@ -131,12 +131,25 @@ def test_the_view_is_read_only_and_what_lessons_use_still_works(grader, sub):
 _AS_USER = r"""
 import json, os, sys
 from autograder.grading.sandbox.isolation import _isolate, _learner_view
+from autograder.grading.sandbox import isolation
 iso = _isolate({"scratch_bytes": 16 << 20, "hide": []})
+isolation._c().prctl(isolation.PR_SET_DUMPABLE, 0, 0, 0, 0)  # as the zygote is, and all it forks
+parent = os.getpid()
 r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
     os.close(r)
     seen = {"view": _learner_view(iso, {"root": 0}), "iso": iso}
+    isolation._drop_caps()  # as L does (_drop_to)
+    try:  # "root" in the user namespace, but without CAP_SYS_ADMIN
+        isolation._mount("none", "/usr", "", isolation.MS_BIND | isolation.MS_REMOUNT | isolation.MS_NOSUID | isolation.MS_NODEV)
+        seen["remount"] = "remounted /usr read-write"
+    except OSError as e:
+        seen["remount"] = "!" + e.strerror
+    try:  # the machine's /proc here: the pair's processes' view of the machine is not reachable through it
+        seen["through /proc"] = os.listdir(f"/proc/{parent}/root/")
+    except OSError as e:
+        seen["through /proc"] = "!" + type(e).__name__
     for p in sys.argv[1:]:
         try:
             seen[p] = sorted(os.listdir(p)) if os.path.isdir(p) else open(p, "rb").read(64).decode("latin-1")
@@ -203,6 +216,8 @@ def test_as_an_ordinary_user_the_same_view_inside_a_user_namespace(tmp_path):
     assert set(seen["/etc"]) <= {"ld.so.cache", "localtime", "passwd", "group"}, seen["/etc"]
     for p in ("/", "/usr", "/etc"):  # "root" inside the namespace, yet the view is read-only
         assert seen["wrote " + p] is not True, p
+    assert _refused(seen["remount"]), seen["remount"]
+    assert _refused(seen["through /proc"]), seen["through /proc"]
     fell = seen["fallback"]
     assert fell["view"] == "private tmp only (pivot_root: refused here)", fell
     assert not set(fell["/"]) <= SYSTEM | {_top(root)}, fell["/"]  # the pair's view: the machine's /

@@ -354,12 +354,31 @@ def _vm_size() -> int:
     return 0
 
 
+PR_CAPBSET_DROP, PR_SET_SECUREBITS = 24, 28
+SECBITS_LOCKED_NOROOT = 0x3f  # keep-caps off, no set-uid fixup, no root privileges on exec: each locked
+
+
+def _drop_caps() -> None:
+    """No capability left, none to regain on exec. As root the uid change already cleared them;
+    in a user namespace the process is "root" there, and with CAP_SYS_ADMIN it could remount the
+    read-only view read-write, or mount over it."""
+    libc = _c()
+    libc.prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0)
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: past the last
+            break
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: twice 32 bits, all zero
+    libc.capset(header, data)
+
+
 def _drop_to(uid: int, home: str) -> None:
     if os.geteuid() == 0 and uid:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     _c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _drop_caps()
     os.environ.clear()
     os.environ.update({"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),

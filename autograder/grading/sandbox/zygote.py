@@ -18,6 +18,7 @@ from .channel import _LEN, ChannelClosed, ChannelTimeout, _recv_exact, recv_json
 from .isolation import (
     CLONE_NEWPID,
     PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
     UidLease,
     _c,
@@ -143,6 +144,10 @@ def zygote_main(fd: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    # Not dumpable, nor what it forks (P, T, the run's init) until a uid change or exec: a learner's
+    # process of the same uid (a worker without root) can neither ptrace them nor reach their
+    # files through /proc/<pid>/root, cwd or fd, the machine's view that L's own root leaves out
+    _c().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
     _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
     send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
