@@ -50,6 +50,10 @@ def pair_main(worker_fd: int, job: dict) -> None:
             files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
         own_pids = os.open("/proc/self/ns/pid", os.O_RDONLY)  # to give T's later children its own again
         isolation = _isolate(job)
+        # From here not dumpable (P, T, the run's init; after the user namespace's maps are written,
+        # which needs it): without root L has T's uid and, its capabilities dropped, could otherwise
+        # reach T's view of the machine through /proc/<T>/root, cwd or fd, or ptrace T
+        _c().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         base = int(job["uid_base"]) + int(job["uid_index"])
         uid_l, uid_t = (base, base + 1000) if root else (0, 0)
         isolation["uids"] = root
@@ -144,10 +148,6 @@ def zygote_main(fd: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
-    # Not dumpable, nor what it forks (P, T, the run's init) until a uid change or exec: a learner's
-    # process of the same uid (a worker without root) can neither ptrace them nor reach their
-    # files through /proc/<pid>/root, cwd or fd, the machine's view that L's own root leaves out
-    _c().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
     _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
     send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
