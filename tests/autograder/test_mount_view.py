@@ -222,3 +222,72 @@ def test_as_an_ordinary_user_the_same_view_inside_a_user_namespace(tmp_path):
     assert fell["view"] == "private tmp only (pivot_root: refused here)", fell
     assert not set(fell["/"]) <= SYSTEM | {_top(root)}, fell["/"]  # the pair's view: the machine's /
     assert not any(n.startswith(".root-") for n in fell["/tmp"]), fell["/tmp"]
+
+
+_ZYGOTE_AS_USER = r"""
+import json, sys
+from autograder.grading.sandbox import Zygote
+probe = '''
+import ctypes, os
+seen = {}
+init = os.getppid()  # the run's init; its parent is P, now T
+t = int(open(f"/proc/{init}/stat").read().rsplit(")", 1)[1].split()[1])
+for p in ["/", sys_root, f"/proc/{init}/root", f"/proc/{t}/root", f"/proc/{t}/cwd", "/home"]:
+    try:
+        seen[p] = sorted(os.listdir(p))
+    except OSError as e:
+        seen[p] = "!" + type(e).__name__
+libc = ctypes.CDLL(None, use_errno=True)
+rc = libc.mount(b"none", b"/usr", None, ctypes.c_ulong(4096 | 32 | 2 | 4), None)  # bind, remount: read-write
+seen["remount"] = "remounted" if rc == 0 else "!" + os.strerror(ctypes.get_errno())
+print("SEEN " + repr(seen))
+'''.replace("sys_root", repr(sys.argv[1]))
+job = {"slot": 0, "uid_base": 61000, "cpu_seconds": 20, "memory_bytes": 2 << 30, "max_processes": 64,
+       "max_file_bytes": 1 << 24, "scratch_bytes": 64 << 20, "output_bytes": 1 << 20, "trusted_imports": "",
+       "files_from": "", "mode": "split", "hide": [], "fallback_scratch": sys.argv[2]}
+cells = [{"index": 0, "kind": "code", "source": probe, "in_learner": False, "visible": ""},
+         {"index": 1, "kind": "code", "source": "def f(x):\n    return 2 * x", "in_learner": False, "visible": ""},
+         {"index": 2, "kind": "test", "source": "assert f(3) == 6", "in_learner": False, "visible": ""}]
+z = Zygote([])
+z.start()
+try:
+    out = z.run(job, cells, 30)
+finally:
+    z.stop()
+print(json.dumps({"status": out.status, "reason": out.reason, "isolation": out.isolation, "ok": out.cells.get(2, {}).get("ok"),
+                  "text": "".join(o.get("text", "") for c in out.cells.values() for o in c.get("outputs", []))}))
+"""
+
+
+@needs_root
+def test_as_an_ordinary_user_a_whole_run_gets_its_root_and_cannot_reach_t(tmp_path):
+    """The real zygote and pair as nobody (system interpreter, stdlib only): L's root is built inside
+    the user namespace; L, "root" there, holds no capability, and T (same uid) is out of its reach."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    python, setpriv = shutil.which("python3", path="/usr/bin:/bin"), shutil.which("setpriv")
+    root = Path(REPO_ROOT)
+    if not python or not setpriv or any(os.stat(p).st_mode & 0o005 != 0o005 for p in [root, *root.parents]):
+        pytest.skip("needs /usr/bin/python3, setpriv and a checkout other users can read")
+    scratch = tmp_path / "fallback"
+    scratch.mkdir(mode=0o777)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(scratch, 0o777)
+    done = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c", _ZYGOTE_AS_USER,
+                           str(root), str(scratch)], capture_output=True, text=True, timeout=120, cwd="/",
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    if not out["isolation"].get("mounts"):
+        pytest.skip(f"no user namespaces here: {out['isolation']}")
+    assert out["status"] == "done" and out["ok"], out
+    assert out["isolation"]["files"] == "minimal root", out["isolation"]
+    seen = eval(out["text"].split("SEEN ", 1)[1].strip())  # a dict of str -> list | str, printed by repr
+    assert set(seen["/"]) <= SYSTEM | {_top(root)}, seen["/"]
+    assert set(seen[str(root)]) <= {"course", "autograder"}, seen[str(root)]
+    for key in seen:
+        if key.startswith("/proc/") or key in ("/home", "remount"):
+            assert _refused(seen[key]) or seen[key] == [], (key, seen[key])

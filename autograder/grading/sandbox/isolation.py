@@ -247,6 +247,11 @@ def _narrow_view(own_proc: bool, users: dict[str, int]) -> str:
     try:
         _mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
         os.chmod(stage, 0o755)
+        # the scratch first: what is bound below it next (a checkout under /tmp) stays on top
+        _bind("/tmp", stage + "/tmp", rec=False, writable=True)
+        for d in ("/var/tmp", "/dev/shm"):
+            if os.path.isdir(d):
+                _bind(d, stage + d, rec=False, writable=True)
         for d in _SYSTEM_DIRS:
             if os.path.islink(d):
                 os.symlink(os.readlink(d), stage + d)
@@ -262,17 +267,13 @@ def _narrow_view(own_proc: bool, users: dict[str, int]) -> str:
                 _bind(f, stage + f)
         _write(stage + "/etc/passwd", "".join(f"{n}:x:{u}:{u}:{n}:/tmp/{n}:/usr/sbin/nologin\n" for n, u in users.items()))
         _write(stage + "/etc/group", "".join(f"{n}:x:{u}:\n" for n, u in users.items()))
-        os.makedirs(stage + "/dev", mode=0o755)
+        os.makedirs(stage + "/dev", mode=0o755, exist_ok=True)
         for name in _DEVICES:
             if os.path.exists("/dev/" + name):
                 _bind("/dev/" + name, stage + "/dev/" + name, rec=False, writable=True)
         for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                              ("stderr", "/proc/self/fd/2")):
             os.symlink(target, f"{stage}/dev/{name}")
-        _bind("/tmp", stage + "/tmp", rec=False, writable=True)
-        for d in ("/var/tmp", "/dev/shm"):
-            if os.path.isdir(d):
-                _bind(d, stage + d, rec=False, writable=True)
         os.makedirs(stage + "/proc", mode=0o555)
         if own_proc:
             _mount("proc", stage + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
