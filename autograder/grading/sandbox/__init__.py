@@ -25,14 +25,16 @@ Isolation, when the worker runs as root (CI, a server): the pair gets a new netw
 namespace (no network, not even loopback traffic to the service) and a new mount
 namespace with one private, size-limited tmpfs for /tmp, /var/tmp and /dev/shm, and the
 course's solutions/, the service's data directory and any other listed path hidden under
-empty read-only mounts. L runs as a uid of its own (``sandbox_uid_base + i``, leased machine-wide: UidLease), T as
+empty read-only mounts; the run's init then gives L a root of its own (a tmpfs holding, read-only,
+only the interpreter, the course's packages, the system's libraries and the run's scratch and
+/proc: ``isolation._narrow_view``). L runs as a uid of its own (``sandbox_uid_base + i``, leased machine-wide: UidLease), T as
 another, so L can neither signal nor trace T, the worker or another submission, and can
 write only in its scratch directory. Both have setrlimit limits on CPU time, address
 space, processes, file size and open files, and the worker enforces the notebook's total
 wall-clock time. As root, the run's learner side also gets a PID namespace of its own (its init
 reaps, and when it ends every process of the run ends; the run sees no other process) and a
 cgroup (memory, processes and CPU for the run as a whole: cgroups.py). Without root, the pair gets what an unprivileged user namespace allows
-(network and mount namespaces) when the kernel permits it, and otherwise only limits and
+(network and mount namespaces, and L's own root) when the kernel permits it, and otherwise only limits and
 a scratch directory; ``isolation`` in every result says which.
 
 The package, one module per concern: ``channel`` (messages on a socket), ``boundary`` (what

@@ -153,6 +153,161 @@ def _private_proc() -> None:
         pass
 
 
+# --------------------------------------------------------------------------- the learner's view
+MS_NOEXEC, MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 8, 1024, 2048, 1 << 21
+MNT_DETACH = 2
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "ppc64": 203, "s390x": 217,
+                   "i686": 217, "armv7l": 218}
+# statvfs's flags that a read-only bind must keep (a mount from a less privileged namespace has them locked)
+_KEEP_FLAGS = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+               (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
+# what a run's /: the system's software (no user data: /usr and its links), three kinds of devices,
+# and from /etc only what the dynamic loader and the clock read (passwd and group are written for the run)
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")
+_DEVICES = ("null", "zero", "full", "random", "urandom")
+_NOT_IMPORTED = {"tests", "solutions", "mutants"}  # a checkout on sys.path: its packages only, never these
+
+
+def _importable(directory: str) -> list[str]:
+    """What of a sys.path directory outside the interpreter's prefixes L may see: its packages
+    (directories with ``__init__.py``) and modules, not the rest of a checkout (README, solutions/,
+    tests/, .git)."""
+    out = []
+    for name in sorted(os.listdir(directory)):
+        full = os.path.join(directory, name)
+        if name.startswith(".") or name in _NOT_IMPORTED:
+            continue
+        if os.path.isdir(full) and os.path.isfile(os.path.join(full, "__init__.py")):
+            out.append(full)
+        elif os.path.isfile(full) and name.endswith((".py", ".so", ".pth")) and name != "setup.py" \
+                and not name.endswith("_config.py"):
+            out.append(full)
+    return out
+
+
+def _view_paths() -> list[str]:
+    """The interpreter's installation (sys.base_prefix, sys.prefix: stdlib, site-packages) and the
+    importable packages of every other sys.path directory (the course's: ``course``, ``autograder``)."""
+    prefixes = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix)})
+    out = set(prefixes)
+    for p in _python_paths():
+        if not any(p == q or p.startswith(q.rstrip("/") + "/") for q in prefixes):
+            out.update(_importable(p))
+    out = sorted(out)
+    return [p for p in out if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in out)]
+
+
+def _bind(src: str, dst: str, *, rec: bool = True, writable: bool = False) -> None:
+    if os.path.isdir(src):
+        os.makedirs(dst, mode=0o755, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(dst), mode=0o755, exist_ok=True)
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT, 0o644))
+    _mount(src, dst, "", MS_BIND | (MS_REC if rec else 0))
+    if not writable:
+        f = os.statvfs(dst).f_flag
+        keep = sum(ms for st, ms in _KEEP_FLAGS if f & st)
+        _mount("none", dst, "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+
+
+def _pivot_root(new_root: str) -> None:
+    """Make ``new_root`` the process's / and detach the old one: nothing of it stays reachable."""
+    machine = os.uname().machine  # not the platform module: importing it costs 30 ms a run
+    nr = _SYS_PIVOT_ROOT.get(machine)
+    if nr is None:
+        raise OSError(38, f"pivot_root: unknown system call number on {machine}")
+    os.chdir(new_root)
+    _check(_c().syscall(nr, b".", b"."), "pivot_root")  # the old root is now stacked on the new one...
+    _check(_c().umount2(b".", MNT_DETACH), "umount old root")  # ...and gone
+    os.chdir("/")
+
+
+def _narrow_view(own_proc: bool, users: dict[str, int]) -> str:
+    """In the run's init, before it forks L: a mount namespace of its own whose / is a new tmpfs
+    holding, read-only, only what a run needs (``_view_paths``, the system's software and shared
+    libraries, the dynamic loader's cache and the clock's zone from /etc, /etc/passwd and
+    /etc/group written for the run's uids, /dev/null, zero, full, random, urandom), the run's
+    scratch tmpfs as /tmp, /var/tmp and /dev/shm, and /proc: a fresh one of the run's PID namespace
+    (``own_proc``) or else the machine's. Then pivot_root into it and detach the old root.
+    T keeps the pair's namespace (the course's own code; it reaches L's files through /tmp).
+    The same calls work as root and inside a user namespace (binds keep their locked flags).
+    Returns what the run got; an OSError leaves the caller to fall back to the pair's view."""
+    _check(_c().unshare(CLONE_NEWNS), "unshare")
+    _mount("none", "/", "", MS_REC | MS_PRIVATE)
+    os.umask(0o022)
+    stage = f"/tmp/.root-{os.getpid()}"
+    os.mkdir(stage, 0o700)
+    try:
+        _mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        os.chmod(stage, 0o755)
+        # the scratch first: what is bound below it next (a checkout under /tmp) stays on top
+        _bind("/tmp", stage + "/tmp", rec=False, writable=True)
+        for d in ("/var/tmp", "/dev/shm"):
+            if os.path.isdir(d):
+                _bind(d, stage + d, rec=False, writable=True)
+        for d in _SYSTEM_DIRS:
+            if os.path.islink(d):
+                os.symlink(os.readlink(d), stage + d)
+            elif os.path.isdir(d):
+                _bind(d, stage + d)
+        for p in _view_paths():
+            _bind(p, stage + p)
+        os.makedirs(stage + "/etc", mode=0o755, exist_ok=True)
+        for f in _ETC_FILES:
+            if os.path.islink(f):
+                os.symlink(os.readlink(f), stage + f)
+            elif os.path.isfile(f):
+                _bind(f, stage + f)
+        _write(stage + "/etc/passwd", "".join(f"{n}:x:{u}:{u}:{n}:/tmp/{n}:/usr/sbin/nologin\n" for n, u in users.items()))
+        _write(stage + "/etc/group", "".join(f"{n}:x:{u}:\n" for n, u in users.items()))
+        os.makedirs(stage + "/dev", mode=0o755, exist_ok=True)
+        for name in _DEVICES:
+            if os.path.exists("/dev/" + name):
+                _bind("/dev/" + name, stage + "/dev/" + name, rec=False, writable=True)
+        for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                             ("stderr", "/proc/self/fd/2")):
+            os.symlink(target, f"{stage}/dev/{name}")
+        os.makedirs(stage + "/proc", mode=0o555)
+        if own_proc:
+            _mount("proc", stage + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        else:
+            _bind("/proc", stage + "/proc", writable=True)
+        _mount("none", stage, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        _pivot_root(stage)
+    except OSError:
+        try:
+            _c().umount2(stage.encode(), MNT_DETACH)
+            os.rmdir(stage)
+        except OSError:
+            pass
+        raise
+    try:
+        os.rmdir(stage)  # the staging directory in the run's /tmp (no longer a mount point)
+    except OSError:
+        pass
+    return "minimal root"
+
+
+def _learner_view(isolation: dict, users: dict[str, int]) -> str:
+    """In the run's init: narrow the view (``_narrow_view``) or, where the kernel refuses, keep the
+    pair's (a private /tmp, hidden paths; the run's own /proc where it has a PID namespace)."""
+    if not isolation["mounts"]:
+        return "scratch directory only"
+    try:
+        return _narrow_view(isolation["pids"], users)
+    except OSError as err:
+        if isolation["pids"]:
+            _private_proc()
+        return f"private tmp only ({err.strerror or err})"
+
+
 def _init_loop(learner: int) -> int:
     """The run's init: reap every orphan of the run until L ends, then end (and with it, the
     kernel ends every other process of the namespace). The exit status says how L ended:
@@ -200,12 +355,31 @@ def _vm_size() -> int:
     return 0
 
 
+PR_CAPBSET_DROP, PR_SET_SECUREBITS = 24, 28
+SECBITS_LOCKED_NOROOT = 0x3f  # keep-caps off, no set-uid fixup, no root privileges on exec: each locked
+
+
+def _drop_caps() -> None:
+    """No capability left, none to regain on exec. As root the uid change already cleared them;
+    in a user namespace the process is "root" there, and with CAP_SYS_ADMIN it could remount the
+    read-only view read-write, or mount over it."""
+    libc = _c()
+    libc.prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0)
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: past the last
+            break
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: twice 32 bits, all zero
+    libc.capset(header, data)
+
+
 def _drop_to(uid: int, home: str) -> None:
     if os.geteuid() == 0 and uid:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     _c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _drop_caps()
     os.environ.clear()
     os.environ.update({"HOME": home, "TMPDIR": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                        "MPLBACKEND": "Agg", "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),

@@ -18,6 +18,7 @@ from .channel import _LEN, ChannelClosed, ChannelTimeout, _recv_exact, recv_json
 from .isolation import (
     CLONE_NEWPID,
     PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
     UidLease,
     _c,
@@ -25,8 +26,8 @@ from .isolation import (
     _drop_to,
     _init_loop,
     _isolate,
+    _learner_view,
     _limits,
-    _private_proc,
     _scratch,
     _share_tempdirs,
     _stdio_to_null,
@@ -49,6 +50,10 @@ def pair_main(worker_fd: int, job: dict) -> None:
             files_fd = os.open(job["files_from"], os.O_RDONLY | os.O_DIRECTORY)  # still readable once /tmp is replaced
         own_pids = os.open("/proc/self/ns/pid", os.O_RDONLY)  # to give T's later children its own again
         isolation = _isolate(job)
+        # From here not dumpable (P, T, the run's init; after the user namespace's maps are written,
+        # which needs it): without root L has T's uid and, its capabilities dropped, could otherwise
+        # reach T's view of the machine through /proc/<T>/root, cwd or fd, or ptrace T
+        _c().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         base = int(job["uid_base"]) + int(job["uid_index"])
         uid_l, uid_t = (base, base + 1000) if root else (0, 0)
         isolation["uids"] = root
@@ -66,16 +71,20 @@ def pair_main(worker_fd: int, job: dict) -> None:
         os.chmod(exchange, 0o711)  # L may enter the directories a test makes for it, not list or add to this one
         a, b = socket.socketpair()
         fingerprint = _fingerprint()
+        users = {"root": 0, "learner": uid_l, "tests": uid_t} if root else {"root": 0}
+        view_r, view_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # I, the run's init (pid 1 of its PID namespace), then L under it
             try:
                 worker.close()
                 a.close()
-                _close_fds({b.fileno()})
+                os.close(view_r)
+                _close_fds({b.fileno(), view_w})
                 _stdio_to_null()
                 _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-                if isolation["pids"]:
-                    _private_proc()
+                # L's own root: only what a run needs (T keeps the pair's view)
+                os.write(view_w, _learner_view(isolation, users).encode()[:512])
+                os.close(view_w)
                 cgroups.join(run_groups)
                 lpid = os.fork()
                 if lpid:
@@ -91,6 +100,9 @@ def pair_main(worker_fd: int, job: dict) -> None:
             finally:
                 os._exit(0)
         b.close()
+        os.close(view_w)
+        isolation["files"] = _read_view(view_r)
+        os.close(view_r)
         if isolation["pids"]:
             _c().setns(own_pids, CLONE_NEWPID)  # a test's own subprocesses are not the learner's
         os.close(own_pids)
@@ -110,6 +122,15 @@ def pair_main(worker_fd: int, job: dict) -> None:
             pass
     finally:
         os._exit(0)
+
+
+def _read_view(fd: int, seconds: float = 30.0) -> str:
+    """What view of the files the run's init gave L (``isolation._learner_view``)."""
+    import select
+
+    if not select.select([fd], [], [], seconds)[0]:
+        return "unknown (the run's init did not say)"
+    return os.read(fd, 512).decode(errors="replace") or "unknown (the run's init ended)"
 
 
 def zygote_main(fd: int) -> None:
