@@ -442,7 +442,7 @@ class _Conn:
             raise LearnerTimeout() from err
         except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
             raise LearnerCrashed(str(err)) from err
-        except (_PASSTHROUGH, ConstructorError):
+        except (*_PASSTHROUGH, ConstructorError):
             raise
         except Exception as err:
             raise LearnerCrashed(f"the learner process sent something unreadable ({err})") from err
