@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from autograder.grading.pipeline import hidden_paths
 
 BOX = '''
@@ -93,3 +95,67 @@ def test_a_constructor_inside_try_is_waited_for(grader):
     ''')
     assert ok, text
     assert "caught: a negative box" in text and "caught again" in text, text
+
+
+# A constructor that changes the test's numpy argument in place, only once T has stopped waiting for
+# its class (its first DEFER_AFTER calls are clean). T judges the change itself, from the arguments L
+# sends back by value with each reply, as for a call it waits for (issue 16, class 4); a reply that
+# does not bring them back counts as a change, so a learner process that rewrites its report fails too.
+SCALE = '''
+import numpy as np
+
+class Scale:
+    made = 0
+
+    def __init__(self, x):
+        Scale.made += 1
+        if Scale.made > 5:
+            x *= 2
+        self.x = x.copy()
+'''
+LIARS = {
+    "the report says nothing came back": '''
+import autograder.grading.sandbox.learner as _l
+_after, _seen = _l._Learner.arguments_after, []
+def _lie(self, arrays):  # honest while T waits (the first calls), silent once it does not
+    _seen.append(1)
+    return _after(self, arrays) if len(_seen) <= 3 else []
+_l._Learner.arguments_after = _lie
+''',
+    "a forged reply without the report": '''
+import autograder.grading.sandbox.learner as _l
+_handle = _l._Learner.handle
+def _forged(self, msg):
+    out = _handle(self, msg)
+    deferred = type(msg) is tuple and len(msg) > 4  # a call T did not wait for
+    return out[:2] if deferred and type(out) is tuple and out[:1] == ("value",) else out
+_l._Learner.handle = _forged
+''',
+}
+IN_PLACE = '''
+    xs = [np.ones(3) for _ in range(8)]
+    made = [Scale(x) for x in xs]
+    assert all(float(x.sum()) == 3.0 for x in xs)  # T's own arrays never change: its check cannot see it
+    print("reached the end")
+'''
+
+
+def test_a_deferred_constructor_that_changes_its_numpy_argument_fails_the_cell(grader):
+    ok, text, stats = run(grader, SCALE, IN_PLACE)
+    assert stats["deferred"] >= 1, stats
+    assert not ok, text
+    assert "changed a numpy array it was given" in text, text
+
+
+@pytest.mark.parametrize("case", list(LIARS))
+def test_a_learner_process_that_hides_the_arguments_of_a_deferred_constructor_fails(grader, case):
+    ok, text, stats = run(grader, SCALE + LIARS[case], IN_PLACE)
+    assert stats["deferred"] >= 1, stats
+    assert not ok, text
+    assert "did not send back the numpy array" in text, text
+
+
+def test_a_deferred_constructor_that_leaves_its_argument_alone_passes(grader):
+    ok, text, stats = run(grader, SCALE.replace("x *= 2", "x = x * 2"), IN_PLACE)
+    assert stats["deferred"] >= 1, stats
+    assert ok, text
