@@ -197,7 +197,8 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
             print(f"  profile: one grading {p['seconds']:.2f} s (its cells {p['cells_seconds']:.2f} s, CPU of both "
                   f"processes {p['cpu_seconds']:.2f} s), {p.get('round_trips', 0)} round trips to the learner "
                   f"process ({p.get('wait_seconds', 0):.2f} s waiting on them; {p.get('attribute_hits', 0)} attribute "
-                  f"reads answered without one); by kind: {p.get('ops')}; most in cells "
+                  f"reads answered without one; {p.get('deferred', 0)} constructor calls not waited for); by kind: "
+                  f"{p.get('ops')}; most in cells "
                   f"{', '.join(f'{c}: {k}' for c, k in busiest)}", flush=True)
         services = {}
         for s in slots:
