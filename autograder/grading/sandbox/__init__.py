@@ -20,8 +20,9 @@ forge the report of its result. So a submission runs as a pair:
   handle on.
 
 Both are forked from a **zygote**: a process started once per worker that has already
-imported numpy, torch and ``course.checks``, so a submission pays for a fork (a few
-milliseconds), not for a kernel start and ``import torch`` (seconds).
+imported numpy, torch and ``course.checks`` (and what torch imports on first use:
+``zygote.TORCH_LAZY_IMPORTS``), so a submission pays for a fork (a few milliseconds), not for
+a kernel start and ``import torch`` (seconds).
 
 Isolation, when the worker runs as root (CI, a server): the pair gets a new network
 namespace (no network, not even loopback traffic to the service) and a new mount
