@@ -176,7 +176,9 @@ def profile(lesson, raw: bytes, work: Path) -> dict:
         report = g.grade_bytes(lesson.slug, raw)
     finally:
         g.stop()
-    return {"seconds": report.grading_seconds, "score": report.score, **outcomes[-1].channel}
+    last = outcomes[-1]
+    return {"seconds": report.grading_seconds, "score": report.score, "cells_seconds": last.seconds,
+            "cpu_seconds": last.cpu_seconds, **last.channel}
 
 
 def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader: bool, want_profile: bool) -> dict:
@@ -191,9 +193,13 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
         if want_profile:
             res["profile"] = profile(lesson, raw, work)
             p = res["profile"]
-            print(f"  profile: one grading {p['seconds']:.2f} s, {p.get('round_trips', 0)} round trips to the learner "
+            busiest = sorted(p.get("cells", {}).items(), key=lambda kv: -kv[1])[:3]
+            print(f"  profile: one grading {p['seconds']:.2f} s (its cells {p['cells_seconds']:.2f} s, CPU of both "
+                  f"processes {p['cpu_seconds']:.2f} s), {p.get('round_trips', 0)} round trips to the learner "
                   f"process ({p.get('wait_seconds', 0):.2f} s waiting on them; {p.get('attribute_hits', 0)} attribute "
-                  f"reads answered without one); by kind: {p.get('ops')}", flush=True)
+                  f"reads answered without one; {p.get('deferred', 0)} constructor calls not waited for); by kind: "
+                  f"{p.get('ops')}; most in cells "
+                  f"{', '.join(f'{c}: {k}' for c, k in busiest)}", flush=True)
         services = {}
         for s in slots:
             services[s] = Service(lesson, s, work)

@@ -12,14 +12,17 @@ forge the report of its result. So a submission runs as a pair:
   (``double``, ``x``), T fetches it from L: data comes by value through a decoder that
   builds only plain values, numpy arrays and torch tensors; functions and other objects
   become proxies whose calls run in L (an instance of a plain class of the learner's comes
-  with a copy of its attributes, good until T next sends anything: ``values.plain_attributes``).
+  with a copy of its attributes, good until T next sends anything: ``values.plain_attributes``;
+  a call to a constructor of the learner's own class may go without waiting, its reply read with
+  the next request's, and its error fails the test cell uncatchably: ``tests._Conn.construct``).
   Whatever the learner's code patches, it patches
   in L, where no test runs. Only T reports results to the worker, over a socket L has no
   handle on.
 
 Both are forked from a **zygote**: a process started once per worker that has already
-imported numpy, torch and ``course.checks``, so a submission pays for a fork (a few
-milliseconds), not for a kernel start and ``import torch`` (seconds).
+imported numpy, torch and ``course.checks`` (and what torch imports on first use:
+``zygote.TORCH_LAZY_IMPORTS``), so a submission pays for a fork (a few milliseconds), not for
+a kernel start and ``import torch`` (seconds).
 
 Isolation, when the worker runs as root (CI, a server): the pair gets a new network
 namespace (no network, not even loopback traffic to the service) and a new mount

@@ -13,22 +13,70 @@ import sys
 import time
 import types
 
-from .channel import MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
+from .channel import _LEN, MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
 from .code import name_remote
 from .learner import _run_code, _transform
-from .proxies import Remote, RemoteError, _Decoder, _LearnerHook
-from .state import _HOOK_DICTS, _apply_payload, _hook_dicts, _learner_graph, _snapshot, _Sync, _t_dumps, _tensor_build
+from .proxies import Remote, RemoteError, _Decoder, _LearnerHook, _remote_type
+from .state import (
+    _HOOK_DICTS,
+    _apply_payload,
+    _hook_dicts,
+    _learner_graph,
+    _rng_fingerprint,
+    _snapshot,
+    _Sync,
+    _t_dumps,
+    _tensor_build,
+)
 from .values import (
     _BUILTIN_EXCEPTIONS,
     _PASSTHROUGH,
     TAG,
     LearnerCrashed,
     LearnerTimeout,
+    _is_tag,
     _local_callable,
     _syncable,
     _TrustedModuleName,
     safe_loads,
 )
+
+
+class ConstructorError(BaseException):
+    """A constructor call T sent without waiting for its reply raised in L. A BaseException: no
+    ``except Exception`` in a test or a check catches it, so an error that surfaces late can fail
+    the test cell it belongs to, never pass one (``checks.assert_raises`` around a later call)."""
+
+
+DEFER_AFTER = 3  # clean constructions of a class, each waited for, before its calls stop waiting
+MAX_PENDING = 16  # constructor calls in flight at most
+PENDING_BYTES = 64 << 10  # and their messages' bytes: far below a socket's buffer, so neither side blocks sending
+_HANDLER_RANGES: dict = {}
+
+
+def _no_handler_above() -> bool:
+    """Whether no frame of the test (up to the cell's own) is inside a ``try`` or ``with``: only then
+    may a constructor's error surface later than its call (a test that expects it to raise waits)."""
+    import dis
+
+    f = sys._getframe(2)
+    while f is not None and f.f_code is not _run_code.__code__:
+        code = f.f_code
+        ranges = _HANDLER_RANGES.get(code)
+        if ranges is None:
+            try:
+                ranges = tuple((e.start, e.end) for e in dis._parse_exception_table(code))
+            except Exception:
+                return False
+            if len(_HANDLER_RANGES) > 4096:
+                _HANDLER_RANGES.clear()
+            _HANDLER_RANGES[code] = ranges
+        lasti = f.f_lasti
+        for start, end in ranges:
+            if start <= lasti < end:
+                return False
+        f = f.f_back
+    return f is not None
 
 
 class _Conn:
@@ -38,6 +86,7 @@ class _Conn:
         self.sock, self.deadline, self.limit = sock, deadline, limit
         self.decode = _Decoder(self)
         self.trefs: dict[int, object] = {}
+        self.cell = -1  # the cell being run (for the round trips per cell in stats)
         self.sources: dict[str, str] = {}  # "<cell N>" -> the learner's source, as run
         self.sync = _Sync(weak=True)
         self._compiled: dict[str, types.CodeType | None] = {}
@@ -47,7 +96,18 @@ class _Conn:
         self.hook_wrappers: dict[int, _LearnerHook] = {}
         self.changed_inputs: list[str] = []  # a test's numpy arguments a call changed, in this test cell
         self.stats = {"round_trips": 0, "bytes_out": 0, "bytes_in": 0, "wait_seconds": 0.0,
-                      "attribute_hits": 0, "ops": {}}
+                      "attribute_hits": 0, "ops": {}, "cells": {}, "deferred": 0, "callbacks": 0}
+        # Constructor calls of the learner's own classes (1.1's ``Tensor(a)`` in a finite-difference
+        # loop) go without waiting for their reply, once a class has made DEFER_AFTER clean instances
+        # (no exception, no callback, no state to keep in step): the proxy of the result is made
+        # here, and the replies are read in order with the next request (one wake-up for many).
+        self.constructors: dict[int, tuple[str, bool]] = {}  # rid of such a class -> (its name, instances callable)
+        self.clean: dict[int, int] = {}  # rid -> clean constructions so far; -1: always wait
+        self.pending: list = []  # (proxy, class rid, class name, numpy arguments) of calls not yet answered
+        self.pending_bytes = 0
+        self.outbox: list[bytes] = []  # their messages, framed, not sent yet
+        self.promise = 0  # L keeps such a result under this (negative) key until T learns its own
+        self.last_clean = True  # the last reply read carried no state to keep in step
         # rid -> ({attribute: encoded value}, {ids of its plain classes}) of the plain objects in
         # L's messages since T last sent one: L has run no code since (values.plain_attributes)
         self.attributes: dict[int, tuple[dict, frozenset]] = {}
@@ -223,32 +283,142 @@ class _Conn:
         inner = _t_dumps(msg, self.sync, self.trefs, sent, arrays)  # first: registers the tensors this message sends
         return pickle.dumps(("env", self.sync.outgoing(only_known=True), inner), protocol=5)
 
-    def _unpack(self, data: bytes):
+    def _unpack(self, data: bytes, keep: bool = True):
         env = safe_loads(data)
         if type(env) is not tuple or len(env) not in (3, 4) or env[0] != "env":
             raise LearnerCrashed("the learner process sent something unreadable")
+        self.last_clean = env[2] is None
         self.sync.incoming(env[2])
-        if len(env) == 4:
+        if len(env) == 4 and keep:  # (not when T sent more since: L has run again)
             self.keep_attributes(env[3])
         return env[1]
 
-    def raw(self, msg, sent: list | None = None, arrays: list | None = None):
+    def construct(self, cls, args, kwargs):
+        """``LearnersClass(...)``: sent without waiting when the class has earned it, else a call."""
+        rid = object.__getattribute__(cls, "_rid")
+        tname, callable_ = self.constructors[rid]
+        clean = self.clean.get(rid, 0)
+        if clean < DEFER_AFTER or len(self.pending) >= MAX_PENDING or not _no_handler_above():
+            callbacks = self.stats["callbacks"]
+            try:
+                value = self.request(("call", rid, args, kwargs))
+            except BaseException:
+                self.clean[rid] = -1
+                raise
+            ok = clean >= 0 and self.last_clean and callbacks == self.stats["callbacks"] and \
+                isinstance(value, Remote) and object.__getattribute__(value, "_tname") == tname
+            self.clean[rid] = clean + 1 if ok else -1
+            return value
+        trefs = len(self.trefs)
+        args, kwargs = self._enc(tuple(args)), self._enc(dict(kwargs))
+        if len(self.trefs) != trefs:  # a test's function among the arguments: L may call it back, so wait
+            return self.request(("call", rid, args, kwargs))
+        self.promise -= 1
+        msg = ("call", rid, args, kwargs, self.promise)
+        sent: list = []
+        arrays: list = []
         try:
             payload = self._pack(msg, sent, arrays)
         except Exception as err:
             raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
+        wait = bool(sent) or len(payload) > PENDING_BYTES // 4
+        if not wait and self.pending_bytes + len(payload) > PENDING_BYTES:
+            self.collect()
+        self.attributes.clear()  # from here on L runs: what it sent may change
+        self.epoch.clear()
+        self.outbox.append(_LEN.pack(len(payload)) + payload)  # sent with the next request, in one write
+        self.stats["deferred"] += 1
+        self.stats["bytes_out"] += len(payload)
+        proxy = _remote_type(tname)(self, self.promise, tname, callable_)
+        self.pending.append((proxy, rid, tname, arrays))
+        self.pending_bytes += len(payload)
+        if wait:  # a tensor or a test's function among the arguments: state to keep in step, read the reply now
+            self.collect()
+        return proxy
+
+    def _read_pending(self, keep_last: bool):
+        """Read the replies of the constructor calls in flight, in order; the first error, if any."""
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        first = None
+        for i, (proxy, rid, tname, arrays) in enumerate(pending):
+            try:  # (its wait is counted by raw, the only caller, with the request's)
+                data = recv_msg(self.sock, self.deadline, self.limit)
+            except ChannelTimeout as err:
+                raise LearnerTimeout() from err
+            except (ChannelClosed, ConnectionError, OSError) as err:
+                raise LearnerCrashed(str(err)) from err
+            self.stats["bytes_in"] += len(data)
+            try:
+                env = safe_loads(data)
+                drew = type(env) is tuple and len(env) > 2 and type(env[2]) is dict and "rng" in env[2]
+                rng = _rng_fingerprint() if drew else None  # (before L's state is applied)
+                reply = self._unpack(data, keep=keep_last and i == len(pending) - 1)
+            except _PASSTHROUGH:
+                raise
+            except Exception as err:
+                raise LearnerCrashed(f"the learner process sent something unreadable ({err})") from err
+            if not self.last_clean:
+                self.clean[rid] = -1  # its constructor changed state to keep in step: wait from now on
+                if drew and rng != self.sync.rng and first is None:
+                    first = ConstructorError(f"{tname}(...) drew random numbers while the test drew its own: the "
+                                             "grader could not keep them in step (write to the course: this is its bug)")
+            if type(reply) is not tuple or not reply:
+                raise LearnerCrashed("the learner process sent something unreadable")
+            if reply[0] in ("callback", "tgetattr"):
+                raise LearnerCrashed(f"{tname}(...) called back into the test from a constructor the grader did not wait "
+                                     "for")
+            v = reply[1] if len(reply) > 1 else None
+            if reply[0] == "value" and _is_tag(v, "ref") and len(v) > 4 and type(v[2]) is int and v[2] > 0 and \
+                    v[3] == tname and v[2] not in self.remotes:
+                object.__setattr__(proxy, "_rid", v[2])
+                self.remotes[v[2]] = proxy
+                if arrays:  # judged here, from the arguments sent back by value (a reply without them: changed)
+                    self.note_changed(rid, arrays, reply[2] if len(reply) > 2 else None)
+                continue
+            self.clean[rid] = -1
+            if first is None:
+                what = f"{reply[1]}: {reply[2]}" if reply[0] == "raise" and len(reply) > 2 else "did not make an instance"
+                first = ConstructorError(f"{tname}(...) {'raised ' if reply[0] == 'raise' else ''}{str(what)[:2000]} "
+                                         "(the grader did not wait for this call: the error shows where the test next "
+                                         "used your code)")
+        return first
+
+    def collect(self) -> None:
+        """Send the calls held and read their replies now (a test reads a result's attributes, the cell
+        ends): with a "flush", which runs none of L's code, so the last reply's attributes stay good."""
+        if self.pending:
+            self.raw(("flush",), keep_pending=True)
+
+    def raw(self, msg, sent: list | None = None, arrays: list | None = None, payload: bytes | None = None,
+            keep_pending: bool = False):
+        if payload is None:
+            try:
+                payload = self._pack(msg, sent, arrays)
+            except Exception as err:
+                raise TypeError(f"the grader cannot pass this value to the learner's code ({err})") from None
+        if self.pending and len(payload) > PENDING_BYTES:
+            self.collect()  # a large message waits for the replies in flight: neither side blocks sending
         stats = self.stats
+        late = None
         try:
             while True:
                 t0 = time.perf_counter()
                 self.attributes.clear()  # from here on L runs: what it sent may change
                 self.epoch.clear()
-                send_msg(self.sock, payload)
+                if self.outbox:  # the constructor calls held, then this message: L wakes once for all
+                    self.outbox.append(_LEN.pack(len(payload)) + payload)
+                    data, self.outbox = b"".join(self.outbox), []
+                    self.sock.sendall(data)
+                else:
+                    send_msg(self.sock, payload)
+                if self.pending:  # L answers in order: the constructor calls first
+                    late = self._read_pending(keep_last=keep_pending) or late
                 data = recv_msg(self.sock, self.deadline, self.limit)
                 stats["wait_seconds"] += time.perf_counter() - t0
                 stats["round_trips"] += 1
                 op = str(msg[0]) if type(msg) is tuple and msg else "?"
                 stats["ops"][op] = stats["ops"].get(op, 0) + 1
+                stats["cells"][self.cell] = stats["cells"].get(self.cell, 0) + 1
                 msg = ("answer",)  # what follows answers a callback of L's
                 stats["bytes_out"] += len(payload)
                 stats["bytes_in"] += len(data)
@@ -256,7 +426,10 @@ class _Conn:
                 if type(reply) is not tuple or not reply:
                     raise LearnerCrashed("the learner process sent something unreadable")
                 if reply[0] not in ("callback", "tgetattr"):
+                    if late is not None:
+                        raise late
                     return reply
+                stats["callbacks"] += 1
                 answer = self._run_callback(reply)
                 try:
                     payload = self._pack(answer)
@@ -267,7 +440,7 @@ class _Conn:
             raise LearnerTimeout() from err
         except (ChannelClosed, BrokenPipeError, ConnectionError) as err:
             raise LearnerCrashed(str(err)) from err
-        except _PASSTHROUGH:
+        except (*_PASSTHROUGH, ConstructorError):
             raise
         except Exception as err:
             raise LearnerCrashed(f"the learner process sent something unreadable ({err})") from err
@@ -308,7 +481,9 @@ class _Conn:
             msg = (msg[0], msg[1], msg[2], self._enc(msg[3]))
         sent: list = []
         arrays: list | None = [] if msg[0] == "call" else None
-        reply = self.raw(msg, sent, arrays)
+        return self._result(msg, self.raw(msg, sent, arrays), sent, arrays)
+
+    def _result(self, msg, reply, sent, arrays):
         if reply[0] == "value":
             torch = sys.modules.get("torch")
             outer, self.grad_inputs = self.grad_inputs, [x for x in sent if torch is not None and x.requires_grad]
@@ -455,7 +630,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     # about to run, so the order and the set of requests say nothing about a hidden test.
     test_names = set().union(*(_names_in(c["source"]) for c in job["cells"] if c["kind"] == "test"))
     for cell in job["cells"]:
-        index = cell["index"]
+        index = conn.cell = cell["index"]
         try:
             if cell["kind"] == "test" and cell.get("in_learner") and job.get("mode") == "mixed":
                 # The helpers this test uses that earlier tests defined here (functions, classes,
@@ -515,6 +690,13 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                         ns[name] = value
                 conn.changed_inputs = []
                 cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
+                if conn.pending:  # constructor calls still in flight belong to this cell
+                    try:
+                        conn.collect()
+                    except ConstructorError as err:
+                        ok = False
+                        cell_outputs.append({"output_type": "error", "ename": "ConstructorError",
+                                             "evalue": str(err)[:cap], "traceback": []})
                 if conn.changed_inputs:  # first: what the learner's code did to the test's input explains the rest
                     ok = False
                     cell_outputs.insert(0, {"output_type": "error", "ename": "CheckFailure",

@@ -48,6 +48,8 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
         return v
     if memo is None:
         memo = {}
+    if _own_class(t):  # an instance of the learner's own class (1.1's Tensor): a reference, at once
+        return _ref(v, t, refs)
     if t in (list, set, dict, OrderedDict):
         if id(v) in memo:
             return (TAG, "same", memo[id(v)])
@@ -117,16 +119,63 @@ def encode(v, refs: dict, depth: int = 0, memo: dict | None = None):
         tid = key_of(v)
         if tid is not None:  # the test's own module (optimiser, generator), back as itself
             return (TAG, "ptt", tid)
+    return _ref(v, t, refs)
+
+
+def _ref(v, t, refs):
     rid = id(v)
     refs[rid] = v
     try:
-        tname = str(type(v).__qualname__)
+        tname = str(t.__qualname__)
     except Exception:
         tname = "object"
     note = getattr(refs, "note", None)
     if note is not None:
         note(v)  # its attributes may go with the message (plain_attributes)
+    if t is type:
+        made = _constructs(v)
+        if made is not None:
+            return (TAG, "ref", rid, tname, True, made)
     return (TAG, "ref", rid, tname, bool(callable(v)))
+
+
+def _constructs(cls):
+    """(qualname, whether instances are callable) when calling ``cls`` can only make a new instance of
+    it or raise: the learner's own class (``_own_class``) with object's ``__new__``. T may then send
+    such a call without waiting for its reply (tests._Conn.construct); else None."""
+    if not _own_class(cls):
+        return None
+    try:
+        dicts = [type.__dict__["__dict__"].__get__(k) for k in _mro(cls)[:-1]]
+        if any("__new__" in d for d in dicts):
+            return None
+        return (str(type.__dict__["__qualname__"].__get__(cls)), any("__call__" in d for d in dicts))
+    except Exception:
+        return None
+
+
+_OWN_CLASSES: dict[int, tuple] = {}  # id(cls) -> (its MRO when judged, the verdict); the MRO holds cls
+
+
+def _own_class(t) -> bool:
+    """Whether every class in ``t``'s MRO but ``object`` is the learner's own (``__main__``) under
+    metaclass ``type``: no value type (list, float, ndarray, tensor), date, path, module or library
+    class among its bases, so that none of encode's other kinds applies to an instance and it is a
+    reference. Kept per class while its MRO is the same tuple (``__bases__ =`` makes a new one)."""
+    try:
+        if type(t) is not type:
+            return False
+        mro = _mro(t)
+        got = _OWN_CLASSES.get(id(t))
+        if got is not None and got[0] is mro:
+            return got[1]
+        ok = len(mro) >= 2 and mro[-1] is object and all(
+            type(k) is type and type.__dict__["__module__"].__get__(k) == "__main__" for k in mro[:-1])
+        if len(_OWN_CLASSES) < 10000:
+            _OWN_CLASSES[id(t)] = (mro, ok)
+        return ok
+    except Exception:
+        return False
 
 
 # An instance of a plain class (1.1's ``Tensor``: data, parents, grad) crosses as a reference
@@ -154,7 +203,7 @@ def _is_data_descriptor(d) -> bool:
     return False
 
 
-def _small_plain(v, depth: int = 0) -> bool:
+def _small_plain(v, depth: int = 0, cache: dict | None = None) -> bool:
     """A value whose encoding has no side effect in L and stays small: primitives, small arrays,
     references to other objects, and tuples/lists/dicts of these."""
     t = type(v)
@@ -163,9 +212,10 @@ def _small_plain(v, depth: int = 0) -> bool:
     if depth > 3:
         return False
     if t in (tuple, list, frozenset, set):
-        return len(v) <= 64 and all(_small_plain(x, depth + 1) for x in v)
+        return len(v) <= 64 and all(_small_plain(x, depth + 1, cache) for x in v)
     if t is dict:
-        return len(v) <= 64 and all(_small_plain(k, depth + 1) and _small_plain(x, depth + 1) for k, x in v.items())
+        return len(v) <= 64 and all(_small_plain(k, depth + 1, cache) and _small_plain(x, depth + 1, cache)
+                                    for k, x in v.items())
     np = sys.modules.get("numpy")
     if np is not None and t is np.ndarray:
         return v.dtype.kind in _SAFE_NP_KINDS and v.nbytes <= SNAPSHOT_ARRAY_BYTES
@@ -176,12 +226,19 @@ def _small_plain(v, depth: int = 0) -> bool:
         return False  # by identity, kept in step: never a copy
     if t is types.FunctionType:
         return True
-    return _plain_class(t)  # another plain object of the learner's: a reference
+    return _plain_class(t, cache)  # another plain object of the learner's: a reference
 
 
-def _plain_class(cls) -> bool:
+def _plain_class(cls, cache: dict | None = None) -> bool:
     """A class of the learner's whose instances' attributes are read without running its code:
-    metaclass ``type``, no ``__getattribute__``/``__getattr__`` of its own, the standard instance dict."""
+    metaclass ``type``, no ``__getattribute__``/``__getattr__`` of its own, the standard instance dict.
+    ``cache`` keeps verdicts for one message only (L's ``_Refs``): L runs no code while it encodes
+    one, and its code may change a class's dict between two."""
+    if cache is not None:
+        got = cache.get(id(cls))
+        if got is None:
+            got = cache[id(cls)] = (cls, _plain_class(cls))
+        return got[1]
     try:
         if type(cls) is not type or type.__dict__["__module__"].__get__(cls) != "__main__":
             return False
@@ -204,8 +261,9 @@ def plain_attributes(v, refs):
     class of the learner's, else None (see above). The objects its attributes refer to are noted
     in ``refs`` in turn (L's ``_Refs`` decides how far to follow them)."""
     cls = type(v)
+    cache = getattr(refs, "classes", None)
     try:
-        if not _plain_class(cls):
+        if not _plain_class(cls, cache):
             return None
         mro = _mro(cls)
         d = object.__getattribute__(v, "__dict__")
@@ -216,12 +274,15 @@ def plain_attributes(v, refs):
         for name, x in list(d.items()):
             if type(name) is not str or name.startswith("__"):
                 continue
-            if any(name in kd and _is_data_descriptor(kd[name]) for kd in class_dicts):
-                continue
-            if not _small_plain(x):
+            shadowed = False
+            for kd in class_dicts:
+                if name in kd and _is_data_descriptor(kd[name]):
+                    shadowed = True
+                    break
+            if shadowed or not _small_plain(x, 0, cache):
                 continue
             out.append((name, encode(x, refs)))
-        return out, [id(k) for k in mro if _plain_class(k)]
+        return out, [id(k) for k in mro if _plain_class(k, cache)]
     except Exception:
         return None
 

@@ -133,6 +133,13 @@ def _read_view(fd: int, seconds: float = 30.0) -> str:
     return os.read(fd, 512).decode(errors="replace") or "unknown (the run's init ended)"
 
 
+# What torch imports on first use, in a process that has imported torch: each run (L and T, both
+# forked from here) would import them again. Measured on 2 cores: torch._dynamo 1.2 s (every
+# ``optimizer.step()`` imports it), torch.fx.experimental.symbolic_shapes 0.4-0.9 s (sympy: every
+# ``torch.autograd.grad`` with ``grad_outputs``, in L's backward and in the checks' own).
+TORCH_LAZY_IMPORTS = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes")
+
+
 def zygote_main(fd: int) -> None:
     """Import the heavy modules once, then fork a pair for each request on ``fd``."""
     ctl = socket.socket(fileno=fd)
@@ -148,6 +155,11 @@ def zygote_main(fd: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+        for name in TORCH_LAZY_IMPORTS:  # else every run pays them again, in L and in T (issue 25)
+            try:
+                __import__(name)
+            except Exception as err:
+                failed.append(f"{name}: {err}")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
     _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
     send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
