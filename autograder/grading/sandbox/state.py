@@ -205,13 +205,15 @@ def _apply_payload(t, payload, unpack_hooks=None) -> None:
                 len(payload[1]) == t.get_state().numel():
             t.set_state(torch.frombuffer(bytearray(payload[1]), dtype=torch.uint8))
         return
-    dtype, shape, raw, _rg, _param, grad = payload
+    dtype, shape, raw, rg, _param, grad = payload
     new = _tensor_build(dtype, shape, raw)
     with torch.no_grad():
         if new.shape == t.shape and new.dtype == t.dtype:
             t.copy_(new)
         else:
             t.data = new
+    if type(rg) is bool and rg != t.requires_grad and t.is_leaf and (t.is_floating_point() or not rg):
+        t.requires_grad_(rg)  # ``x.requires_grad_()`` on a tensor the other side already has (4.6)
     if grad is None:
         t.grad = None
     elif grad == "keep":
@@ -244,6 +246,7 @@ class _Sync:
         self.pack_hooks = self.unpack_hooks = None  # how a module's hooks cross, from each side
         self.touched: set[int] = set()  # L: the tensors of T's that came with messages since the last reply
         self.graphs: dict[int, object] = {}  # L: key -> a result with an autograd graph T may backpropagate
+        self.graph_inputs: dict[int, dict] = {}  # L: key -> {tid: L's copy} of T's tensors the call was given
 
     def get(self, tid):
         t = self.tensors.get(tid)
@@ -272,6 +275,7 @@ class _Sync:
                 del self.rev[id(old)]
             self.snaps.pop(tid, None)
             self.graphs.pop(tid, None)
+            self.graph_inputs.pop(tid, None)
             self.alias.pop(tid, None)
             if self.weak and tid in self.lkey_ids:
                 self.lkeys.pop(self.lkey_ids.pop(tid), None)
