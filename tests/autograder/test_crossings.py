@@ -189,6 +189,7 @@ def test_backward_through_a_learners_result_reaches_inputs_the_test_no_longer_ho
               '''))
     (ok, text), = got
     assert ok and "gradient" in text, text
+    assert "not a leaf" not in text, text  # torch's warning on reading .grad of the test's a @ w, when sent
 
 
 # -- 4.6: requires_grad_() on a tensor L already has; a test's definitions in the order they ran ---
