@@ -218,19 +218,21 @@ def test_requires_grad_set_on_a_tensor_already_sent_reaches_the_learners_copy(to
 def test_a_tests_definitions_shared_with_later_cells_run_in_the_order_they_ran(grader):
     """A visible test defines ``READ`` and then ``_w = f(READ)``; an earlier test had defined ``_w``
     too. A later learner cell uses both, so both are run in L too: in the order they ran (4.6:
-    ``READ`` came after ``_w``'s first place, "name 'READ' is not defined")."""
+    ``READ`` came after ``_w``'s first place, "name 'READ' is not defined"); and a name assigned in
+    a top-level ``with`` block (3.3: ``with torch.no_grad(): one_ld_clean = ...``) goes too."""
     s = grader.settings
     job = {"slot": 0, "uid_base": s.sandbox_uid_base, "cpu_seconds": 120, "memory_bytes": s.memory_bytes,
            "max_processes": s.max_processes, "max_file_bytes": s.max_file_bytes, "scratch_bytes": s.scratch_bytes,
            "output_bytes": s.output_bytes, "trusted_imports": "from course import checks", "files_from": "",
            "mode": "split", "hide": hidden_paths(s), "fallback_scratch": str(s.data_path / "scratch" / "crossings")}
     first = "_w = 1\nchecks.assert_true('a', _w == 1, 'one')"
-    second = "READ = 2\n_w = READ * 10\nchecks.assert_true('b', _w == 20, 'twenty')"
+    second = ("import contextlib\nREAD = 2\n_w = READ * 10\nwith contextlib.nullcontext():\n    inner = READ + 1\n"
+              "checks.assert_true('b', _w == 20, 'twenty')")
     cells = [{"index": 0, "kind": "code", "source": "x = 1"},
              {"index": 1, "kind": "test", "source": first, "visible": first},
              {"index": 2, "kind": "test", "source": second, "visible": second},
-             {"index": 3, "kind": "code", "source": "print('later cell', READ, _w)"}]
+             {"index": 3, "kind": "code", "source": "print('later cell', READ, _w, inner)"}]
     out = grader.zygote.run(job, cells, 60.0)
     assert out.status == "done", (out.status, out.reason)
     text = "".join(o.get("text", "") + o.get("evalue", "") for o in out.cells[3]["outputs"])
-    assert out.cells[3]["ok"] and "later cell 2 20" in text, text
+    assert out.cells[3]["ok"] and "later cell 2 20 3" in text, text

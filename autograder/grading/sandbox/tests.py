@@ -363,6 +363,13 @@ def _names_in(src: str) -> set[str]:
 _DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
+def _assigned(node) -> list[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    return names + [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
+                    if isinstance(e, ast.Name)]  # W_Q, W_K = ...
+
+
 def _top_level_definitions(src: str) -> dict[str, str]:
     """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
     try:
@@ -377,10 +384,9 @@ def _top_level_definitions(src: str) -> dict[str, str]:
             else:
                 names = [node.name]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            names += [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
-                      if isinstance(e, ast.Name)]  # W_Q, W_K = ...
+            names = _assigned(node)
+        elif isinstance(node, ast.With):  # ``with torch.no_grad(): ld = ...`` (3.3): the whole statement
+            names = [n for child in node.body if isinstance(child, (ast.Assign, ast.AnnAssign)) for n in _assigned(child)]
         else:
             continue
         segment = ast.get_source_segment(src, node)
