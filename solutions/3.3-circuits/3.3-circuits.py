@@ -296,9 +296,9 @@ for _l, _h in [(2, 3), (0, 0), (1, 1)]:
 # A second model and batch, to check that a function uses its arguments, not the notebook's variables of the
 # same name: the same network with the heads of each layer in reverse order (it computes the same function,
 # head h's results move to head H-1-h), on 16 other prompts. The later exercises' tests use them too.
-rev_model = type(model)(cfg)
+rev_model = course.models.load("ioi-3l")  # the test's own copy of the lesson's model: its reference is its own
 rev_model.load_state_dict({k: v.flip(0) if k.rsplit(".", 1)[-1] in ("W_Q", "W_K", "W_V", "W_O") else v
-                           for k, v in model.state_dict().items()})
+                           for k, v in rev_model.state_dict().items()})
 rev_model.requires_grad_(False)
 _g = torch.Generator().manual_seed(7)
 few = ioi.make_batch(16, _g)
@@ -420,8 +420,7 @@ checks.assert_true("position_patching", got[_s2] < -0.9,
                    hint="at layer 0 the residual stream at S2 is just the embedding of S2's token")
 # Another model, which computes another function (the lesson's with head 2.0's output silenced), on exercise 2's
 # 16 other prompts, at layer 1: each position against a direct patch of that position.
-quiet_model = type(model)(cfg)
-quiet_model.load_state_dict(model.state_dict())
+quiet_model = course.models.load("ioi-3l")  # the test's own copy of the lesson's model
 quiet_model.requires_grad_(False)
 quiet_model.blocks[2].W_O[0] = 0.0
 _qc, _qr = {}, {}

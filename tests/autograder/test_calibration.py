@@ -5,9 +5,10 @@ fails, naming the test and why it failed in the test process.
 
 It grades a lesson's solution once in the sandbox, so it is marked ``notebooks`` (slow). CI grades the
 lessons whose crossings were fixed for it (``IN_CI``: TransformerLens bridges, an OrderedDict state dict,
-names a visible test defines for later cells); ``BOOTCAMP_CALIBRATE_ALL=1`` grades every lesson (about
-35-45 minutes on a busy 2-core machine). Four lessons still put tests in the learner's process and are
-expected failures, each with what the test process says (``KNOWN``): strict, so a fix is noticed."""
+names a visible test defines for later cells, a learner's tensor sent for a name a test did not use);
+``BOOTCAMP_CALIBRATE_ALL=1`` grades every lesson (about 35-45 minutes on a busy 2-core machine). A lesson
+known to put tests in the learner's process goes in ``KNOWN``, with what the test process says: a strict
+expected failure, so a fix is noticed."""
 
 from __future__ import annotations
 
@@ -35,13 +36,9 @@ def course_grader(tmp_path_factory):
     g.stop()
 
 
-IN_CI = {"0.1-numpy", "3.1-transformerlens", "3.2-induction", "4.1-grokking"}
-KNOWN = {  # measured with BOOTCAMP_CALIBRATE_ALL=1 on 2026-12-06; open work in issue 16
-    "0.3-pytorch": "the learner process returned a tensor the test no longer holds",
-    "1.1-backprop": "Remote.__init__() missing 'is_callable': a test calls type(proxy)(...)",
-    "2.3-preferences": "train_reward_model_test: the gradient of the penalised loss",
-    "4.6-ccs": "ccs_loss_test: element 0 of tensors does not require grad; a name defined only in a test",
-}
+IN_CI = {"0.1-numpy", "0.3-pytorch", "3.1-transformerlens", "3.2-induction", "4.1-grokking"}
+KNOWN: dict[str, str] = {}  # lessons expected to fail here, with what T says: none since issue 16's last four
+# (0.3, 1.1, 2.3 and 4.6: tests/autograder/test_crossings.py reproduces each)
 
 
 def _params():

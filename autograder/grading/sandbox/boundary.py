@@ -20,7 +20,8 @@ What is not a value (a learner's function, class, module or other object) crosse
 What goes the other way. T sends into L only what a test hands to the learner's code: the
 arguments of a call (the test's inputs, its own modules and tensors), a value a test assigns
 to a learner's attribute, the other operand of an operator the test applies to a learner's
-object. A check never does any of these with an expected value, because a check never holds a
+object, the body of a class a test derives from a learner's class (its functions stay in T as
+callbacks: proxies._LearnerSubclassMaker). A check never does any of these with an expected value, because a check never holds a
 proxy. Known limit: a gradient that a test's ``backward()`` sends back through a learner's
 result (autograd kept in step) is computed from whatever loss the test built.
 

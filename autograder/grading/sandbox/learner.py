@@ -246,6 +246,9 @@ class _Learner:
         key = -id(v)
         if v.requires_grad and v.grad_fn is not None:
             self.sync.graphs[key] = v
+            # the test's tensors this call was given, as L's copies: backward() may come after the
+            # test dropped them (``loss(a @ w, b @ w).backward()``: T forgets the products first)
+            self.sync.graph_inputs[key] = {tid: self.sync.get(tid) for tid in self.sync.touched if tid > 0}
             return (TAG, "ptg", key, _tensor_payload(v))
         if not v.requires_grad:
             return None  # a plain result (an activation): by value, as it is not state to keep in step
@@ -287,7 +290,8 @@ class _Learner:
         out = self.sync.graphs.get(key)
         if out is None:
             raise RuntimeError("the result of your code that backward() reached is gone")
-        xs = [self.sync.get(t) if type(t) is int else None for t in _as_list(tids)]
+        held = self.sync.graph_inputs.get(key, {})
+        xs = [held.get(t) if type(t) is int else None for t in _as_list(tids)]
         xs = [x if isinstance(x, torch.Tensor) and x.requires_grad and x.is_leaf else None for x in xs]
         saved = [x.grad if x is not None else None for x in xs]
         for x in xs:
@@ -300,6 +304,22 @@ class _Learner:
             for x, g in zip(xs, saved):
                 if x is not None:
                     x.grad = g
+
+    @staticmethod
+    def subclass(name, bases, body):
+        """Make, here, a class that a test derived from the learner's classes. A function of the test's
+        body arrives as a _TRef (it runs in T) and is wrapped in a plain function, so that it binds
+        to an instance as a method does."""
+        if type(name) is not str or type(bases) is not list or type(body) is not dict:
+            raise TypeError("malformed class")
+
+        def method(tref):
+            def call(*args, **kwargs):
+                return tref(*args, **kwargs)
+            return call
+
+        ns = {k: method(v) if type(v) is _TRef else v for k, v in body.items() if type(k) is str}
+        return types.new_class(name, tuple(bases), exec_body=lambda d: d.update(ns))
 
     def recv(self):
         try:
@@ -467,6 +487,8 @@ class _Learner:
             if op in ("isinstance", "issubclass"):
                 cls = self.refs[msg[2]]
                 return (isinstance if op == "isinstance" else issubclass)(obj, cls) is True
+            if op == "subclass":  # a class a test derives from learner's classes (proxies._LearnerSubclassMaker)
+                return self.subclass(msg[2], self.dec(msg[3]), self.dec(msg[4]))
             if op == "classof":
                 for c in type(obj).__mro__:
                     if _library_symbol(c) is not None:

@@ -198,6 +198,39 @@ class Remote:
         then hand it the expected values to compare with (boundary)."""
         raise boundary.not_an_array(object.__getattribute__(self, "_tname"))
 
+    def __mro_entries__(self, bases):
+        """``class Probe(LearnersModule): ...`` in a test: the class is made in L, where its base
+        lives (``_LearnerSubclass``), and the test gets a proxy of it."""
+        return (_LearnerSubclass,)
+
+
+class _LearnerSubclassMaker(type):
+    """The metaclass of a class statement whose bases include a learner's class. It makes the
+    class in L (L's ``subclass`` operation) from the learner's bases and the test's class body, and
+    returns a proxy of it. The body's functions stay the test's: L calls them back in T, where
+    they run on proxies of the learner's objects (issue 16: a test's code may run in L, but here
+    it need not). Known limit: ``super()`` in such a method has no class to work with in T."""
+
+    def __new__(mcls, name, bases, ns, **kwargs):
+        orig = ns.get("__orig_bases__")
+        if orig is None:  # _LearnerSubclass itself
+            return super().__new__(mcls, name, bases, ns, **kwargs)
+        remotes = [b for b in orig if isinstance(b, Remote)]
+        if kwargs or len(remotes) != len(orig):
+            raise TypeError("a test's class can derive from a learner's class only (no keywords, no test's class "
+                            "among its bases)")
+        body = {k: v for k, v in ns.items() if k not in ("__orig_bases__", "__classcell__")}
+        cls = remotes[0]._conn.request(("subclass", object.__getattribute__(remotes[0], "_rid"), str(name),
+                                        list(orig), body))
+        cell = ns.get("__classcell__")
+        if cell is not None:
+            cell.cell_contents = cls
+        return cls
+
+
+class _LearnerSubclass(metaclass=_LearnerSubclassMaker):
+    pass
+
 
 def _binop(name: str, reflected: bool = False):
     def method(self, other):

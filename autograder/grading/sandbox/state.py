@@ -96,6 +96,12 @@ def _set_rng_state(state) -> None:
         random.setstate((int(r[0]), r[1], r[2]))
 
 
+def _grad(t):
+    """``t.grad``, without torch's warning for a tensor that is not a leaf (a test's ``a @ w`` sent to
+    L: it appeared in the learner's test output)."""
+    return t.grad if t.is_leaf or t.retains_grad else None
+
+
 def _plain(t):
     return t.detach().to("cpu").contiguous()
 
@@ -106,7 +112,7 @@ def _tensor_payload(t, pack_hooks=None):
     if _is_generator(t) or _is_optimizer(t):
         return _snapshot(t)
     d = _plain(t)
-    g = t.grad
+    g = _grad(t)
     grad = None if g is None else (str(g.dtype).split(".")[-1], list(g.shape), _plain(g).numpy().tobytes())
     return (str(d.dtype).split(".")[-1], list(d.shape), d.numpy().tobytes(), bool(t.requires_grad),
             type(t).__name__ == "Parameter", grad)
@@ -132,7 +138,7 @@ _COMPARE_NUMEL = 1 << 16
 
 
 def _meta(t):
-    g = t.grad
+    g = _grad(t)
     return (t._version, t.data_ptr(), tuple(t.shape), t.dtype, bool(t.requires_grad),
             None if g is None else (id(g), g._version, g.data_ptr(), tuple(g.shape)))
 
@@ -153,7 +159,7 @@ def _snapshot(t):
                 tuple((a, tuple((k, id(h)) for k, h in d.items())) for a, d in _hook_dicts(t).items()))
     if _is_generator(t):
         return ("gen", bytes(t.get_state().numpy().tobytes()))
-    g = t.grad
+    g = _grad(t)
     small = t.numel() <= _COMPARE_NUMEL
     return (_meta(t), _plain(t).clone() if small else None,
             _plain(g).clone() if small and g is not None else None)
@@ -176,7 +182,7 @@ def _same(t, snap, content: bool = True) -> bool:
         return False
     if not torch.equal(_plain(t), data):
         return False
-    g = t.grad
+    g = _grad(t)
     if g is None:
         return True
     return grad is not None and g.shape == grad.shape and g.dtype == grad.dtype and torch.equal(_plain(g), grad)
@@ -205,13 +211,15 @@ def _apply_payload(t, payload, unpack_hooks=None) -> None:
                 len(payload[1]) == t.get_state().numel():
             t.set_state(torch.frombuffer(bytearray(payload[1]), dtype=torch.uint8))
         return
-    dtype, shape, raw, _rg, _param, grad = payload
+    dtype, shape, raw, rg, _param, grad = payload
     new = _tensor_build(dtype, shape, raw)
     with torch.no_grad():
         if new.shape == t.shape and new.dtype == t.dtype:
             t.copy_(new)
         else:
             t.data = new
+    if type(rg) is bool and rg != t.requires_grad and t.is_leaf and (t.is_floating_point() or not rg):
+        t.requires_grad_(rg)  # ``x.requires_grad_()`` on a tensor the other side already has (4.6)
     if grad is None:
         t.grad = None
     elif grad == "keep":
@@ -244,6 +252,7 @@ class _Sync:
         self.pack_hooks = self.unpack_hooks = None  # how a module's hooks cross, from each side
         self.touched: set[int] = set()  # L: the tensors of T's that came with messages since the last reply
         self.graphs: dict[int, object] = {}  # L: key -> a result with an autograd graph T may backpropagate
+        self.graph_inputs: dict[int, dict] = {}  # L: key -> {tid: L's copy} of T's tensors the call was given
 
     def get(self, tid):
         t = self.tensors.get(tid)
@@ -272,6 +281,7 @@ class _Sync:
                 del self.rev[id(old)]
             self.snaps.pop(tid, None)
             self.graphs.pop(tid, None)
+            self.graph_inputs.pop(tid, None)
             self.alias.pop(tid, None)
             if self.weak and tid in self.lkey_ids:
                 self.lkeys.pop(self.lkey_ids.pop(tid), None)

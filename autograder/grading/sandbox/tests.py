@@ -112,6 +112,7 @@ class _Conn:
         # L's messages since T last sent one: L has run no code since (values.plain_attributes)
         self.attributes: dict[int, tuple[dict, frozenset]] = {}
         self.epoch: dict = {}  # other answers of L's good until T next sends (a class, L's names)
+        self.fetched: dict = {}  # the values L last sent for a test cell, all decoded (decode_all)
         self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
                                                   self.sync, self.trefs)
         self.sync.unpack_hooks = self.learner_hooks
@@ -477,6 +478,8 @@ class _Conn:
             msg = (msg[0], msg[1], self._enc(msg[2]))
         elif msg[0] == "setitem":
             msg = (msg[0], msg[1], self._enc(msg[2]), self._enc(msg[3]))
+        elif msg[0] == "subclass":
+            msg = (msg[0], msg[1], msg[2], self._enc(msg[3]), self._enc(msg[4]))
         elif msg[0] in ("setattr", "binop", "rbinop"):
             msg = (msg[0], msg[1], msg[2], self._enc(msg[3]))
         sent: list = []
@@ -535,6 +538,13 @@ def _names_in(src: str) -> set[str]:
 _DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
+def _assigned(node) -> list[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    return names + [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
+                    if isinstance(e, ast.Name)]  # W_Q, W_K = ...
+
+
 def _top_level_definitions(src: str) -> dict[str, str]:
     """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
     try:
@@ -549,10 +559,9 @@ def _top_level_definitions(src: str) -> dict[str, str]:
             else:
                 names = [node.name]
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            names += [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
-                      if isinstance(e, ast.Name)]  # W_Q, W_K = ...
+            names = _assigned(node)
+        elif isinstance(node, ast.With):  # ``with torch.no_grad(): ld = ...`` (3.3): the whole statement
+            names = [n for child in node.body if isinstance(child, (ast.Assign, ast.AnnAssign)) for n in _assigned(child)]
         else:
             continue
         segment = ast.get_source_segment(src, node)
@@ -571,7 +580,7 @@ def _share_visible_definitions(conn, cell, cells, visible_definitions: dict[str,
     if type(visible) is not str or not visible:
         return
     mine = _top_level_definitions(visible)
-    visible_definitions.update(mine)
+    _redefine(visible_definitions, mine)
     later = set().union(*(names for i, names in _code_names(cells) if i > cell["index"]))
     wanted = sorted(n for n in mine if n in later)
     if not wanted:
@@ -596,6 +605,15 @@ def _code_names(cells) -> list:
     return got[1]
 
 
+def _redefine(definitions: dict[str, str], new: dict[str, str]) -> None:
+    """Add a test's definitions after every earlier one, a name defined again included: the order of
+    ``definitions`` is the order in which they ran (4.6: ``READ = ...`` ran before ``_w, _b = f(READ)``,
+    but ``_w`` kept the place of an earlier test's ``_w``, so the prelude used READ before defining it)."""
+    for name in new:
+        definitions.pop(name, None)
+    definitions.update(new)
+
+
 def _definitions_for(src: str, definitions: dict[str, str]) -> str:
     """The definitions (from earlier tests) that ``src`` needs, with what they need in turn, in order."""
     wanted, todo, order = set(), list(_names_in(src)), list(definitions)
@@ -610,6 +628,21 @@ def _definitions_for(src: str, definitions: dict[str, str]) -> str:
             seen.add(definitions[name])
             parts.append(definitions[name])
     return "\n".join(parts)
+
+
+def decode_all(conn, fetched: dict, name, enc, strict: bool = False):
+    """Decode one of the values L sent for a test cell, whether the cell uses it or not, and keep it
+    until the next request for values. L counts a tensor it sent as held by T (the next time it
+    crosses by key only: "ptt"); a value T left undecoded left L believing a tensor was held that T
+    never built (0.3: a learner's global that a later test names then failed to cross). A value the
+    cell does not use and that T cannot decode is dropped, not raised."""
+    try:
+        fetched[name] = value = conn.decode(enc)
+    except Exception:
+        if strict:
+            raise
+        return None
+    return value
 
 
 def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, job: dict) -> None:
@@ -670,10 +703,12 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                 values = conn.raw(("get", sorted(test_names.intersection(n for n in held[:100000] if type(n) is str))))
                 rebound = []
                 if values[0] == "values" and type(values[1]) is dict:
+                    fetched: dict = {}  # every value L sent, decoded in order (decode_all)
                     for name, enc in values[1].items():
                         if type(name) is not str or name not in names or name in definitions:
+                            decode_all(conn, fetched, name, enc)
                             continue  # a name an earlier test defined here stays the test's own (3.3's caches)
-                        value = conn.decode(enc)
+                        value = decode_all(conn, fetched, name, enc, strict=True)
                         if name in trusted_names:
                             expected = trusted[name]
                             if isinstance(expected, types.ModuleType) and (
@@ -688,6 +723,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                         if isinstance(value, Remote):  # the name a rule check judges it by (code.py)
                             name_remote(conn, value, name)
                         ns[name] = value
+                    conn.fetched = fetched  # only now: L sent by key what the last request's values hold
                 conn.changed_inputs = []
                 cell_outputs, ok = _run_code(cell["source"], ns, "<test cell>", cap)
                 if conn.pending:  # constructor calls still in flight belong to this cell
@@ -701,7 +737,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
                     ok = False
                     cell_outputs.insert(0, {"output_type": "error", "ename": "CheckFailure",
                                             "evalue": conn.changed_inputs[0][:cap], "traceback": []})
-                definitions.update(_top_level_definitions(cell["source"]))
+                _redefine(definitions, _top_level_definitions(cell["source"]))
                 send_json(worker, {"event": "test", "index": index, "outputs": cell_outputs, "ok": ok,
                                    "rebound": rebound})
                 _share_visible_definitions(conn, cell, job["cells"], visible_definitions)
