@@ -43,7 +43,8 @@ a scratch directory; ``isolation`` in every result says which.
 The package, one module per concern: ``channel`` (messages on a socket), ``boundary`` (what
 may cross from L into a verdict: read it first), ``values`` (how values are encoded in L),
 ``proxies`` (T's decoder and the proxies of L's objects), ``state`` (what is kept in step),
-``learner`` (L), ``tests`` (T), ``code`` (which code a rule check judges: the code L runs,
+``learner`` (L), ``tests`` (T), ``definitions`` (which names a test leaves for the learner's
+later cells, read from source), ``code`` (which code a rule check judges: the code L runs,
 matched in the submitted cells), ``isolation`` (namespaces, uids, rlimits), ``cgroups`` (limits
 for the run as a whole) and ``zygote`` (the forker and the worker's side).
 
@@ -64,6 +65,7 @@ from .channel import (  # noqa: F401
     send_json,
     send_msg,
 )
+from .definitions import _DEFINITION_NODES, _definitions_for, _names_in, _top_level_definitions  # noqa: F401
 from .isolation import (  # noqa: F401
     CLONE_NEWNET,
     CLONE_NEWNS,
@@ -148,16 +150,12 @@ from .state import (  # noqa: F401
     _TPickler,
 )
 from .tests import (  # noqa: F401
-    _DEFINITION_NODES,
     _SIGNALS,
     _Conn,
     _death_reason,
     _death_reason_signal,
-    _definitions_for,
     _find_code,
-    _names_in,
     _sanitise_outputs,
-    _top_level_definitions,
     tests_main,
 )
 from .values import (  # noqa: F401

@@ -1,0 +1,89 @@
+"""What the tests' and the learner's cells define, read from their source (never run): which names a
+test cell's visible part leaves for later cells, and the earlier definitions a cell needs, in the
+order they ran. Used by tests.py (T) to keep L's names in step with one kernel."""
+
+from __future__ import annotations
+
+import ast
+
+
+def _names_in(src: str) -> set[str]:
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+_DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _assigned(node) -> list[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    return names + [e.id for t in targets if isinstance(t, (ast.Tuple, ast.List)) for e in t.elts
+                    if isinstance(e, ast.Name)]  # W_Q, W_K = ...
+
+
+def _top_level_definitions(src: str) -> dict[str, str]:
+    """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return {}
+    out = {}
+    for node in tree.body:
+        if isinstance(node, _DEFINITION_NODES):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [(a.asname or a.name).split(".")[0] for a in node.names]
+            else:
+                names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            names = _assigned(node)
+        elif isinstance(node, ast.With):  # ``with torch.no_grad(): ld = ...`` (3.3): the whole statement
+            names = [n for child in node.body if isinstance(child, (ast.Assign, ast.AnnAssign)) for n in _assigned(child)]
+        else:
+            continue
+        segment = ast.get_source_segment(src, node)
+        for name in names:
+            if segment:
+                out[name] = segment
+    return out
+
+
+_CODE_NAMES: dict[int, tuple] = {}
+
+
+def _code_names(cells) -> list:
+    """(index, names) of the learner's code cells, parsed once per run."""
+    got = _CODE_NAMES.get(id(cells))
+    if got is None or got[0] is not cells:
+        _CODE_NAMES.clear()
+        got = _CODE_NAMES[id(cells)] = (cells, [(c["index"], _names_in(c["source"])) for c in cells
+                                                if c["kind"] == "code"])
+    return got[1]
+
+
+def _redefine(definitions: dict[str, str], new: dict[str, str]) -> None:
+    """Add a test's definitions after every earlier one, a name defined again included: the order of
+    ``definitions`` is the order in which they ran (4.6: ``READ = ...`` ran before ``_w, _b = f(READ)``,
+    but ``_w`` kept the place of an earlier test's ``_w``, so the prelude used READ before defining it)."""
+    for name in new:
+        definitions.pop(name, None)
+    definitions.update(new)
+
+
+def _definitions_for(src: str, definitions: dict[str, str]) -> str:
+    """The definitions (from earlier tests) that ``src`` needs, with what they need in turn, in order."""
+    wanted, todo, order = set(), list(_names_in(src)), list(definitions)
+    while todo:
+        name = todo.pop()
+        if name in definitions and name not in wanted:
+            wanted.add(name)
+            todo.extend(_names_in(definitions[name]))
+    seen, parts = set(), []
+    for name in order:
+        if name in wanted and definitions[name] not in seen:
+            seen.add(definitions[name])
+            parts.append(definitions[name])
+    return "\n".join(parts)
