@@ -273,8 +273,9 @@ def corrupted_run(model, tokens: torch.Tensor, end: torch.Tensor, target: torch.
 
 
 # %% nbgrader={"grade": true, "grade_id": "corrupted_run_test", "points": 3}
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _t = {k: city[k] for k in ("tokens", "end", "target", "subject_pos")}
-_clean_p = model(city["tokens"])[torch.arange(N_TRACE), city["end"]].softmax(-1)[
+_clean_p = _ref_model(city["tokens"])[torch.arange(N_TRACE), city["end"]].softmax(-1)[
     torch.arange(N_TRACE), city["target"]]
 _zero = checks.call("corrupted_run", corrupted_run, model, **_t, noise=torch.zeros_like(city["noise"]),
                     case="zero noise")
@@ -286,7 +287,7 @@ checks.assert_true("corrupted_run", p_corrupt.mean() < 0.5 * _clean_p.mean(),
                    f"noise on the subject should destroy most of the answer: clean {_clean_p.mean():.3f}, "
                    f"corrupted {p_corrupt.mean():.3f}", hint="add the noise at subject_pos of hook_embed")
 clean_cache = {}
-facts.run_with_hooks(model, city["tokens"], cache=clean_cache)
+facts.run_with_hooks(_ref_model, city["tokens"], cache=clean_cache)
 _last = city["subject_pos"][-1]
 _full = corrupted_run(model, **_t, noise=city["noise"], restore=(f"blocks.{L - 1}.hook_resid_post", int(city["end"][0])),
                       clean_cache=clean_cache)
@@ -311,6 +312,7 @@ checks.assert_close("corrupted_run", corrupted_run(_other, **_t4, noise=_four["n
                     hint="restore from the clean_cache you are given, not the notebook's")
 print(f"P(object): clean {_clean_p.mean():.3f}, corrupted {p_corrupt.mean():.3f}")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _name = "blocks.2.hook_mlp_out"
 
 
@@ -327,7 +329,7 @@ def _ref(restore):
             x[:, _last] = clean_cache[_name][:, _last]
             return x
         hooks[_name] = put
-    lg = facts.run_with_hooks(model, city["tokens"], hooks)[torch.arange(N_TRACE), city["end"]]
+    lg = facts.run_with_hooks(_ref_model, city["tokens"], hooks)[torch.arange(N_TRACE), city["end"]]
     return lg.softmax(-1)[torch.arange(N_TRACE), city["target"]]
 
 
@@ -400,9 +402,10 @@ checks.assert_close("trace_effects", _g2[L - 1, _end], (_other_clean - _base2).m
                     hint="trace the model you are given (the argument), not the notebook's `model`")
 effects = {kind: trace_effects(model, city, f"blocks.{{}}.hook_{kind}") for kind in ("resid_post", "mlp_out", "attn_out")}
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _a = trace_effects(model, _small, "blocks.{}.hook_mlp_out", False)
 _cache = {}
-facts.run_with_hooks(model, _small["tokens"], cache=_cache)
+facts.run_with_hooks(_ref_model, _small["tokens"], cache=_cache)
 _args = {k: _small[k] for k in ("tokens", "end", "target", "subject_pos", "noise")}
 _b = corrupted_run(model, **_args)
 for _l, _p in [(1, _last), (3, _end - 1), (0, 1)]:
@@ -653,6 +656,7 @@ def subject_key(model, layer: int, prompts: list) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "subject_key_test", "points": 3}
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 def edit_prompts(subject: int, relation: str, template: int = 0, n: int = 10, seed: int = 0) -> list:
     """The edit's prompts: one paraphrase, ``n`` random filler prefixes (the first one empty)."""
     g = torch.Generator().manual_seed(seed)
@@ -662,7 +666,7 @@ def edit_prompts(subject: int, relation: str, template: int = 0, n: int = 10, se
 _pr = edit_prompts(7, "city")
 _one = facts.encode(7, "city", 0, ("so",))
 _c = {}
-facts.run_with_hooks(model, torch.tensor([_one.tokens]), cache=_c)
+facts.run_with_hooks(_ref_model, torch.tensor([_one.tokens]), cache=_c)
 _got = checks.call("subject_key", subject_key, model, 1, [_one], case="one prompt")
 checks.assert_shape("subject_key", _got, (cfg.d_mlp,))
 checks.assert_close("subject_key", _got, _c["blocks.1.mlp.hook_post"][0, _one.subject_pos[-1]], atol=1e-5,
@@ -678,10 +682,11 @@ for _p in _pair:
 checks.assert_close("subject_key", subject_key(_other, 1, _pair), torch.stack(_ref2).mean(0), atol=1e-5,
                     name="two prompts, another model", hint="the MEAN over the prompts, of the model passed in")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _ref = []
 for _p in _pr:
     _c = {}
-    facts.run_with_hooks(model, torch.tensor([_p.tokens]), cache=_c)
+    facts.run_with_hooks(_ref_model, torch.tensor([_p.tokens]), cache=_c)
     _ref.append(_c["blocks.3.mlp.hook_post"][0, _p.subject_pos[-1]])
 checks.assert_close("subject_key", subject_key(model, 3, _pr), torch.stack(_ref).mean(0), atol=1e-5,
                     name="ten prompts with different prefixes, layer 3")
@@ -718,10 +723,11 @@ def key_second_moment(model, layer: int, tokens: torch.Tensor) -> torch.Tensor:
 
 
 # %% nbgrader={"grade": true, "grade_id": "key_second_moment_test", "points": 2}
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 text_tokens, _, _ = facts.training_batch(600, torch.Generator().manual_seed(5))
 _two = torch.tensor([[facts.TOKEN[facts.BOS], facts.TOKEN["so"], facts.TOKEN[facts.PAD]]])
 _c = {}
-facts.run_with_hooks(model, _two, cache=_c)
+facts.run_with_hooks(_ref_model, _two, cache=_c)
 _k = _c["blocks.0.mlp.hook_post"][0, :2]
 _got = checks.call("key_second_moment", key_second_moment, model, 0, _two, case="two tokens and one <pad>")
 checks.assert_shape("key_second_moment", _got, (cfg.d_mlp, cfg.d_mlp))
@@ -735,8 +741,9 @@ _k = _c["blocks.0.mlp.hook_post"][0, :2]
 checks.assert_close("key_second_moment", key_second_moment(_other, 0, _two), _k.T @ _k / 2, atol=1e-5,
                     name="another model", hint="run the model passed in, not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _c = {}
-facts.run_with_hooks(model, text_tokens[:40], cache=_c)
+facts.run_with_hooks(_ref_model, text_tokens[:40], cache=_c)
 _m = text_tokens[:40] != facts.TOKEN[facts.PAD]
 _K = _c["blocks.2.mlp.hook_post"][_m]
 checks.assert_close("key_second_moment", key_second_moment(model, 2, text_tokens[:40]),
@@ -794,6 +801,7 @@ def solve_delta(model, layer: int, prompts: list, new_object: int, steps: int = 
 
 
 # %% nbgrader={"grade": true, "grade_id": "solve_delta_test", "points": 4}
+_ref_model = course.models.load("facts-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 def p_of(model, prompts: list, objects: list[int]) -> torch.Tensor:
     """(len(prompts), len(objects)) the probability of each object at each prompt's end."""
     tokens, end = facts.pad(prompts)
@@ -810,7 +818,7 @@ def with_delta(layer, prompts, delta):
         return x
 
     tokens, end = facts.pad(prompts)
-    return facts.run_with_hooks(model, tokens, {f"blocks.{layer}.hook_mlp_out": add})[rows, end].softmax(-1)
+    return facts.run_with_hooks(_ref_model, tokens, {f"blocks.{layer}.hook_mlp_out": add})[rows, end].softmax(-1)
 
 
 _s, _r = 3, "city"

@@ -229,14 +229,15 @@ def contrast_activations(model, x_pos: torch.Tensor, x_neg: torch.Tensor) -> tup
 
 
 # %% nbgrader={"grade": true, "grade_id": "contrast_activations_test", "points": 2}
+_ref_model = course.models.load("truth-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _xp, _xn = truth.contrast_pairs({"a": a[:40], "b": b[:40]}, tag[:40], tag[:40])
 _hp, _hn = checks.call("contrast_activations", contrast_activations, model, _xp, _xn, case="40 contrast pairs")
 checks.assert_shape("contrast_activations", _hp, (4, 40, 64), name="h_pos",
                     hint="(layers, pairs, D): layer 0 is the embeddings, then one per block")
 checks.assert_true("contrast_activations", not _hp.requires_grad, "h_pos requires grad: use torch.no_grad()")
 with torch.no_grad():
-    _emb = model.embed(_xn[:, -1]) + model.pos[4]  # layer 0 at position 4: the tag's embedding + position 4
-    _says = model.unembed(model.ln_f(_hp[-1])).argmax(-1)
+    _emb = _ref_model.embed(_xn[:, -1]) + _ref_model.pos[4]  # layer 0 at position 4: the tag's embedding + position 4
+    _says = _ref_model.unembed(_ref_model.ln_f(_hp[-1])).argmax(-1)
 checks.assert_close("contrast_activations", _hn[0], _emb, name="h_neg at layer 0",
                     hint="take the last position (4), not the first: layer 0 there is the tag's embedding")
 _right = torch.where(_xp[:, -1] == truth.TAG0, torch.where(y[:40], truth.TRUE, truth.FALSE),
@@ -251,10 +252,11 @@ checks.assert_close("contrast_activations", _op, truth.read_activations(_other, 
                     name="h_pos of a second, random model",
                     hint="use the model you are given (the argument), not the notebook's `model`")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("truth-gpt")  # the test's own copy of the shipped model: no reference comes from the notebook's objects
 _xp, _xn = truth.contrast_pairs({"a": a[100:130], "b": b[100:130]}, tag[100:130], 1 - tag[100:130])
 _got = contrast_activations(model, _xp, _xn)
-checks.assert_close("contrast_activations", _got[0], truth.read_activations(model, _xp), name="h_pos of 30 pairs")
-checks.assert_close("contrast_activations", _got[1], truth.read_activations(model, _xn), name="h_neg of 30 pairs")
+checks.assert_close("contrast_activations", _got[0], truth.read_activations(_ref_model, _xp), name="h_pos of 30 pairs")
+checks.assert_close("contrast_activations", _got[1], truth.read_activations(_ref_model, _xn), name="h_neg of 30 pairs")
 ### END HIDDEN TESTS
 
 # %% [markdown]
