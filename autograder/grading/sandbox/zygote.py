@@ -160,6 +160,21 @@ def zygote_main(fd: int) -> None:
                 __import__(name)
             except Exception as err:
                 failed.append(f"{name}: {err}")
+    if "matplotlib" in sys.modules:
+        try:  # the mathtext grammar (pyparsing: 0.6-0.8 s) is built on a plot's first label and kept on the
+            # class: built here, once, instead of in every run whose notebook draws a label (0.1, issue 25)
+            import logging
+
+            from matplotlib.mathtext import MathTextParser
+
+            fonts = logging.getLogger("matplotlib.font_manager")  # "findfont: ... not found" for each fallback
+            level, fonts.level = fonts.level, logging.ERROR
+            try:
+                MathTextParser("path").parse("$x^2$")
+            finally:
+                fonts.setLevel(level)
+        except Exception as err:
+            failed.append(f"matplotlib.mathtext: {err}")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
     _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
     send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
