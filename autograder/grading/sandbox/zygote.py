@@ -175,6 +175,10 @@ def zygote_main(fd: int) -> None:
                 fonts.setLevel(level)
         except Exception as err:
             failed.append(f"matplotlib.mathtext: {err}")
+    import gc
+
+    gc.collect()
+    gc.freeze()  # what was imported above stays out of every run's garbage collections (and its pages unwritten)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the pairs...
     _c().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # ...and their orphans (no zombies left in a slot's uid)
     send_json(ctl, {"event": "ready", "seconds": time.monotonic() - warm_start, "failed": failed,
