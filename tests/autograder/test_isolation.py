@@ -33,7 +33,10 @@ def test_a_process_that_leaves_its_session_and_keeps_reforking_dies_with_the_run
     marker = f"survivor-{uuid.uuid4().hex}"
     code = f'''
         import subprocess, sys
-        refork = "import os, time\\nwhile True:\\n    if os.fork():\\n        os._exit(0)\\n    os.setsid()\\n"
+        # a fork refused (the run's process limit, while its init reaps the last ones) is tried again,
+        # as a determined learner would: the chains must still be alive when the run ends
+        refork = ("import os, time\\nwhile True:\\n    try:\\n        pid = os.fork()\\n    except OSError:\\n"
+                  "        time.sleep(0.01)\\n        continue\\n    if pid:\\n        os._exit(0)\\n    os.setsid()\\n")
         for _ in range(6):
             subprocess.Popen([sys.executable, "-c", refork, "{marker}"], start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
