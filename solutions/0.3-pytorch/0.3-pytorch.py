@@ -664,9 +664,10 @@ def accumulation_case(n, micro, seed, prefill=None):
 
 accumulation_case(n=12, micro=4, seed=0)
 accumulation_case(n=12, micro=12, seed=1)
+accumulation_case(n=10, micro=4, seed=2)  # uneven: 4 + 4 + 2 (a mean of the three means is not the mean)
 print("accumulate_grad: visible tests pass")
 ### BEGIN HIDDEN TESTS
-accumulation_case(n=10, micro=4, seed=2)  # uneven: 4 + 4 + 2
+accumulation_case(n=11, micro=3, seed=7)  # uneven: 3 + 3 + 3 + 2
 accumulation_case(n=10, micro=4, seed=3, prefill=7.0)  # stale gradients must go
 accumulation_case(n=5, micro=1, seed=4)
 accumulation_case(n=3, micro=100, seed=5)
