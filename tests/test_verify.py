@@ -1,5 +1,7 @@
 """The CI checks themselves: they must reject tests that cannot fail."""
 
+import pytest
+
 from course.authoring import lessons, verify
 
 
@@ -55,3 +57,25 @@ def test_solution_check_reports_a_failing_solution(make_lesson, good_body):
     lesson = built(make_lesson, good_body.replace("return 2 * x", "return 2 + x"))
     problems = verify.verify_solution(lesson).problems
     assert any("solution fails its own test double_test: [double] result differs" in p for p in problems), problems
+
+
+
+NBGRADER_CASES = {  # the hidden test's last line -> what the check must say (None: nothing)
+    "abs(double(0.5) - 1.0)": "gives the solution 0/1 for double_test: its last line displays '0.0'",
+    "abs(double(0.5) - 1.0);": None,
+    'import sys\nprint("findfont: not found", file=sys.stderr)': "wrote to stderr ('findfont: not found')",
+}
+
+
+@pytest.mark.parametrize("last", list(NBGRADER_CASES))
+def test_solution_check_rejects_what_plain_nbgrader_would_not_give_full_marks(make_lesson, good_body, last):
+    """nbgrader reads a number a test cell displays as partial credit, and zeroes a cell that writes to
+    stderr: a correct solution graded with `nbgrader autograde` would lose the points."""
+    body = good_body.replace('checks.assert_equal("double", double(-3), -6)',
+                             'checks.assert_equal("double", double(-3), -6)\n' + last)
+    problems = verify.verify_solution(built(make_lesson, body)).problems
+    if NBGRADER_CASES[last] is None:
+        assert problems == []
+    else:
+        [problem] = problems
+        assert "plain nbgrader autograde" in problem and NBGRADER_CASES[last] in problem, problem

@@ -7,6 +7,10 @@
   only calls the function, without checking the result, asserts nothing either).
 - The hidden part of every test fails on the stubs by itself too (it is what grades a
   submission, so it must not be a no-op either).
+- Plain ``nbgrader autograde`` would give the solution full marks too: nbgrader zeroes a test
+  cell that writes to stderr, and reads a number a cell displays as partial credit (a test
+  that ends in ``checks.assert_close(...)`` shows the error it measured, 0.0, and scored 0).
+  A test cell ends in a statement, or its last expression ends in ``;``.
 
 A test "fails" when it raises NotImplementedError (from the stub) or an AssertionError
 (course.checks raises CheckFailure, a subclass). Any other error on a stub (NameError,
@@ -44,9 +48,39 @@ def verify_solution(lesson: Lesson, timeout: int = HARD_CAP_SECONDS) -> Verdict:
         if not r.passed:
             v.problems.append(f"{lesson.slug}: solution fails its own test {r.grade_id}: {r.message}")
     v.problems += [f"{lesson.slug}: solution notebook error in {e}" for e in other]
+    v.problems += nbgrader_problems(lesson.slug, nb)
     if seconds > HARD_CAP_SECONDS:
         v.problems.append(f"{lesson.slug}: solution took {seconds:.0f} s, past the hard cap of {HARD_CAP_SECONDS} s")
     return v
+
+
+def nbgrader_problems(slug: str, nb) -> list[str]:
+    """The graded cells of an executed notebook that plain nbgrader would not give full marks, by
+    nbgrader's own rule (``nbgrader.utils.determine_grade``), and why; and the cells that display a
+    value, which nbgrader reads as partial credit when it is a number (and warns about otherwise:
+    "future releases may treat as error")."""
+    from nbgrader.utils import determine_grade
+
+    problems = []
+    for g in graded_cells(nb):
+        cell = nb.cells[g["index"]]
+        score, max_score = determine_grade(cell)
+        if score is None:
+            continue
+        why = "it raised an error" if score < max_score else None
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                why = f"it wrote to stderr ({out.get('text', '').strip().splitlines()[0][:120]!r})"
+                break
+            if out.get("output_type") == "execute_result":
+                shown = out.get("data", {}).get("text/plain", "")
+                why = (f"its last line displays {shown[:60]!r}, which nbgrader reads as partial credit if it is a "
+                       "number: end that line with `;`")
+                break
+        if why:
+            problems.append(f"{slug}: plain nbgrader autograde gives the solution {score:g}/{max_score:g} for "
+                            f"{g['grade_id']}: {why}")
+    return problems
 
 
 def _stub_problems(slug: str, results: list[CellResult], what: str) -> list[str]:

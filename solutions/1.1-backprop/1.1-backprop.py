@@ -1603,7 +1603,7 @@ _y32 = np.array([1, 0, 1], dtype=np.int32)
 _l3 = _rng.standard_normal((3, 2))
 gradcheck.check_graph("cross_entropy", lambda z: cross_entropy(z, _y32), {"logits": _l3}, Tensor,
                       torch_fn=lambda z: F.cross_entropy(z, torch.as_tensor(_y32, dtype=torch.long)),
-                      hint="int32 labels, two classes")
+                      hint="int32 labels, two classes");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1675,7 +1675,7 @@ _inp = {"W1": _rng.standard_normal((3, 7)), "b1": _rng.standard_normal(7), "W2":
         "b2": _rng.standard_normal(2), "x": _rng.standard_normal((1, 3))}
 gradcheck.check_graph("mlp_forward", mlp_with, _inp, Tensor,
                       torch_fn=lambda W1, b1, W2, b2, x: torch.relu(x @ W1 + b1) @ W2 + b2,
-                      hint="a batch of one example")
+                      hint="a batch of one example");
 ### END HIDDEN TESTS
 
 # %% [markdown]

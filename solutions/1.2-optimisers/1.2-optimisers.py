@@ -451,7 +451,7 @@ optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.3), hint=
 optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.3, dampening=0.5),
                                 hint="momentum=0 is plain SGD, whatever the dampening: no buffer at all")
 optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.01, momentum=1.0, weight_decay=1.0), steps=5,
-                                hint="momentum=1 and weight_decay=1 are values like any other")
+                                hint="momentum=1 and weight_decay=1 are values like any other");
 ### END HIDDEN TESTS
 
 # %% nbgrader={"grade": true, "grade_id": "sgd_test_2", "points": 2}
@@ -466,7 +466,7 @@ print("sgd: visible tests pass")
 checks.assert_raises("sgd", ValueError, SGD, [torch.nn.Parameter(torch.zeros(2))], lr=0.1, momentum=0.9,
                      dampening=0.1, nesterov=True, hint="nesterov=True needs dampening == 0: raise ValueError in __init__")
 optim_checks.compare_with_torch("sgd", SGD, torch.optim.SGD, dict(lr=0.02, momentum=0.99, nesterov=True, weight_decay=0.2),
-                                steps=40, problem=optim_checks.awkward_problem)
+                                steps=40, problem=optim_checks.awkward_problem);
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -688,7 +688,7 @@ optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr
                                 problem=optim_checks.awkward_problem)
 optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr=0.001), dtype=torch.float32)
 optim_checks.compare_with_torch("rmsprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01, weight_decay=1.0), steps=5,
-                                hint="weight_decay=1 is a value like any other: g = g + weight_decay * p")
+                                hint="weight_decay=1 is a value like any other: g = g + weight_decay * p");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -781,7 +781,7 @@ optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.01, we
                                 hint="skip parameters whose .grad is None; empty, 0-d and transposed parameters must work")
 optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.001), dtype=torch.float32,
                                 hint="float32 parameters, float32 state")
-optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.95, 0.98), eps=1e-12), steps=60)
+optim_checks.compare_with_torch("adam", Adam, torch.optim.Adam, dict(lr=0.01, betas=(0.95, 0.98), eps=1e-12), steps=60);
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -862,7 +862,7 @@ optim_checks.compare_with_torch("adamw", AdamW, torch.optim.AdamW, dict(lr=0.02,
                                 hint="a parameter without a gradient is not decayed either: skip it entirely")
 optim_checks.compare_with_torch("adamw", AdamW, torch.optim.AdamW, dict(lr=0.001, weight_decay=0.1), dtype=torch.float32)
 optim_checks.compare_with_torch("adamw", AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.0),
-                                hint="weight_decay=0 is plain Adam")
+                                hint="weight_decay=0 is plain Adam");
 ### END HIDDEN TESTS
 
 # %% [markdown]

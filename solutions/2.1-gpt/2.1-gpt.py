@@ -656,7 +656,7 @@ checks.assert_close("embed", embed(_tok, _wte, _wpe), (_wte.weight[5] + _wpe.wei
 _tok = torch.randint(0, cfg.d_vocab, (7, 4)).T  # (4, 7), not contiguous
 checks.assert_close("embed", embed(_tok, _wte, _wpe), _wte.weight[_tok] + _wpe.weight[:7], name="non-contiguous tokens")
 checks.assert_raises("embed", ValueError, embed, torch.zeros(1, cfg.n_ctx + 1, dtype=torch.long), _wte, _wpe,
-                     match=str(cfg.n_ctx), hint="raise ValueError naming n_ctx when seq > n_ctx")
+                     match=str(cfg.n_ctx), hint="raise ValueError naming n_ctx when seq > n_ctx");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -935,7 +935,7 @@ gpt_checks.compare_module("attention", CausalSelfAttention(cfg), ref.transformer
 _cfg = GPTConfig(d_vocab=20, n_ctx=8, d_model=24, n_heads=6, n_layers=1, d_mlp=96)
 _ref = gpt_checks.reference_gpt2(_cfg, seed=3)
 gpt_checks.compare_module("attention", CausalSelfAttention(_cfg), _ref.transformer.h[0].attn, torch.randn(2, 8, 24),
-                          hint="6 heads of 4: use cfg.n_heads and cfg.d_head, not the numbers of this notebook's config")
+                          hint="6 heads of 4: use cfg.n_heads and cfg.d_head, not the numbers of this notebook's config");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1027,7 +1027,7 @@ print("max |yours - GPT-2| =", gpt_checks.compare_module("mlp", MLP(cfg), ref.tr
 print("mlp: visible tests pass")
 ### BEGIN HIDDEN TESTS
 gpt_checks.compare_module("mlp", MLP(cfg), ref.transformer.h[1].mlp, 3 * torch.randn(cfg.d_model, 4).T[None])
-gpt_checks.compare_module("mlp", MLP(cfg), ref.transformer.h[1].mlp, x_test[:, :1])
+gpt_checks.compare_module("mlp", MLP(cfg), ref.transformer.h[1].mlp, x_test[:, :1]);
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1077,7 +1077,7 @@ print("max |yours - GPT-2| =", gpt_checks.compare_module("block", Block(cfg), re
 print("block: visible tests pass")
 ### BEGIN HIDDEN TESTS
 gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], x_test[:1, :1])
-gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn(cfg.d_model, cfg.n_ctx, 2).permute(2, 1, 0))
+gpt_checks.compare_module("block", Block(cfg), ref.transformer.h[1], torch.randn(cfg.d_model, cfg.n_ctx, 2).permute(2, 1, 0));
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1152,7 +1152,7 @@ gpt_checks.compare_gpt("gpt", GPT(cfg), gpt_checks.reference_gpt2(cfg, seed=1), 
 gpt_checks.compare_gpt("gpt", GPT(cfg), ref, torch.tensor([[7]]))
 _cfg = GPTConfig(d_vocab=50, n_ctx=8, d_model=48, n_heads=6, n_layers=3, d_mlp=192)
 gpt_checks.compare_gpt("gpt", GPT(_cfg), gpt_checks.reference_gpt2(_cfg, seed=2), torch.randint(0, 50, (3, 8)),
-                       hint="use cfg.n_layers blocks and cfg's sizes throughout")
+                       hint="use cfg.n_layers blocks and cfg's sizes throughout");
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -744,7 +744,7 @@ chi_square_check("sample_next", got, torch.cat([_r * _keep / (_r * _keep).sum(),
                  "temperature 1.5, top_k=3, top_p=0.6 (in that order)")
 g1 = sample_next(torch.randn(4, 9), torch.Generator().manual_seed(7))
 checks.assert_shape("sample_next", g1, (4,), hint="one token per row: squeeze the sample dimension")
-checks.assert_raises("sample_next", ValueError, sample_next, rows[:2], torch.Generator(), 0.0)
+checks.assert_raises("sample_next", ValueError, sample_next, rows[:2], torch.Generator(), 0.0);
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -431,7 +431,7 @@ pair64, turn64 = check_slowest(64, 10000.0)
 print(f"d_head 64, base 10,000: the slowest pair is {pair64}, one turn every {turn64:,} positions")
 ### BEGIN HIDDEN TESTS
 check_slowest(16, 500.0)
-check_slowest(128, 500000.0)
+check_slowest(128, 500000.0);
 ### END HIDDEN TESTS
 
 

@@ -310,7 +310,7 @@ for _i in _rng.integers(0, 400, 40):
     for _t in range(0, int(lengths[_i]), 3):
         checks.assert_equal("play_move", play_move(states[_i, _t].copy(), 1 + _t % 2, int(games[_i, _t])),
                             states[_i, _t + 1], name=f"game {_i}, move {_t + 1}")
-checks.assert_raises("play_move", ValueError, play_move, states[0, 0], 1, 14, hint="an occupied square is never legal")
+checks.assert_raises("play_move", ValueError, play_move, states[0, 0], 1, 14, hint="an occupied square is never legal");
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -478,7 +478,7 @@ checks.assert_true("expected_calibration_error", expected_calibration_error(_p, 
 checks.assert_true("expected_calibration_error", isinstance(expected_calibration_error([0.5], [1]), float), "return a float")
 checks.assert_raises("expected_calibration_error", ValueError, expected_calibration_error, [], [])
 checks.assert_raises("expected_calibration_error", ValueError, expected_calibration_error, [0.5, 0.5], [1])
-checks.assert_raises("expected_calibration_error", ValueError, expected_calibration_error, [1.5], [1])
+checks.assert_raises("expected_calibration_error", ValueError, expected_calibration_error, [1.5], [1]);
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -591,7 +591,7 @@ _tie = best_of_n(np.array([[1.0, 1.0]]), np.array([[0.0, 9.0]]), [2])
 checks.assert_close("best_of_n", _tie[1], np.array([0.0]), name="a tie", hint="on ties pick the first candidate (argmax does)")
 checks.assert_raises("best_of_n", ValueError, best_of_n, _px, _tr, [17], hint="n larger than N")
 checks.assert_raises("best_of_n", ValueError, best_of_n, _px, _tr, [0])
-checks.assert_raises("best_of_n", ValueError, best_of_n, _px, _tr[:, :8], [1], hint="shapes differ")
+checks.assert_raises("best_of_n", ValueError, best_of_n, _px, _tr[:, :8], [1], hint="shapes differ");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -645,7 +645,7 @@ for _n in (3, 16, 100):
                         name=f"KL at n = {_n}", atol=2e-3)
 checks.assert_true("best_of_n_kl", isinstance(best_of_n_kl(5), float), "a single n gives a Python float")
 checks.assert_raises("best_of_n_kl", ValueError, best_of_n_kl, 0)
-checks.assert_raises("best_of_n_kl", ValueError, best_of_n_kl, np.array([4, 0]))
+checks.assert_raises("best_of_n_kl", ValueError, best_of_n_kl, np.array([4, 0]));
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -742,7 +742,7 @@ checks.assert_true("performance_gap_recovered", isinstance(performance_gap_recov
 checks.assert_raises("performance_gap_recovered", ValueError, performance_gap_recovered, 0.8, 0.9, 0.8,
                      hint="no gap: PGR is undefined")
 checks.assert_raises("performance_gap_recovered", ValueError, performance_gap_recovered,
-                     np.array([0.5, 0.9]), np.array([0.6, 0.9]), np.array([0.7, 0.8]), hint="check every task")
+                     np.array([0.5, 0.9]), np.array([0.6, 0.9]), np.array([0.7, 0.8]), hint="check every task");
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -318,7 +318,7 @@ checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- 2026-0
                      hint="a milestone needs a description")
 ### BEGIN HIDDEN TESTS
 checks.assert_raises("parse_milestones", ValueError, parse_milestones, "- 5/1/2026: US dates", match="5/1/2026",
-                     hint="only ISO dates, YYYY-MM-DD")
+                     hint="only ISO dates, YYYY-MM-DD");
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -1028,7 +1028,7 @@ for _tv, _clear in [(2.0, True), (1.5, False), (2.5, True)]:  # baseline spread 
                        hint="clear means |t| >= 2, with 2 itself counting as clear")
 ### BEGIN HIDDEN TESTS
 checks.assert_raises("compare_to_baseline", ValueError, compare_to_baseline, np.array([1.0, 2.0]), [],
-                     hint="an empty group is an error too")
+                     hint="an empty group is an error too");
 ### END HIDDEN TESTS
 
 # %% [markdown]
