@@ -7,6 +7,7 @@ import ctypes
 import io
 import pickle
 import sys
+from collections import OrderedDict
 
 from .proxies import Remote, _LearnerHook
 from .values import (
@@ -147,16 +148,31 @@ _HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_back
                "_forward_hooks_with_kwargs", "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called")
 
 
+_DICT_TYPES = (dict, OrderedDict)
+
+
 def _hook_dicts(m) -> dict:
-    return {a: d for a in _HOOK_DICTS if type(d := m.__dict__.get(a)) in (dict, __import__("collections").OrderedDict)}
+    return {a: d for a in _HOOK_DICTS if type(d := m.__dict__.get(a)) in _DICT_TYPES}
+
+
+def _module_snapshot(m) -> tuple:
+    """A module's mode and its hooks (a test's counter, a learner's forgotten hook): what ``_same``
+    compares after every message, for every module either side holds of the other's (a bridge has
+    about 180), so written for speed: 1.5 us a module, against 8 us through ``_hook_dicts``."""
+    d = m.__dict__
+    hooks = []
+    for a in _HOOK_DICTS:
+        x = d.get(a)
+        if type(x) is dict or type(x) is OrderedDict:
+            hooks.append((a, tuple([(k, id(h)) for k, h in x.items()]) if x else ()))
+    return ("module", bool(m.training), tuple(hooks))
 
 
 def _snapshot(t):
     if _is_optimizer(t):
         return ("optim", None)  # by identity only: its state (momentum) lives where step() runs
-    if _is_module(t):  # its mode and its hooks (a test's counter, a learner's forgotten hook)
-        return ("module", bool(t.training),
-                tuple((a, tuple((k, id(h)) for k, h in d.items())) for a, d in _hook_dicts(t).items()))
+    if _is_module(t):
+        return _module_snapshot(t)
     if _is_generator(t):
         return ("gen", bytes(t.get_state().numpy().tobytes()))
     g = _grad(t)
@@ -171,7 +187,10 @@ def _same(t, snap, content: bool = True) -> bool:
     which the course's tests never do (T), and which learner code does (L: its side compares)."""
     import torch
 
-    if type(snap[0]) is str:  # a module or a generator
+    kind = snap[0]
+    if type(kind) is str:  # a module, a generator or an optimizer
+        if kind == "module":
+            return _is_module(t) and _module_snapshot(t) == snap
         return (_is_module(t) or _is_generator(t) or _is_optimizer(t)) and _snapshot(t) == snap
     meta, data, grad = snap
     now = _meta(t)
