@@ -185,7 +185,6 @@ def _same(t, snap, content: bool = True) -> bool:
     """Whether ``t`` still holds what ``snap`` saw. With ``content`` False, an unchanged version
     counter, storage and gradient count as unchanged: only a write through ``.data`` escapes that,
     which the course's tests never do (T), and which learner code does (L: its side compares)."""
-    import torch
 
     kind = snap[0]
     if type(kind) is str:  # a module, a generator or an optimizer
@@ -199,12 +198,40 @@ def _same(t, snap, content: bool = True) -> bool:
             return True
     elif data is None or now[2:5] != meta[2:5] or (now[5] is None) != (meta[5] is None):
         return False
-    if not torch.equal(_plain(t), data):
+    if not _same_bytes(_plain(t), data):
         return False
     g = _grad(t)
     if g is None:
         return True
-    return grad is not None and g.shape == grad.shape and g.dtype == grad.dtype and torch.equal(_plain(g), grad)
+    return grad is not None and g.shape == grad.shape and g.dtype == grad.dtype and _same_bytes(_plain(g), grad)
+
+
+_MEMCMP: list = []
+
+
+def _same_bytes(a, b) -> bool:
+    """Whether two contiguous CPU tensors of one shape and dtype hold the same bytes. L compares every
+    test tensor its code may have written after every message (a test's model: 40 tensors of 50,000
+    floats): memcmp takes a fifth of ``torch.equal``'s time, and says what changed, where equal
+    values do not (NaN is unequal to itself, -0.0 equal to 0.0)."""
+    import torch
+
+    if a.shape != b.shape or a.dtype != b.dtype or not (a.is_contiguous() and b.is_contiguous()):
+        return False
+    n = a.numel() * a.element_size()
+    if n == 0:
+        return True
+    if not _MEMCMP:
+        try:
+            fn = ctypes.CDLL(None).memcmp
+            fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+            _MEMCMP.append(fn)
+        except Exception:
+            _MEMCMP.append(None)
+    fn = _MEMCMP[0]
+    if fn is None:
+        return torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
+    return fn(a.data_ptr(), b.data_ptr(), n) == 0
 
 
 def _apply_payload(t, payload, unpack_hooks=None) -> None:
@@ -272,6 +299,7 @@ class _Sync:
         self.touched: set[int] = set()  # L: the tensors of T's that came with messages since the last reply
         self.graphs: dict[int, object] = {}  # L: key -> a result with an autograd graph T may backpropagate
         self.graph_inputs: dict[int, dict] = {}  # L: key -> {tid: L's copy} of T's tensors the call was given
+        self.test_tensors: dict[int, None] = {}  # L: the keys of T's tensors among them (not modules), for base_of
 
     def get(self, tid):
         t = self.tensors.get(tid)
@@ -292,9 +320,15 @@ class _Sync:
                 self.rev.pop(id(old), None)
             self.tensors[tid] = t
             self.rev[id(t)] = tid
+            torch = sys.modules.get("torch")
+            if tid > 0 and torch is not None and isinstance(t, torch.Tensor):
+                self.test_tensors[tid] = None
+            else:
+                self.test_tensors.pop(tid, None)
 
     def forget(self, tids) -> None:
         for tid in tids:
+            self.test_tensors.pop(tid, None)
             old = self.tensors.pop(tid, None)
             if old is not None and not self.weak and self.rev.get(id(old)) == tid:
                 del self.rev[id(old)]
@@ -333,8 +367,12 @@ class _Sync:
             ptr = v.untyped_storage().data_ptr()
         except Exception:
             return None
-        for tid, t in self.tensors.items():
-            if tid > 0 and _syncable(t) and t is not v and t.untyped_storage().data_ptr() == ptr and ptr:
+        if not ptr:
+            return None
+        tensors = self.tensors
+        for tid in self.test_tensors:  # (a test's model: some 40 tensors among 220 entries)
+            t = tensors[tid]
+            if _syncable(t) and t is not v and t.untyped_storage().data_ptr() == ptr:
                 return tid
         return None
 
