@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import operator
 import pickle
 import sys
 from collections import OrderedDict
@@ -155,11 +156,23 @@ def _hook_dicts(m) -> dict:
     return {a: d for a in _HOOK_DICTS if type(d := m.__dict__.get(a)) in _DICT_TYPES}
 
 
+_ALL_HOOKS = operator.itemgetter(*_HOOK_DICTS)
+_NO_HOOKS = tuple((a, ()) for a in _HOOK_DICTS)
+_HOOK_DICT_TYPES = frozenset(_DICT_TYPES)
+
+
 def _module_snapshot(m) -> tuple:
     """A module's mode and its hooks (a test's counter, a learner's forgotten hook): what ``_same``
     compares after every message, for every module either side holds of the other's (a bridge has
-    about 180), so written for speed: 1.5 us a module, against 8 us through ``_hook_dicts``."""
+    about 180), so written for speed: about 1 us a module with no hook (most of them), against 8 us
+    through ``_hook_dicts``; the same value either way."""
     d = m.__dict__
+    try:
+        dicts = _ALL_HOOKS(d)
+    except Exception:
+        dicts = None
+    if dicts is not None and _HOOK_DICT_TYPES.issuperset(map(type, dicts)) and not any(dicts):
+        return ("module", bool(m.training), _NO_HOOKS)
     hooks = []
     for a in _HOOK_DICTS:
         x = d.get(a)
