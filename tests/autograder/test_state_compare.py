@@ -39,6 +39,9 @@ def test_bytes_compare_every_dtype_and_shape():
         flat[7] = torch.logical_not(flat[7]) if dtype is torch.bool else flat[7] + 1
         assert not state._same_bytes(a, b), dtype
     assert state._same_bytes(torch.zeros(0), torch.zeros(0))
+    z = torch.tensor([1 + 2j, 3 - 1j])
+    assert not state._same_bytes(z.conj(), z), "a lazy conjugate shares its bytes, not its values"
+    assert state._same_bytes(z.conj(), z.conj().resolve_conj())
     assert not state._same_bytes(torch.zeros(2, 3), torch.zeros(3, 2)), "another shape"
     assert not state._same_bytes(torch.zeros(4), torch.zeros(4, dtype=torch.float64)), "another dtype"
 
