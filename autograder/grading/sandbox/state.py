@@ -164,7 +164,7 @@ _HOOK_DICT_TYPES = frozenset(_DICT_TYPES)
 def _module_snapshot(m) -> tuple:
     """A module's mode and its hooks (a test's counter, a learner's forgotten hook): what ``_same``
     compares after every message, for every module either side holds of the other's (a bridge has
-    about 180), so written for speed: about 1 us a module with no hook (most of them), against 8 us
+    about 180), so written for speed: 1-2 us a module with no hook (most of them), against 8 us
     through ``_hook_dicts``; the same value either way."""
     d = m.__dict__
     try:
