@@ -327,6 +327,7 @@ with torch.no_grad():
     checks.assert_close("torch_cache", torch_cache(_twice, _tokens)["hook_embed"], _twice.wte(_tokens),
                         name='cache["hook_embed"] of another model (token embeddings doubled)',
                         hint="hook the `model` argument, not the notebook's `model`")
+del _twice  # not needed again: a model a test hands to your code is kept in step with the grader's copy while it lives
 checks.assert_equal("torch_cache", sorted(got), sorted(_names), name="the dict's keys",
                     hint="one entry per name in the table, with TransformerLens's exact spelling")
 with checks.tolerance(rtol=1e-4, atol=1e-4):

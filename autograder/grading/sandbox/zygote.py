@@ -138,6 +138,10 @@ def _read_view(fd: int, seconds: float = 30.0) -> str:
 # ``optimizer.step()`` imports it), torch.fx.experimental.symbolic_shapes 0.4-0.9 s (sympy: every
 # ``torch.autograd.grad`` with ``grad_outputs``, in L's backward and in the checks' own).
 TORCH_LAZY_IMPORTS = ("torch._dynamo", "torch.fx.experimental.symbolic_shapes")
+# The same for other libraries the zygote imported (a lesson imports them): what their first use
+# imports. transformer_lens.model_bridge (and the transformers modules under it): 1.0-1.5 s in
+# each process that builds a bridge, i.e. in L and, since 3.1's tests run in T, in T as well.
+LIBRARY_LAZY_IMPORTS = {"transformer_lens": ("transformer_lens.model_bridge",)}
 
 
 def zygote_main(fd: int) -> None:
@@ -160,6 +164,13 @@ def zygote_main(fd: int) -> None:
                 __import__(name)
             except Exception as err:
                 failed.append(f"{name}: {err}")
+    for library, names in LIBRARY_LAZY_IMPORTS.items():
+        if library in sys.modules:
+            for name in names:
+                try:
+                    __import__(name)
+                except Exception as err:
+                    failed.append(f"{name}: {err}")
     if "matplotlib" in sys.modules:
         try:  # the mathtext grammar (pyparsing: 0.6-0.8 s) is built on a plot's first label and kept on the
             # class: built here, once, instead of in every run whose notebook draws a label (0.1, issue 25)
