@@ -1277,15 +1277,17 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 2, 2, 2, 2, −** | 0.97 | 0.018, 0.042, 0.015, 0.005, **0.046**, 0 | 0.063 (layers 0-1) | 0.375 (layer 4) |
 # | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 1, 3, −, −, −** | 0.98 | 0.032, 0.000, 0.028, 0.038, **0.046**, 0 | 0.085 (layers 3-4) | 0.381 (layer 2) |
 # | bio 64, 300 names of 7³, MLP 192, 2,500 steps, **windows 1, 2, 2, −, −, −** | 0.97 | 0.013, 0.009, 0.002, −0.003, **0.018**, 0 | 0.021 (layers 0-1) | 0.247 (layer 2) |
+# | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 1, 3, 2, 2, −** | 0.96 | **0.041**, 0.000, 0.008, 0.006, −0.004, 0 | 0.042 (layers 0-1) | 0.454 (layer 4) |
 # | **bio 192**, 150 names of 10³, MLP 192, 1,500 steps, **windows 1, 1, 3, −, −, −** | 0.99 | **0.097**, 0.001, 0.044, 0.064, 0.072, 0 | 0.139 (layers 3-4) | 0.457 (layer 2) |
 #
 # The bio lines do move an MLP effect to the last subject token, as subject enrichment predicts
-# (Geva et al. 2023), but without local attention always into **layer 0**, with six layers or eight. Narrower MLPs spread it
-# over a second and third layer (0.068, 0.036, 0.013) without moving the peak, and harder names
-# make the whole effect smaller, not later; three times as many bio lines leave a small second
-# bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every variant without local attention the residual stream at the last
-# subject token restores 0.26 of P(object) at most: the paraphrases are still answered at the last token,
-# from the subject's tokens gathered there. So this lesson asserts what its shipped model does
+# (Geva et al. 2023), but without local attention always into **layer 0**, with six layers or
+# eight. Narrower MLPs spread it over a second and third layer (0.068, 0.036, 0.013) without
+# moving the peak, and harder names make the whole effect smaller, not later; three times as many
+# bio lines leave a small second bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every
+# variant without local attention the residual stream at the last subject token restores 0.26 of
+# P(object) at most: the paraphrases are still answered at the last token, from the subject's
+# tokens gathered there. So this lesson asserts what its shipped model does
 # (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**.
 #
 # **Testing our reading: local attention in the first layers.** Our reading of the rows above was
@@ -1299,18 +1301,19 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # subject tokens first meet at the last one in the attention of layers 1-2 (with 1, 1, 3: of
 # layer 2 exactly); the later layers look everywhere, so the last token can still read the
 # subject. The windows do move where the subject is assembled: it is now built at its last token
-# in the middle layers, where restoring the residual stream brings back up to 0.38 of P(object)
+# in the middle layers, where restoring the residual stream brings back up to 0.45 of P(object)
 # with 64 bio lines and 0.46 with 192 (layers 2-4), against 0.26 at most without windows. They do
 # not make a middle-layer MLP take the lookup over. With 64 bio lines the MLP effect at the
 # last subject token stays below 0.05 in every layer, spread over layers 0-4; its largest layer
 # is 1 in two variants (with MLP 192 in three noise draws, 0.042, 0.025 and 0.035, with layer 3
-# or 4 next at 0.017, 0.018 and 0.016) and 4 in the other three, and two adjacent MLPs restore
+# or 4 next at 0.017, 0.018 and 0.016), 4 in three and 0 in one, and two adjacent MLPs restore
 # 0.085 at most. With 192 bio lines it rises through layers 2-4 (0.044, 0.064, 0.072; 0.139 for
-# layers 3-4 together), the last layer whose output there anything reads, a slope rather than a
+# layers 3-4 together), the last layer whose output there the answer can read: a slope, not a
 # middle-layer peak. And layer 0 is not empty even where it cannot look anything up: with
-# windows 1, 1, 3, MLPs 0 and 1 see only their own token, yet MLP 0 restores 0.032 (64 bio lines)
-# and 0.097 (192), the largest entry of its row. Restoring it hands the last subject token's own
-# identity back clean, so part of the layer-0 "peaks" above may be that, not a lookup. Our
+# windows 1, 1, 3, MLPs 0 and 1 see only their own token, yet MLP 0 restores 0.032, 0.041 (64
+# bio lines) and 0.097 (192 bio lines), the largest entry of the last two rows. Restoring it hands
+# the last subject token's own identity back clean, so part of the layer-0 "peaks" above may be
+# that, not a lookup. Our
 # reading now: what the last subject token carries in the middle layers is built there by
 # several layers together, and a trace that restores one state at a time cannot single one MLP
 # out; the shipped model is unchanged.
