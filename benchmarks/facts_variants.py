@@ -15,23 +15,36 @@ indirect effect on P(object) of restoring, by layer: the MLP output at the last 
 (``mlp_lastsubj``), the MLP outputs of two consecutive layers there (``mlp2_lastsubj``, layers l and
 l+1), the residual stream there (``resid_lastsubj``) and the MLP output at the last token
 (``mlp_lasttok``). 4-10 minutes a variant on a shared 2-core machine.
+
+``--rome 0,1,2,3,4`` (with ``--trace-only`` to skip the trace's training) also runs the lesson's
+twelve edits with ROME at those layers, and ``--ft 3`` with FT and FT+L (bound 0.1) too, using the
+solution notebook's own functions (``rome_edit``, ``finetune_edit``, ``edit_scores``, ...), read
+from solutions/4.5-rome/4.5-rome.py; it prints efficacy / paraphrase / neighbourhood per layer.
+On the shipped model (``shipped --rome 2 --ft 2``) it gives the lesson's numbers.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
 import json
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from course.models import facts
 from course.models.gpt import GPT
 
 PARAPHRASES = [("city", 0), ("city", 2), ("job", 1), ("job", 3), ("language", 0), ("language", 1)]
 OUT = Path("/tmp/facts_variants")
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "4.5-rome" / "4.5-rome.py"
+EDIT_FUNCTIONS = {"edit_prompts", "subject_key", "key_second_moment", "solve_delta", "p_of", "rank_one_update",
+                  "rome_edit", "edit_scores", "neighbours_of", "finetune_edit"}
 
 
 def p_object(model: GPT, batch: dict, restores=(), cache: dict | None = None) -> torch.Tensor:
@@ -84,6 +97,39 @@ def trace(model: GPT, n: int = 150, seed: int = 1) -> dict:
             else round(sum(v) / len(v), 4) for k, v in res.items()}
 
 
+def edit_comparison(model: GPT, layers: list[int], ft_layers: list[int]) -> dict:
+    """The lesson's twelve edits at each layer: {layer: {method: [efficacy, paraphrase, neighbourhood]}}."""
+    ns = {"torch": torch, "F": F, "copy": copy, "np": np, "facts": facts, "model": model,
+          "D": model.cfg.d_model, "cfg": model.cfg, "EDIT_LAYER": 2}
+    for node in ast.parse(SOLUTION.read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name in EDIT_FUNCTIONS:
+            exec(compile(ast.Module([node], []), str(SOLUTION), "exec"), ns)  # the solution's own code
+    text_tokens, _, _ = facts.training_batch(600, torch.Generator().manual_seed(5))
+    cases = []
+    for i in range(12):  # as the lesson's comparison cell
+        subject, relation = 11 * i + 3, facts.REL_NAMES[i % 3]
+        objects = facts.OBJECT_IDS[relation]
+        shift = 1 + i if (1 + i) % len(objects) else 2 + i
+        cases.append((subject, relation, facts.answer(subject, relation),
+                      int(objects[(facts.FACTS[relation][subject] + shift) % len(objects)])))
+    out = {}
+    for layer in layers:
+        C = ns["key_second_moment"](model, layer, text_tokens)
+        C = C + 1e-4 * C.diagonal().mean() * torch.eye(model.cfg.d_mlp)
+        make = {"ROME": lambda s, r, new, layer=layer, C=C: ns["rome_edit"](model, s, r, new, layer=layer, C=C),
+                "FT": lambda s, r, new, layer=layer: ns["finetune_edit"](model, layer, ns["edit_prompts"](s, r), new),
+                "FT+L": lambda s, r, new, layer=layer: ns["finetune_edit"](model, layer, ns["edit_prompts"](s, r), new,
+                                                                          max_change=0.1)}
+        out[layer] = {}
+        for method in ["ROME"] + (["FT", "FT+L"] if layer in ft_layers else []):
+            rows = [ns["edit_scores"](make[method](s, r, new), s, r, old, new, ns["neighbours_of"](s, r, new))
+                    for s, r, old, new in cases]
+            out[layer][method] = [round(float(np.mean([row[k] for row in rows])), 2)
+                                  for k in ("efficacy", "paraphrase", "neighbourhood")]
+        print(json.dumps({"layer": layer, **out[layer]}), flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name")
@@ -97,6 +143,8 @@ def main() -> None:
     ap.add_argument("--trace-only", action="store_true")
     ap.add_argument("--seed", type=int, default=1, help="the noise draw")
     ap.add_argument("--n", type=int, default=150, help="names traced")
+    ap.add_argument("--rome", default="", help="layers for the twelve ROME edits, e.g. 0,1,2,3,4")
+    ap.add_argument("--ft", default="", help="layers for FT and FT+L too")
     a = ap.parse_args()
     torch.set_num_threads(1)
     facts.use_subjects(a.names, a.syl)
@@ -104,7 +152,11 @@ def main() -> None:
     cfg = replace(facts.model_config(), d_mlp=a.mlp, n_layers=a.layers, attn_window=window)
     path = OUT / f"{a.name}.pt"
     start = time.time()
-    if a.trace_only:
+    if a.name == "shipped":
+        from course.models import load
+
+        model = load("facts-gpt")
+    elif a.trace_only:
         model = GPT(cfg)
         model.load_state_dict(torch.load(path, weights_only=True))
         model.eval()
@@ -114,6 +166,9 @@ def main() -> None:
         torch.save(model.state_dict(), path)
     for p in model.parameters():
         p.requires_grad_(False)
+    if a.rome:
+        edit_comparison(model, [int(x) for x in a.rome.split(",")], [int(x) for x in a.ft.split(",") if x])
+        return
     out = {"args": vars(a), "metrics": facts.metrics(model), **trace(model, a.n, a.seed),
            "seconds": round(time.time() - start)}
     print(json.dumps(out), flush=True)

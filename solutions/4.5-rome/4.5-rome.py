@@ -1328,6 +1328,20 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # In every variant the bio lines made the facts easier to edit at the last subject token, but the
 # layer that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
 #
+# On two of the windowed variants (`benchmarks/facts_variants.py NAME --trace-only --rome 0,1,2,3,4`,
+# which runs this notebook's own functions and gives its numbers on the shipped model; printed).
+# Windows 1, 2, 2, MLP 192, ROME at layers 0-4: 0.92 / 0.83 / 0.64, 0.92 / 0.92 / 0.90,
+# 0.92 / 0.90 / 0.89, 0.75 / 0.73 / 0.97, 0.58 / 0.56 / 0.98. Windows 1, 1, 3 with 192 bio lines:
+# 1.00 / 0.98 / 0.42, 1.00 / 1.00 / 0.39, 1.00 / 1.00 / 0.80, **0.92 / 0.94 / 0.98** and
+# 0.83 / 0.92 / 1.00. In its layers 0-1 the MLP sees only the last subject token itself, so the
+# key is that token's, shared by every name that ends with it, and the edit reaches the
+# neighbours who share it (0.42, 0.39): a check that the key is what ROME edits. At layer 3, one of
+# the layers where its trace rises, ROME behaves as in the paper's Table 1: the fact and its
+# paraphrases change and the neighbours keep theirs, while fine-tuning the same layer changes the
+# fact (1.00 / 1.00) and most of the neighbours' too (neighbourhood 0.07; FT+L with the bound of 0.1
+# tuned on the shipped model: 1.00 / 1.00 / 0.08). So on this variant the paper's editing result
+# appears, without its trace's middle-layer peak.
+#
 # ## Why this matters for safety
 #
 # Editing and unlearning are the tools proposed for removing what a model should not know
