@@ -121,6 +121,38 @@ def test_model_is_causal():
         model(torch.zeros(1, 17, dtype=torch.long))
 
 
+def test_attention_window_limits_what_each_layer_sees():
+    """attn_window: layer l's query at t reads only keys in (t - w, t]; None is plain causal attention."""
+    base = GPTConfig(d_vocab=20, n_ctx=10, d_model=16, n_layers=2, n_heads=2, d_mlp=32)
+    assert base.attn_window is None and "attn_window" not in base.to_dict()  # old sidecars unchanged
+    torch.manual_seed(0)
+    plain = GPT(base).eval()
+    same = GPT(replace(base, attn_window=[None, None])).eval()  # a JSON list is accepted and made a tuple
+    assert same.cfg.attn_window == (None, None)
+    same.load_state_dict(plain.state_dict())  # no new parameters or buffers in the checkpoint
+    x = torch.randint(0, 20, (2, 10))
+    with torch.no_grad():
+        assert torch.equal(plain(x), same(x))
+    # windows of 1 then 2: position t depends on tokens t-1 and t only (one layer reaches one step back)
+    local = GPT(replace(base, attn_window=(1, 2))).eval()
+    for changed, moves in [(5, [5, 6]), (0, [0, 1])]:
+        y = x.clone()
+        y[:, changed] = (y[:, changed] + 1) % 20
+        with torch.no_grad():
+            diff = (local(x) - local(y)).abs().amax((0, 2))
+        assert (diff[moves] > 0).all() and diff[[t for t in range(10) if t not in moves]].max() == 0, diff
+    # layer 0 with a window of 1: its attention returns each token's own value, whatever the others are
+    attn = local.blocks[0].attn
+    h = torch.randn(1, 10, 16)
+    with torch.no_grad():
+        own = attn.proj(attn.v(h))
+        assert torch.allclose(attn(h), own, atol=1e-6)
+    with pytest.raises(ValueError, match="attn_window"):
+        GPTConfig(n_layers=2, attn_window=(1,))
+    with pytest.raises(ValueError, match="attn_window"):
+        GPTConfig(n_layers=1, attn_window=(0,))
+
+
 def _tiny_spec():
     return replace(
         registry.get("stdlib-gpt"),

@@ -29,13 +29,28 @@ class GPTConfig:
     d_mlp: int = 512  # GPT-2's 4 * d_model
     ln_eps: float = 1e-5  # GPT-2's LayerNorm epsilon
     init_std: float = 0.02  # GPT-2's initialisation
+    # Optional local attention, one entry per layer: layer l's query at t sees only the keys in
+    # (t - w, t], w = attn_window[l] (1 = itself only); None (the default, or an entry) = all of
+    # [0, t]. Lesson 4.5's variants use it to make early layers local, as in GPT-2's early layers.
+    attn_window: tuple[int | None, ...] | None = None
+
+    def __post_init__(self):
+        if self.attn_window is not None:
+            window = tuple(None if w is None else int(w) for w in self.attn_window)  # a JSON list is fine
+            if len(window) != self.n_layers or any(w is not None and w < 1 for w in window):
+                raise ValueError(f"attn_window needs one entry >= 1 (or None) per layer ({self.n_layers}), "
+                                 f"got {self.attn_window}")
+            object.__setattr__(self, "attn_window", window)
 
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["attn_window"] is None:  # left out, so the sidecars of models without windows stay as they were
+            del d["attn_window"]
+        return d
 
 
 class CausalSelfAttention(nn.Module):
@@ -45,7 +60,7 @@ class CausalSelfAttention(nn.Module):
     weights are what interpretability reads, and a reader should not have to un-fuse them.
     """
 
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, window: int | None = None):
         super().__init__()
         assert cfg.d_model % cfg.n_heads == 0, "d_model must split evenly into heads"
         self.n_heads, self.d_head = cfg.n_heads, cfg.d_head
@@ -56,6 +71,8 @@ class CausalSelfAttention(nn.Module):
         # True above the diagonal = "may not look at the future". A buffer, not a parameter:
         # it moves with .to(device) but is not trained or saved.
         mask = torch.triu(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1)
+        if window is not None:  # also hide the keys at or before t - window
+            mask |= torch.tril(torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=-window)
         self.register_buffer("mask", mask, persistent=False)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -94,10 +111,10 @@ class Block(nn.Module):
     which trains stably without warm-up tricks and is what interpretability decomposes.
     """
 
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, layer: int = 0):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
-        self.attn = CausalSelfAttention(cfg)
+        self.attn = CausalSelfAttention(cfg, None if cfg.attn_window is None else cfg.attn_window[layer])
         self.ln_2 = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         self.mlp = MLP(cfg)
 
@@ -114,7 +131,7 @@ class GPT(nn.Module):
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.d_vocab, cfg.d_model)  # token embedding
         self.wpe = nn.Embedding(cfg.n_ctx, cfg.d_model)  # learned position embedding
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.blocks = nn.ModuleList(Block(cfg, layer) for layer in range(cfg.n_layers))
         self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.ln_eps)
         # Not tied to wte (GPT-2 ties them): with 256 tokens tying saves little, and separate
         # embed/unembed matrices are easier to reason about in Module 3.

@@ -40,6 +40,8 @@ _BLOCK_NAMES = {
 
 def bridge_config(cfg):
     """A ``TransformerBridgeConfig`` describing a :class:`course.models.gpt.GPTConfig`."""
+    if getattr(cfg, "attn_window", None) is not None:
+        raise ValueError("local attention windows (GPTConfig.attn_window) have no TransformerLens equivalent here")
     from transformer_lens.config import TransformerBridgeConfig
 
     return TransformerBridgeConfig(

@@ -1256,9 +1256,12 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # `<bos> prefix Ka vel dor Oslo baker Welsh` per batch, so the last subject token must itself
 # predict the city), narrower MLPs, more names and fewer syllables per slot (`facts.use_subjects(300, 7)`:
 # every pair of tokens is then shared by about six names, so only the three together say who it
-# is), and a deeper model. Each was traced as in exercise 4 (the six paraphrases, here the first
-# 150 names, one noise draw; printed, not part of this notebook; 12-23 minutes of one core each,
-# training and tracing, on a loaded machine). MLP effect at the last subject token, by layer:
+# is), a deeper model, and, to test our reading of the first rows, local attention in the first
+# layers (below the table). Each was traced as in exercise 4 (the six paraphrases, here the first
+# 150 names, one noise draw; printed, not part of this notebook; 4-23 minutes of one core each,
+# training and tracing, on a loaded machine; `benchmarks/facts_variants.py` trains and traces a
+# variant, and gives the "bio 64, 150 names, MLP 64" row to the digit). MLP effect at the last
+# subject token, by layer:
 #
 # | variant | held-out | MLP at the last subject token, layer 0, 1, ... | restoring 2 MLP layers there, best | residual at the last subject token, best |
 # |---|---|---|---|---|
@@ -1269,17 +1272,51 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # | bio 64, 300 names of 7³, MLP 64, 2,500 steps | 1.00 | **0.046**, 0.003, 0.007, 0.007, 0.000, 0 | 0.060 (layers 0-1) | 0.118 (layer 1) |
 # | bio 192, 150 names of 10³, MLP 64, 1,500 steps | 1.00 | **0.058**, 0.024, 0.009, 0.019, 0.023, 0 | 0.090 (layers 0-1) | 0.256 (layer 1) |
 # | bio 64, 150 names of 10³, MLP 64, **8 layers**, 2,000 steps | 1.00 | **0.095**, 0.027, 0.005, 0.005, 0.002, 0.001, 0.001, 0 | 0.105 (layers 0-1) | 0.139 (layer 0) |
+# | bio 64, 150 names of 10³, MLP 64, 2,000 steps, **attention windows 1, 2, 2, −, −, −** | 1.00 | 0.003, **0.024**, −0.002, 0.008, 0.022, 0 | 0.029 (layers 3-4) | 0.382 (layer 3) |
+# | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 2, 2, −, −, −** | 0.99 | 0.005, **0.042**, 0.008, 0.017, 0.010, 0 | 0.053 (layers 0-1) | 0.288 (layer 2) |
+# | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 2, 2, 2, 2, −** | 0.97 | 0.018, 0.042, 0.015, 0.005, **0.046**, 0 | 0.063 (layers 0-1) | 0.375 (layer 4) |
+# | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 1, 3, −, −, −** | 0.98 | 0.032, 0.000, 0.028, 0.038, **0.046**, 0 | 0.085 (layers 3-4) | 0.381 (layer 2) |
+# | bio 64, 300 names of 7³, MLP 192, 2,500 steps, **windows 1, 2, 2, −, −, −** | 0.97 | 0.013, 0.009, 0.002, −0.003, **0.018**, 0 | 0.021 (layers 0-1) | 0.247 (layer 2) |
+# | bio 64, 150 names of 10³, MLP 192, 2,000 steps, **windows 1, 1, 3, 2, 2, −** | 0.96 | **0.041**, 0.000, 0.008, 0.006, −0.004, 0 | 0.042 (layers 0-1) | 0.454 (layer 4) |
+# | **bio 192**, 150 names of 10³, MLP 192, 1,500 steps, **windows 1, 1, 3, −, −, −** | 0.99 | **0.097**, 0.001, 0.044, 0.064, 0.072, 0 | 0.139 (layers 3-4) | 0.457 (layer 2) |
 #
 # The bio lines do move an MLP effect to the last subject token, as subject enrichment predicts
-# (Geva et al. 2023), but always into **layer 0**, with six layers or eight. Narrower MLPs spread it
-# over a second and third layer (0.068, 0.036, 0.013) without moving the peak, and harder names
-# make the whole effect smaller, not later; three times as many bio lines leave a small second
-# bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every variant the residual stream at the last
-# subject token restores 0.26 of P(object) at most: the paraphrases are still answered at the last token,
-# from the subject's tokens gathered there. So this lesson asserts what its shipped model does
-# (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**. Our reading, not
-# tested: the first attention layer already brings the three tokens together at the last one, so
+# (Geva et al. 2023), but without local attention always into **layer 0**, with six layers or
+# eight. Narrower MLPs spread it over a second and third layer (0.068, 0.036, 0.013) without
+# moving the peak, and harder names make the whole effect smaller, not later; three times as many
+# bio lines leave a small second bump in layers 3-4 (0.019, 0.023) under the layer-0 peak. In every
+# variant without local attention the residual stream at the last subject token restores 0.26 of
+# P(object) at most: the paraphrases are still answered at the last token, from the subject's
+# tokens gathered there. So this lesson asserts what its shipped model does
+# (exercise 4) and keeps the paper's middle-layer peak as **not reproduced**.
+#
+# **Testing our reading: local attention in the first layers.** Our reading of the rows above was
+# that the first attention layer already brings the three tokens together at the last one, so
 # the first MLP can look the fact up at once, and nothing makes a later layer do it instead.
+# GPT-2 XL assembles a subject of several tokens over several layers; that its early heads look
+# mostly at nearby tokens is our assumption here, not something we measured or cite. To test the
+# reading, `GPTConfig(attn_window=...)` gives each layer how far back its heads may look
+# (1 = only the token itself, − = everywhere, the last rows of the table). With windows
+# 1, 2, 2 in layers 0-2, MLP 0 sees one token and cannot tell the names apart, and the three
+# subject tokens first meet at the last one in the attention of layers 1-2 (with 1, 1, 3: of
+# layer 2 exactly); the later layers look everywhere, so the last token can still read the
+# subject. The windows do move where the subject is assembled: it is now built at its last token
+# in the middle layers, where restoring the residual stream brings back up to 0.45 of P(object)
+# with 64 bio lines and 0.46 with 192 (layers 2-4), against 0.26 at most without windows. They do
+# not make a middle-layer MLP take the lookup over. With 64 bio lines the MLP effect at the
+# last subject token stays below 0.05 in every layer, spread over layers 0-4; its largest layer
+# is 1 in two variants (with MLP 192 in three noise draws, 0.042, 0.025 and 0.035, with layer 3
+# or 4 next at 0.017, 0.018 and 0.016), 4 in three and 0 in one, and two adjacent MLPs restore
+# 0.085 at most. With 192 bio lines it rises through layers 2-4 (0.044, 0.064, 0.072; 0.139 for
+# layers 3-4 together), the last layer whose output there the answer can read: a slope, not a
+# middle-layer peak. And layer 0 is not empty even where it cannot look anything up: with
+# windows 1, 1, 3, MLPs 0 and 1 see only their own token, yet MLP 0 restores 0.032, 0.041 (64
+# bio lines) and 0.097 (192 bio lines), the largest entry of the last two rows. Restoring it hands
+# the last subject token's own identity back clean, so part of the layer-0 "peaks" above may be
+# that, not a lookup. Our
+# reading now: what the last subject token carries in the middle layers is built there by
+# several layers together, and a trace that restores one state at a time cannot single one MLP
+# out; the shipped model is unchanged.
 #
 # **Does ROME follow the trace?** We ran this notebook's twelve edits with ROME on four of the
 # variants too (printed; efficacy / paraphrase / neighbourhood). The shipped model: 0.67 / 0.58 /
@@ -1290,6 +1327,20 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 # At layer 2 only: 300 names of 7³, MLP 96: 0.75 / 0.75 / 0.93; 192 bio lines, MLP 64: 0.75 / 0.79 / 0.94.
 # In every variant the bio lines made the facts easier to edit at the last subject token, but the
 # layer that edits best is not the one tracing picks: Hase et al. (2023)'s finding on GPT-J, in miniature.
+#
+# On two of the windowed variants (`benchmarks/facts_variants.py NAME --trace-only --rome 0,1,2,3,4`,
+# which runs this notebook's own functions and gives its numbers on the shipped model; printed).
+# Windows 1, 2, 2, MLP 192, ROME at layers 0-4: 0.92 / 0.83 / 0.64, 0.92 / 0.92 / 0.90,
+# 0.92 / 0.90 / 0.89, 0.75 / 0.73 / 0.97, 0.58 / 0.56 / 0.98. Windows 1, 1, 3 with 192 bio lines:
+# 1.00 / 0.98 / 0.42, 1.00 / 1.00 / 0.39, 1.00 / 1.00 / 0.80, **0.92 / 0.94 / 0.98** and
+# 0.83 / 0.92 / 1.00. In its layers 0-1 the MLP sees only the last subject token itself, so the
+# key is that token's, shared by every name that ends with it, and the edit reaches the
+# neighbours who share it (0.42, 0.39): a check that the key is what ROME edits. At layer 3, one of
+# the layers where its trace rises, ROME behaves as in the paper's Table 1: the fact and its
+# paraphrases change and the neighbours keep theirs, while fine-tuning the same layer changes the
+# fact (1.00 / 1.00) and most of the neighbours' too (neighbourhood 0.07; FT+L with the bound of 0.1
+# tuned on the shipped model: 1.00 / 1.00 / 0.08). So on this variant the paper's editing result
+# appears, without its trace's middle-layer peak.
 #
 # ## Why this matters for safety
 #
@@ -1308,16 +1359,18 @@ checks.assert_true("finetune_edit", summary["FT"]["neighbourhood"] + 0.1 < summa
 #
 # ## Going further
 #
-# 1. **Make the paper's picture appear.** None of our variants (the table above) moved the
-#    MLP peak past layer 0. Try what we did not: more relations per subject (so enriching the
+# 1. **Make the paper's picture appear.** None of our variants (the table above) put a clear
+#    MLP peak in a middle layer: without local attention it sits in layer 0; with it, it spreads
+#    over layers 1-4 or rises towards layer 4, the last one read there. Try what we did not: more relations per subject (so enriching the
 #    subject once pays more), a tokeniser that splits names into a varying number of tokens, or
 #    longer training with stronger weight decay. Our knobs were `facts.use_subjects(n, syllables)`,
-#    `dataclasses.replace(facts.model_config(), d_mlp=64)` and
-#    `facts.train(config, facts.FactsTrainConfig(bio=64, steps=2000))`.
+#    `dataclasses.replace(facts.model_config(), d_mlp=64, attn_window=(1, 2, 2, None, None, None))`
+#    and `facts.train(config, facts.FactsTrainConfig(bio=64, steps=2000))`
+#    (`benchmarks/facts_variants.py` does it from the command line and traces the result).
 # 2. **Windows of layers.** The paper restores a window of 10 of its 48 MLP layers at once.
 #    Restore windows of 2 and 3 of our six layers on the shipped model and on a bio variant:
-#    in the table, on every bio variant, the best window of 2 was layers 0-1 and added 0.033 at
-#    most to layer 0 alone. Is a window the right analogue for a model this shallow?
+#    in the table, on every bio variant without local attention, the best window of 2 was layers
+#    0-1 and added 0.033 at most to layer 0 alone; with it, layers 3-4 restore 0.139 at most. Is a window the right analogue for a model this shallow?
 # 3. **Which layer edits best?** Run the twelve-edit comparison at every layer and plot the
 #    three scores against the layer, next to the tracing effects, as Hase et al. did: is
 #    there any correlation?
