@@ -33,6 +33,8 @@ import re
 import sys
 import types
 
+from .definitions import _tree
+
 _FUTURE_FLAGS = 0xFFEF  # what code does: not __future__ flags (they differ by compiler call), not CO_NESTED
 EMPTY = "\x00bc-empty"
 
@@ -228,9 +230,8 @@ def _top_bindings(src: str):
     every cell): (the names a ``global`` or ``nonlocal`` statement names anywhere, and per top-level
     statement (the name of a def or None, whether that def is decorated, its line, the names the
     statement binds otherwise)); None when the text does not parse."""
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
+    tree = _tree(src)  # (the same text's parse as the readers of definitions.py: one per text)
+    if tree is None:
         return None
     declared = frozenset(n for node in ast.walk(tree) if isinstance(node, (ast.Global, ast.Nonlocal))
                          for n in node.names)

@@ -21,11 +21,19 @@ def _names_in(src: str) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=_CACHE)
 def _names_in_text(src: str) -> frozenset[str]:
+    tree = _tree(src)
+    return frozenset() if tree is None else frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+@functools.lru_cache(maxsize=256)
+def _tree(src: str) -> ast.Module | None:
+    """One parse per text for the readers here and ``code._top_bindings``, which only read the tree (a
+    test cell's names and its definitions, a learner's cell's names and bindings: one parse each);
+    None when it does not parse."""
     try:
-        tree = ast.parse(src)
+        return ast.parse(src)
     except SyntaxError:
-        return frozenset()
-    return frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+        return None
 
 
 _DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
@@ -67,9 +75,8 @@ def _segment(src: str, starts: list[int], node) -> str | None:
 
 @functools.lru_cache(maxsize=_CACHE)
 def _top_level_definitions_text(src: str) -> tuple[tuple[str, str], ...]:
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
+    tree = _tree(src)
+    if tree is None:
         return ()
     starts = [0] + [m.end() for m in _NEWLINE.finditer(src)]
     out = {}
