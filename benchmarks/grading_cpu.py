@@ -4,7 +4,9 @@ For each lesson and source tree, in turn for R rounds, a fresh process starts th
 (a warm zygote, the lesson's calibration), then grades the lesson's solved notebook N times. The
 process runs in a cgroup of its own, so its CPU time counts every process of the grading: the
 worker's side, the zygote, each run's init, the learner's and the test process, whatever they
-fork. Load on a shared machine inflates wall time far more than CPU time; both are printed.
+fork. Load on a shared machine inflates wall time far more than CPU time; both are printed, and the CPU
+time split into user and kernel (sys) time: the kernel's share (forks, namespaces, page faults) moves with
+load more than the user share does.
 
 Unlike ``grading_ab.py`` this needs nothing from the trees but ``Grader`` and
 ``solved_notebook``: it compares any two commits, e.g. main against the commit before issue 16's
@@ -50,6 +52,12 @@ def usage():
     if usage_file.endswith("cpu.stat"):
         return int(next(l.split()[1] for l in text.splitlines() if l.startswith("usage_usec"))) / 1e6
     return int(text) / 1e9
+def user_sys():  # the kernel's share (forks, namespaces, mounts, page faults) varies with load more than the user share
+    if usage_file.endswith("cpu.stat"):
+        d = dict(l.split() for l in Path(usage_file).read_text().splitlines())
+        return int(d["user_usec"]) / 1e6, int(d["system_usec"]) / 1e6
+    d = dict(l.split() for l in Path(usage_file).with_name("cpuacct.stat").read_text().splitlines())
+    return int(d["user"]) / os.sysconf("SC_CLK_TCK"), int(d["system"]) / os.sysconf("SC_CLK_TCK")
 with tempfile.TemporaryDirectory() as tmp:
     kw = dict(data_dir=Path(tmp), workers=1, wall_seconds=600)
     try:
@@ -61,12 +69,13 @@ with tempfile.TemporaryDirectory() as tmp:
     spec = g.catalogue.spec(lesson_id)
     mode = g.mode_for(spec)
     raw = json.dumps(solved_notebook(spec.lesson, spec.release)).encode()
-    c0, w0 = usage(), time.perf_counter()
+    c0, w0, s0 = usage(), time.perf_counter(), user_sys()
     scores = [g.grade_bytes(spec.lesson.slug, raw).score for _ in range(n)]
-    c1, w1 = usage(), time.perf_counter()
+    c1, w1, s1 = usage(), time.perf_counter(), user_sys()
     g.stop()
 print(json.dumps({"slug": spec.lesson.slug, "mode": mode, "cpu": (c1 - c0) / n, "wall": (w1 - w0) / n,
-                  "scores": scores, "load": os.getloadavg()[0]}))
+                  "scores": scores, "load": os.getloadavg()[0], "user": (s1[0] - s0[0]) / n,
+                  "sys": (s1[1] - s0[1]) / n}))
 '''
 
 USAGE = r'''
@@ -220,8 +229,9 @@ def main() -> None:
         print(f"\nCPU s per notebook (mean of {args.rounds} rounds x {args.n}), {names[0]} -> {names[1]}:")
     for slug, by in rows.items() if len(trees) == 2 else ():
         a, b = (sum(x["cpu"] for x in by[nm]) / len(by[nm]) for nm in names)
+        ua, ub = (sum(x["user"] for x in by[nm]) / len(by[nm]) for nm in names)
         modes = "/".join(by[nm][-1]["mode"] for nm in names)
-        print(f"  {slug:<22} {a:6.2f} -> {b:6.2f}  ({b / a:.2f}x; modes {modes})")
+        print(f"  {slug:<22} {a:6.2f} -> {b:6.2f}  ({b / a:.2f}x; user {ua:.2f} -> {ub:.2f}; modes {modes})")
     if args.baselines:
         print(f"\nCPU s per notebook, {names[-1]} against issue 25's baselines (targets: <= 0.5x nbgrader, "
               "<= 1.3x the kernel run):")
@@ -232,7 +242,8 @@ def main() -> None:
 
 
 def show(r: int, m: dict, name: str) -> None:
-    print(f"round {r + 1} {m['slug']:<22} {name:<9} {m['mode']:<8} CPU {m['cpu']:6.2f} s/nb  "
+    split = f" (user {m['user']:.2f}, sys {m['sys']:.2f})" if "user" in m else ""
+    print(f"round {r + 1} {m['slug']:<22} {name:<9} {m['mode']:<8} CPU {m['cpu']:6.2f} s/nb{split}  "
           f"wall {m['wall']:6.2f} s/nb  score {m['scores'][-1]}  load {m['load']:.1f}", flush=True)
 
 

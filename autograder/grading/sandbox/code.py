@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 import sys
 import types
+
+from .definitions import _tree
 
 _FUTURE_FLAGS = 0xFFEF  # what code does: not __future__ flags (they differ by compiler call), not CO_NESTED
 EMPTY = "\x00bc-empty"
@@ -137,8 +140,10 @@ _REACHING_IN = re.compile(r"\b(autograder|ctypes|gc|importlib|__import__|sys\s*\
 _HARMLESS = {"gc": ("collect",), "importlib": ("metadata",)}
 
 
+@functools.lru_cache(maxsize=1024)
 def _reaching_in_source(src: str) -> str | None:
-    """The first word of ``_REACHING_IN`` that the code uses, or None."""
+    """The first word of ``_REACHING_IN`` that the code uses, or None. A function of the text alone,
+    kept per exact text: every rule check reads every submitted cell (``_reaching_in``)."""
     import io
     import tokenize
 
@@ -195,26 +200,18 @@ def static_def(conn, name: str):
     code of the last one, which is what ``name`` runs. None when the cells bind it any other way."""
     last = None
     for f, src in list(conn.sources.items()):
-        try:
-            tree = ast.parse(src)
-        except SyntaxError:
+        read = _top_bindings(src) if type(src) is str else None
+        if read is None:
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
-                return None
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-                if node.decorator_list:
+        declared, statements = read
+        if name in declared:
+            return None
+        for def_name, decorated, lineno, bound in statements:
+            if def_name == name:
+                if decorated:
                     return None
-                last = (f, node.lineno)
-                continue
-            bound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
-                     and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
-            if isinstance(node, ast.ClassDef):
-                bound.add(node.name)
-            if name in bound:
+                last = (f, lineno)
+            elif name in bound:
                 return None
     if last is None:
         return None
@@ -225,6 +222,32 @@ def static_def(conn, name: str):
         if isinstance(c, types.CodeType) and c.co_name == name and c.co_firstlineno == last[1]:
             return c
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _top_bindings(src: str):
+    """What one cell's text binds, for :func:`static_def`, read once per text (every rule check asks of
+    every cell): (the names a ``global`` or ``nonlocal`` statement names anywhere, and per top-level
+    statement (the name of a def or None, whether that def is decorated, its line, the names the
+    statement binds otherwise)); None when the text does not parse."""
+    tree = _tree(src)  # (the same text's parse as the readers of definitions.py: one per text)
+    if tree is None:
+        return None
+    declared = frozenset(n for node in ast.walk(tree) if isinstance(node, (ast.Global, ast.Nonlocal))
+                         for n in node.names)
+    statements = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            statements.append((node.name, bool(node.decorator_list), node.lineno, frozenset()))
+            continue
+        bound = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
+                 and not isinstance(node, ast.ClassDef)}
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, ast.ClassDef):
+            bound.add(node.name)
+        statements.append((None, False, node.lineno, frozenset(bound)))
+    return declared, tuple(statements)
 
 
 def judged(conn, remote) -> list:

@@ -5,14 +5,35 @@ order they ran. Used by tests.py (T) to keep L's names in step with one kernel."
 from __future__ import annotations
 
 import ast
+import functools
+import re
+
+# Every reader here is a function of a source's text alone, so each parses a text once per process
+# and keeps the answer keyed by the exact text (a str, compared whole): never by a name or anything
+# L says. The same text comes back often: a test cell's names are read for the names T asks L for
+# and again for the cell itself; a rule check reads every submitted cell once per check (code.py).
+_CACHE = 1024
 
 
-def _names_in(src: str) -> set[str]:
+def _names_in(src: str) -> frozenset[str]:
+    return _names_in_text(src) if type(src) is str else _names_in_text.__wrapped__(src)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _names_in_text(src: str) -> frozenset[str]:
+    tree = _tree(src)
+    return frozenset() if tree is None else frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
+
+
+@functools.lru_cache(maxsize=256)
+def _tree(src: str) -> ast.Module | None:
+    """One parse per text for the readers here and ``code._top_bindings``, which only read the tree (a
+    test cell's names and its definitions, a learner's cell's names and bindings: one parse each);
+    None when it does not parse."""
     try:
-        tree = ast.parse(src)
+        return ast.parse(src)
     except SyntaxError:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        return None
 
 
 _DEFINITION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
@@ -27,10 +48,37 @@ def _assigned(node) -> list[str]:
 
 def _top_level_definitions(src: str) -> dict[str, str]:
     """name -> source of the top-level statement that defines it (def, class, import, ``name = ...``)."""
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return {}
+    if type(src) is not str:
+        return dict(_top_level_definitions_text.__wrapped__(src))
+    return dict(_top_level_definitions_text(src))
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # the line ends ast.get_source_segment splits at (not \f, \v, ...)
+
+
+def _segment(src: str, starts: list[int], node) -> str | None:
+    """``ast.get_source_segment(src, node)``, with the lines' starts found once per source, not once
+    per node (ast splits the whole source again, character by character, for every segment)."""
+    end, end_col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if end is None or end_col is None:
+        return None
+    first, last = node.lineno - 1, end - 1
+
+    def line(i: int) -> str:
+        return src[starts[i]:starts[i + 1] if i + 1 < len(starts) else len(src)]
+
+    if first == last:
+        return line(first).encode()[node.col_offset:end_col].decode()
+    return (line(first).encode()[node.col_offset:].decode() + src[starts[first + 1]:starts[last]]
+            + line(last).encode()[:end_col].decode())
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _top_level_definitions_text(src: str) -> tuple[tuple[str, str], ...]:
+    tree = _tree(src)
+    if tree is None:
+        return ()
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(src)]
     out = {}
     for node in tree.body:
         if isinstance(node, _DEFINITION_NODES):
@@ -44,11 +92,11 @@ def _top_level_definitions(src: str) -> dict[str, str]:
             names = [n for child in node.body if isinstance(child, (ast.Assign, ast.AnnAssign)) for n in _assigned(child)]
         else:
             continue
-        segment = ast.get_source_segment(src, node)
+        segment = _segment(src, starts, node)
         for name in names:
             if segment:
                 out[name] = segment
-    return out
+    return tuple(out.items())
 
 
 _CODE_NAMES: dict[int, tuple] = {}
