@@ -92,6 +92,36 @@ def test_a_result_named_by_the_key_of_a_tensor_the_test_dropped_is_refused(torch
     assert ok2 and "next test ran" in text2
 
 
+KEY_LOG = '''
+import gc
+import torch
+
+_learner = next(o for o in gc.get_objects() if type(o).__name__ == "_Learner")
+SEEN = []
+
+def double(x):
+    SEEN.append(_learner.sync.key_of(x))
+    return 2 * x
+
+def keys_seen():
+    return [len(SEEN), len(set(SEEN))]
+'''
+
+
+def test_a_key_the_test_dropped_is_never_given_to_a_tensor_it_makes_later(torch_grader):
+    """T named its tensors by ``id()``, which CPython hands again to the next tensor at the same
+    address: a forged reply naming a dropped key could then resolve to whatever the test made
+    next (the test above failed in CI that way, on the test's next input). Keys are never reused."""
+    got = run(torch_grader, ("code", KEY_LOG),
+              ("test", "import torch\nfor i in range(40):\n"
+                       "    checks.assert_close('double', double(torch.full((3,), float(i))), torch.full((3,), 2.0 * i))\n"
+                       "n, distinct = keys_seen()\n"
+                       "checks.assert_true('keys', n == 40 and distinct == 40, f'{distinct} distinct keys for {n} tensors')\n"
+                       "print('distinct', distinct)"))
+    (ok, text), = got
+    assert ok and "distinct 40" in text, text
+
+
 # -- 1.1: a test's class derived from a learner's class is made in L; its methods run in T -------
 
 COUNTER = '''

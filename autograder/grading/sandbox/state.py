@@ -315,10 +315,29 @@ class _Sync:
         self.graphs: dict[int, object] = {}  # L: key -> a result with an autograd graph T may backpropagate
         self.graph_inputs: dict[int, dict] = {}  # L: key -> {tid: L's copy} of T's tensors the call was given
         self.test_tensors: dict[int, None] = {}  # L: the keys of T's tensors among them (not modules), for base_of
+        # T: the key each of the test's objects goes by. Never reused: a key the test dropped can
+        # name nothing the test makes later, however CPython reuses the address (an id would)
+        self.tkeys: dict[int, int] = {}  # id of a test's object -> its key
+        self.tkey_ids: dict[int, int] = {}  # its key -> that id, to forget
+        self._next_tkey = 0
 
     def get(self, tid):
         t = self.tensors.get(tid)
         return t() if self.weak and t is not None else t
+
+    def tkey(self, obj):
+        """T: the key one of the test's objects was sent by, while it lives (else None)."""
+        key = self.tkeys.get(id(obj))
+        return key if key is not None and self.get(key) is obj else None
+
+    def new_tkey(self, obj) -> int:
+        """T: a fresh key for one of the test's objects, held weakly."""
+        self._next_tkey += 1
+        key = self._next_tkey
+        self.tkeys[id(obj)] = key
+        self.tkey_ids[key] = id(obj)
+        self.put(key, obj)
+        return key
 
     def put(self, tid, t) -> None:
         if self.weak:
@@ -351,6 +370,9 @@ class _Sync:
             self.graphs.pop(tid, None)
             self.graph_inputs.pop(tid, None)
             self.alias.pop(tid, None)
+            oid = self.tkey_ids.pop(tid, None)
+            if oid is not None and self.tkeys.get(oid) == tid:
+                del self.tkeys[oid]
             if self.weak and tid in self.lkey_ids:
                 self.lkeys.pop(self.lkey_ids.pop(tid), None)
 
@@ -484,10 +506,11 @@ class _TPickler(pickle.Pickler):
         """A library module (nn.Sequential, nn.Linear), optimizer or generator of the test's: by
         identity, like its tensors, with a module's training flag and a generator's state kept in
         step on both sides (an optimizer's momentum stays with the copy that steps)."""
-        tid = id(obj)
-        if self.sync.get(tid) is obj and tid in self.sync.snaps:
+        tid = self.sync.tkey(obj)
+        if tid is not None and tid in self.sync.snaps:
             return ("bc-module", tid, None)
-        self.sync.put(tid, obj)
+        if tid is None:
+            tid = self.sync.new_tkey(obj)
         self.sync.snaps[tid] = _snapshot(obj)
         buf = io.BytesIO()
         inner = _TPickler(buf, self.sync, self.trefs, root=obj)
@@ -529,16 +552,16 @@ class _TPickler(pickle.Pickler):
         key = self.sync.lkey_of(obj)
         if key is not None:  # T's copy of one of L's tensors (a learner's parameter): L's own, back
             return ("bc-ltensor", key)
-        tid = id(obj)
+        tid = self.sync.tkey(obj)
         if self.sent is not None:
             self.sent.append(obj)
-        known = self.sync.get(tid) is obj and tid in self.sync.snaps
-        if not known:
-            self.sync.put(tid, obj)
+        known = tid is not None and tid in self.sync.snaps
+        if tid is None:
+            tid = self.sync.new_tkey(obj)
         if known and _same(obj, self.sync.snaps[tid], content=False):
             return ("bc-tensor", tid, None, False)
         self.sync.snaps[tid] = _snapshot(obj)
-        return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor (an id may be reused)
+        return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor
 
 
 def _by_value(obj) -> bool:

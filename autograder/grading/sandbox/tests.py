@@ -182,7 +182,7 @@ class _Conn:
         if not value.is_floating_point() or not torch.is_grad_enabled():
             return value
         inputs = [x for x in self.grad_inputs if x.requires_grad]
-        tids = [id(x) for x in inputs]
+        tids = [self.sync.tkey(x) for x in inputs]
         dummy = torch.zeros((), requires_grad=True)  # so the result has a grad_fn even with no T input
         out = _learner_graph().apply(value, self, key, tids, dummy, *inputs)
         self.sync.put(key, out.grad_fn)  # held weakly: when the test drops the graph, L drops its own
