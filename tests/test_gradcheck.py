@@ -259,6 +259,31 @@ def test_check_graph_finite_differences_catch_what_the_reference_misses():
     assert "central finite differences (eps=1e-06)" in msg
 
 
+class CountingSums(Mini):
+    sums = 0
+
+    def __add__(self, other):
+        return CountingSums(self.data + other.data, (self, other), lambda g: (g, g), "add")
+
+    def __mul__(self, other):
+        a, b = self.data, other.data
+        return CountingSums(a * b, (self, other), lambda g: (g * b, g * a), "mul")
+
+    def sum(self):
+        CountingSums.sums += 1
+        a = self.data
+        return CountingSums(a.sum(), (self,), lambda g: (np.broadcast_to(g, a.shape).copy(),), "sum")
+
+
+def test_finite_differences_run_only_the_functions_forward_pass():
+    """A non-scalar output is reduced to (out * W).sum() with the engine's ops once, for backward; the
+    finite differences need only the forward value, reduced in numpy (each engine op is a call into
+    the learner's process when graded: 1.1 made hundreds of them for nothing)."""
+    CountingSums.sums = 0
+    errors = gradcheck.check_graph("g", lambda x: x * x + x, {"x": RNG.standard_normal(4)}, CountingSums)
+    assert CountingSums.sums == 1 and errors["x"]["numeric"] < 1e-7, (CountingSums.sums, errors)
+
+
 # --------------------------------------------------------------------------- topological order
 def test_topological_order_messages():
     a, b = Mini(1.0), Mini(2.0)

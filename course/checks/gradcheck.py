@@ -239,7 +239,7 @@ def check_graph(exercise: str, fn: Callable[..., Any], inputs: Mapping[str, Any]
     rng = np.random.default_rng(seed + 1_000_003)
     weights: dict[str, np.ndarray] = {}
 
-    def engine_scalar(*arrs, keep=None):
+    def engine_forward(arrs):
         ts = [tensor_cls(a) for a in arrs]
         out = _call(exercise, fn, "the function", ts, names, hint)
         if out is None:
@@ -249,14 +249,22 @@ def check_graph(exercise: str, fn: Callable[..., Any], inputs: Mapping[str, Any]
             raise CheckFailure(exercise, f"the function returned a {type(out).__name__}, not a "
                                f"{tensor_cls.__name__}: build the result with {tensor_cls.__name__} operations",
                                [f"hint: {hint}"] if hint else [])
-        value = np.asarray(out.data)
+        return ts, out, np.asarray(out.data)
+
+    def engine_scalar(*arrs, keep):
+        ts, out, value = engine_forward(arrs)
         if value.shape != ():
             if "w" not in weights:
                 weights["w"] = rng.standard_normal(value.shape)
             out = (out * tensor_cls(weights["w"])).sum()
-        if keep is not None:
-            keep.extend(ts)
+        keep.extend(ts)
         return out, value
+
+    def engine_value(*arrs) -> float:
+        """The same scalar as engine_scalar's, for finite differences: only the forward value is
+        needed, so the reduction (out * W).sum() is done here in numpy, not with the engine's ops."""
+        value = engine_forward(arrs)[2]
+        return float((value * weights["w"]).sum()) if value.shape != () else float(value)
 
     def torch_scalar(*tensors):
         import torch
@@ -282,7 +290,7 @@ def check_graph(exercise: str, fn: Callable[..., Any], inputs: Mapping[str, Any]
     compare_gradients(exercise, got, expected, source="torch.autograd", hint=hint)
     errors = {n: {"torch": float(np.max(np.abs(got[n] - expected[n]), initial=0.0))} for n in names}
     if finite_differences:
-        numeric = numerical_gradients(lambda *arrs: engine_scalar(*arrs)[0].data, arrays, eps=eps)
+        numeric = numerical_gradients(engine_value, arrays, eps=eps)
         compare_gradients(exercise, got, numeric, source=f"central finite differences (eps={eps:g})",
                           hint=hint, rtol=1e-5, atol=1e-6)
         for n in names:
