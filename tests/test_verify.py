@@ -79,3 +79,18 @@ def test_solution_check_rejects_what_plain_nbgrader_would_not_give_full_marks(ma
     else:
         [problem] = problems
         assert "plain nbgrader autograde" in problem and NBGRADER_CASES[last] in problem, problem
+
+
+def test_solution_check_flags_a_cell_near_plain_nbgraders_timeout(make_lesson, good_body, monkeypatch):
+    """nbgrader stops a cell at its per-cell timeout (30 s unless nbgrader_config.py says otherwise) and
+    scores what depends on it 0: a correct 4.4 scored 23/27 that way. A cell that takes more than half
+    of it is flagged; the course's own lessons stay well under the configured one."""
+    assert verify.nbgrader_cell_timeout() >= 300  # the course's config, not nbgrader's default
+    monkeypatch.setattr(verify, "nbgrader_cell_timeout", lambda: 2)
+    body = good_body.replace('checks.assert_equal("double", double(-3), -6)',
+                             'checks.assert_equal("double", double(-3), -6)\nimport time\ntime.sleep(1.5)')
+    lesson = built(make_lesson, body)
+    [problem] = verify.verify_solution(lesson).problems
+    assert "double_test ran 2 s, more than half of plain nbgrader's per-cell timeout (2 s" in problem, problem
+    monkeypatch.setattr(verify, "nbgrader_cell_timeout", lambda: 10)
+    assert verify.verify_solution(lesson).problems == []

@@ -86,7 +86,7 @@ def _first_line(ename: str, evalue: str) -> str:
     return f"{ename}: {line}" if ename not in ("CheckFailure",) else line
 
 
-def execute(nb, cwd: Path, timeout: int = 600, kernel_name: str = "python3"):
+def execute(nb, cwd: Path, timeout: int = 600, kernel_name: str = "python3", record_timing: bool = False):
     """Execute ``nb`` in place with nbclient, continuing past errors. Returns seconds taken."""
     from nbclient import NotebookClient
 
@@ -96,7 +96,7 @@ def execute(nb, cwd: Path, timeout: int = 600, kernel_name: str = "python3"):
         kernel_name=kernel_name,
         allow_errors=True,
         resources={"metadata": {"path": str(cwd)}},
-        record_timing=False,
+        record_timing=record_timing,  # (verify: how long each cell ran, against nbgrader's timeout)
         # ipykernel warns on every start that loopback TCP is unencrypted; keep output readable
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )

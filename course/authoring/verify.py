@@ -10,7 +10,8 @@
 - Plain ``nbgrader autograde`` would give the solution full marks too: nbgrader zeroes a test
   cell that writes to stderr, and reads a number a cell displays as partial credit (a test
   that ends in ``checks.assert_close(...)`` shows the error it measured, 0.0, and scored 0).
-  A test cell ends in a statement, or its last expression ends in ``;``.
+  A test cell ends in a statement, or its last expression ends in ``;``. And no cell runs for
+  more than half of the per-cell timeout in ``nbgrader_config.py`` (nbgrader's own default is 30 s).
 
 A test "fails" when it raises NotImplementedError (from the stub) or an AssertionError
 (course.checks raises CheckFailure, a subclass). Any other error on a stub (NameError,
@@ -24,7 +25,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course.authoring.lessons import HIDDEN_BEGIN, HIDDEN_END, Lesson, graded_cells
+from course.authoring.lessons import HIDDEN_BEGIN, HIDDEN_END, ROOT, Lesson, graded_cells
 from course.authoring.runner import CellResult, collect, execute, load_notebook
 
 FAILS_ON_STUB = {"NotImplementedError", "AssertionError", "CheckFailure"}
@@ -41,7 +42,7 @@ class Verdict:
 def verify_solution(lesson: Lesson, timeout: int = HARD_CAP_SECONDS) -> Verdict:
     """Execute the solution notebook; every graded cell must pass, no other cell may error."""
     nb = load_notebook(lesson.solution_notebook)
-    seconds = execute(nb, lesson.solution_notebook.parent, timeout=timeout)
+    seconds = execute(nb, lesson.solution_notebook.parent, timeout=timeout, record_timing=True)
     results, other = collect(nb)
     v = Verdict(seconds, [], results)
     for r in results:
@@ -80,7 +81,40 @@ def nbgrader_problems(slug: str, nb) -> list[str]:
         if why:
             problems.append(f"{slug}: plain nbgrader autograde gives the solution {score:g}/{max_score:g} for "
                             f"{g['grade_id']}: {why}")
+    limit = nbgrader_cell_timeout()
+    for i, cell in enumerate(nb.cells):
+        ran = _cell_seconds(cell)
+        if ran is not None and limit is not None and ran > limit / 2:
+            what = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {i}"
+            problems.append(f"{slug}: {what} ran {ran:.0f} s, more than half of plain nbgrader's per-cell timeout "
+                            f"({limit} s, nbgrader_config.py): on a slower machine nbgrader would stop it and "
+                            "score what depends on it 0")
     return problems
+
+
+def nbgrader_cell_timeout() -> int | None:
+    """The per-cell timeout `nbgrader autograde` runs the course with: ``c.Execute.timeout`` in the
+    course's nbgrader_config.py, else nbgrader's default (30 s); None: no limit."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    except Exception:
+        return 30
+    return cfg.Execute.timeout if "Execute" in cfg and "timeout" in cfg.Execute else 30
+
+
+def _cell_seconds(cell) -> float | None:
+    """How long a cell ran, from nbclient's record_timing metadata."""
+    from datetime import datetime
+
+    t = cell.get("metadata", {}).get("execution", {})
+    try:
+        start, end = (datetime.fromisoformat(t[k].replace("Z", "+00:00"))
+                      for k in ("iopub.execute_input", "shell.execute_reply"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (end - start).total_seconds()
 
 
 def _stub_problems(slug: str, results: list[CellResult], what: str) -> list[str]:
