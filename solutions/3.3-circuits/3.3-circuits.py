@@ -318,21 +318,23 @@ checks.assert_close("head_patching", got,
                     hint="use the arguments (model, batch, corrupted_cache, ld_clean, ld_corrupted), not the notebook's "
                          "variables of the same name")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("ioi-3l")  # the references run on the test's own copy of the lesson's model
+_ref_model.requires_grad_(False)
 _g = torch.Generator().manual_seed(11)
 _b = ioi.make_batch(64, _g)
 _corr = ioi.abc_corrupt(_b, _g)
 _cc, _cr = {}, {}
 with torch.no_grad():
-    _lc = ioi.logit_diff(ioi.run_with_hooks(model, _b.tokens, cache=_cc), _b).mean().item()
-    _lr = ioi.logit_diff(ioi.run_with_hooks(model, _corr, cache=_cr), _b).mean().item()
+    _lc = ioi.logit_diff(ioi.run_with_hooks(_ref_model, _b.tokens, cache=_cc), _b).mean().item()
+    _lr = ioi.logit_diff(ioi.run_with_hooks(_ref_model, _corr, cache=_cr), _b).mean().item()
 _got = checks.call("head_patching", head_patching, model, _b, _cr, _lc, _lr, case="another batch of 64")
 checks.assert_shape("head_patching", _got, (L, H))
 for _l in range(L):
     for _h in range(H):
         _delta = torch.einsum("bte,ed->btd", _cr[f"blocks.{_l}.attn.hook_z"][:, :, _h] - _cc[f"blocks.{_l}.attn.hook_z"][:, :, _h],
-                              model.blocks[_l].W_O[_h])
+                              _ref_model.blocks[_l].W_O[_h])
         with torch.no_grad():
-            _ld = ioi.logit_diff(ioi.run_with_hooks(model, _b.tokens, {f"blocks.{_l}.hook_attn_out": lambda x, d=_delta: x + d}),
+            _ld = ioi.logit_diff(ioi.run_with_hooks(_ref_model, _b.tokens, {f"blocks.{_l}.hook_attn_out": lambda x, d=_delta: x + d}),
                                  _b).mean().item()
         checks.assert_close("head_patching", _got[_l, _h], (_ld - _lc) / (_lc - _lr), atol=1e-3,
                             name=f"head {_l}.{_h} on another batch")
@@ -443,6 +445,8 @@ checks.assert_close("position_patching", got, torch.tensor([_patched_at(t) for t
                     hint="use the arguments (model, batch, corrupted_cache, ld_clean, ld_corrupted, layer), not the "
                          "notebook's variables of the same name")
 ### BEGIN HIDDEN TESTS
+_ref_model = course.models.load("ioi-3l")  # the references run on the test's own copy of the lesson's model
+_ref_model.requires_grad_(False)
 for _layer in (1, 2):
     _got = checks.call("position_patching", position_patching, model, one, one_corrupted_cache, one_ld_clean, one_ld_corr,
                        _layer, case=f"template 0, layer {_layer}")
@@ -452,7 +456,8 @@ for _layer in (1, 2):
             x[:, t] = one_corrupted_cache[n][:, t]
             return x
         with torch.no_grad():
-            _ld = ioi.logit_diff(ioi.run_with_hooks(model, one.tokens, {f"blocks.{_layer}.hook_resid_pre": _p}), one).mean().item()
+            _ld = ioi.logit_diff(ioi.run_with_hooks(_ref_model, one.tokens, {f"blocks.{_layer}.hook_resid_pre": _p}),
+                                 one).mean().item()
         checks.assert_close("position_patching", _got[_t], (_ld - one_ld_clean) / (one_ld_clean - one_ld_corr), atol=1e-3,
                             name=f"layer {_layer}, position {_t}", hint="use the `layer` argument in the hook name")
 ### END HIDDEN TESTS
@@ -522,11 +527,12 @@ checks.assert_close("end_attention", checks.call("end_attention", end_attention,
                     _want, atol=1e-6, name="16 other prompts (layer 1 of the model with its heads reversed)",
                     hint="the mean over the prompts of `batch` (the argument), one number per head and name")
 ### BEGIN HIDDEN TESTS
+_end, _poss = batch.end, (batch.io_pos, batch.s1_pos, batch.s2_pos)  # read once: batch is the notebook's
 for _layer in range(L):
     _p = clean_cache[f"blocks.{_layer}.attn.hook_pattern"]
     _got = checks.call("end_attention", end_attention, _p, batch, case=f"layer {_layer}")
-    _want = torch.stack([torch.stack([_p[b, :, batch.end[b], pos[b]] for b in range(_p.shape[0])]).mean(0)
-                         for pos in (batch.io_pos, batch.s1_pos, batch.s2_pos)], -1)
+    _want = torch.stack([torch.stack([_p[b, :, _end[b], pos[b]] for b in range(_p.shape[0])]).mean(0)
+                         for pos in _poss], -1)
     checks.assert_close("end_attention", _got, _want, atol=1e-5, name=f"layer {_layer}", hint="mean over prompts")
 ### END HIDDEN TESTS
 
