@@ -81,3 +81,17 @@ def test_base_of_finds_a_view_of_a_test_tensor_among_modules():
     assert sync.base_of(torch.arange(6.0)) is None
     sync.forget([2])
     assert sync.base_of(x[2:]) is None
+
+
+def test_base_of_sees_a_test_tensor_given_new_memory_once_l_may_have_run():
+    """base_of indexes T's tensors by storage once per message (4.5: a reply with 100 parameters walked
+    hundreds of T's tensors per parameter); L's code that runs between messages may move a tensor's
+    memory, and the index must follow it."""
+    sync = state._Sync()
+    x = torch.arange(6.0)
+    sync.put(2, x)
+    assert sync.base_of(x[1:]) == 2
+    x.data = torch.arange(10.0)  # L's code, between two messages
+    sync.storages_may_change()
+    assert sync.base_of(x[3:]) == 2
+    assert sync.base_of(torch.arange(3.0)) is None

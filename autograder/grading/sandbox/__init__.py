@@ -43,7 +43,7 @@ a scratch directory; ``isolation`` in every result says which.
 The package, one module per concern: ``channel`` (messages on a socket), ``boundary`` (what
 may cross from L into a verdict: read it first), ``values`` (how values are encoded in L),
 ``proxies`` (T's decoder and the proxies of L's objects), ``state`` (what is kept in step),
-``learner`` (L), ``tests`` (T), ``definitions`` (which names a test leaves for the learner's
+``keyed`` (a large tensor L sent before crosses again by key, to T's own copy), ``learner`` (L), ``tests`` (T), ``definitions`` (which names a test leaves for the learner's
 later cells, read from source), ``code`` (which code a rule check judges: the code L runs,
 matched in the submitted cells), ``isolation`` (namespaces, uids, rlimits), ``cgroups`` (limits
 for the run as a whole) and ``zygote`` (the forker and the worker's side).

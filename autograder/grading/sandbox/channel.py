@@ -21,11 +21,34 @@ class ChannelTimeout(Exception):
     pass
 
 
+_JOIN_BELOW = 1 << 16  # a small message goes in one write (one wake-up); a large one is not copied to join
+
+
 def send_msg(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_LEN.pack(len(payload)) + payload)
+    send_framed(sock, [payload])
+
+
+def send_framed(sock: socket.socket, payloads: list) -> None:
+    """Send messages, each with its length, in as few writes as copying allows."""
+    if sum(len(p) for p in payloads) < _JOIN_BELOW:
+        sock.sendall(b"".join(x for p in payloads for x in (_LEN.pack(len(p)), p)))
+        return
+    small: list = []
+    for p in payloads:
+        small.append(_LEN.pack(len(p)))
+        if len(p) < _JOIN_BELOW:
+            small.append(p)
+            continue
+        sock.sendall(b"".join(small))
+        small = []
+        sock.sendall(p)
+    if small:
+        sock.sendall(b"".join(small))
 
 
 def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
+    if n >= _JOIN_BELOW:
+        return _recv_into(sock, n, deadline)
     chunks, got = [], 0
     while got < n:
         if deadline is not None:
@@ -46,6 +69,30 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
+
+
+def _recv_into(sock: socket.socket, n: int, deadline: float | None) -> bytearray:
+    """A large message straight into one buffer (no chunks to join)."""
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChannelTimeout()
+            sock.settimeout(remaining)
+        else:
+            sock.settimeout(None)
+        try:
+            k = sock.recv_into(view[got:], min(n - got, 1 << 22))
+        except TimeoutError as err:
+            raise ChannelTimeout() from err
+        except OSError as err:
+            raise ChannelClosed(str(err)) from err
+        if not k:
+            raise ChannelClosed("the other end closed the channel")
+        got += k
+    return buf
 
 
 def recv_msg(sock: socket.socket, deadline: float | None = None, limit: int = MAX_MESSAGE) -> bytes:

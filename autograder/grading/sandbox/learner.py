@@ -11,7 +11,8 @@ import sys
 import traceback
 import types
 
-from .channel import _LEN, ChannelClosed, recv_msg
+from .channel import ChannelClosed, recv_msg, send_framed
+from .keyed import SentValues
 from .proxies import _BINOPS, _UNOPS
 from .state import _hook_dicts, _LUnpickler, _same, _snapshot, _Sync, _tensor_payload
 from .values import (
@@ -219,11 +220,12 @@ class _Learner:
         self.reported: set[str] = set()
         self.sync = _Sync()
         self.refs.key_of = self.sync.key_of
+        self.values = SentValues()  # large tensors T holds a copy of: by key (keyed.py)
         self.sync.pack_hooks = lambda m: encode({a: list(d.items()) for a, d in _hook_dicts(m).items()}, self.refs)
         self.sync.unpack_hooks = lambda raw: _LUnpickler(io.BytesIO(raw), self.sync, self).load() \
             if type(raw) is bytes else None
         self.hold = False  # the reply being made answers a constructor call T did not wait for
-        self.outbox: list[bytes] = []  # replies held (framed) until the next that T waits for
+        self.outbox: list[bytes] = []  # replies held until the next that T waits for
         self._nd: list = []  # the numpy arguments of the call being answered: (array, bytes as sent)
         self.ran: dict[int, list] = {}  # id of a function T called -> the code objects it had when called
         torch = sys.modules.get("torch")
@@ -250,8 +252,8 @@ class _Learner:
             # test dropped them (``loss(a @ w, b @ w).backward()``: T forgets the products first)
             self.sync.graph_inputs[key] = {tid: self.sync.get(tid) for tid in self.sync.touched if tid > 0}
             return (TAG, "ptg", key, _tensor_payload(v))
-        if not v.requires_grad:
-            return None  # a plain result (an activation): by value, as it is not state to keep in step
+        if not v.requires_grad:  # a plain value (an activation): not state to keep in step
+            return self.values.tag(v)  # by value, or by key when T holds a copy (keyed.py)
         known = self.sync.get(key) is v and key in self.sync.snaps
         if not known:
             self.sync.put(key, v)
@@ -344,17 +346,21 @@ class _Learner:
         except Exception:
             attrs = {}
         hold, self.hold = self.hold, False
+        values = self.values.envelope()
         try:
-            data = pickle.dumps(("env", reply, sync, attrs) if attrs else ("env", reply, sync), protocol=5)
+            data = pickle.dumps(("env", reply, sync, attrs, values) if values else
+                                ("env", reply, sync, attrs) if attrs else ("env", reply, sync), protocol=5)
         except Exception as e:  # an unencodable value: say so instead of dying
+            self.values.abandon(values)
             data = pickle.dumps(("env", ("raise", "TypeError", f"the grader could not send back a value: {e}",
                                          ["TypeError"]), None), protocol=5)
-        self.outbox.append(_LEN.pack(len(data)) + data)
+        self.outbox.append(data)
+        self.sync.storages_may_change()  # (from here on L's code may run)
         if hold:  # the reply to a constructor call T did not wait for: with the next reply, in one write
             return
-        data, self.outbox = b"".join(self.outbox), []
+        out, self.outbox = self.outbox, []
         try:
-            self.sock.sendall(data)
+            send_framed(self.sock, out)
         except (ChannelClosed, OSError):
             os._exit(0)
 
@@ -378,7 +384,11 @@ class _Learner:
             self.send(("tgetattr", tid, str(attr)))
         else:
             self.refs.begin(False)
-            self.send(("callback", tid, encode(args, self.refs), encode(kwargs, self.refs)))
+            on, self.values.on = self.values.on, False  # a callback's arguments: by value
+            try:
+                self.send(("callback", tid, encode(args, self.refs), encode(kwargs, self.refs)))
+            finally:
+                self.values.on = on
         while True:
             msg = self.recv()
             if msg[0] == "cbvalue":
@@ -393,6 +403,8 @@ class _Learner:
     def handle(self, msg):
         op = msg[0]
         self.refs.begin(op in ("getattr", "get"))
+        on = self.values.on  # (a message handled inside a callback: the outer reply keys as it did)
+        self.values.begin(op)
         try:
             if op == "unreadable":
                 raise TypeError(f"the grader could not pass a test's value to your code ({msg[1]})")
@@ -438,6 +450,8 @@ class _Learner:
             return ("raise", type(e).__name__, str(e)[:self.cap],
                     [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"],
                     tid if type(tid) is int else None)
+        finally:
+            self.values.on = on
 
     def op(self, op, msg):
         obj = self.refs[msg[1]]

@@ -266,6 +266,8 @@ _UNOPS = {"neg", "pos", "abs"}
 
 
 class _Decoder:
+    skip_keyed = False  # a value the test cell does not use: L's keyed tensors need no clone (tests.decode_all)
+
     def __init__(self, conn):
         self.conn = conn
 
@@ -346,6 +348,8 @@ class _Decoder:
             if offset < 0 or any(st < 0 for st in stride) or len(shape) != len(stride) or need > base.numel():
                 raise ValueError("refused a view outside the test's tensor")
             return base.as_strided(shape, stride, base.storage_offset() + offset)
+        if kind == "ptk":  # a large tensor of L's, sent before: a clone of T's copy (keyed.py)
+            return self.conn.held.get(v[2], clone=not self.skip_keyed)
         if kind == "ptl":
             return self.conn.learner_tensor(_int(v[2]), v[3], v[4] is True)
         if kind == "ptg":

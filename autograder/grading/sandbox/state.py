@@ -127,8 +127,11 @@ def _tensor_build(dtype: str, shape, raw):
     if type(dtype) is not str or dtype not in _SYNC_DTYPES or type(raw) is not bytes:
         raise ValueError("refused a tensor")
     shape = tuple(_int(n) for n in _as_list(shape))
-    np_dtype = torch.empty(0, dtype=getattr(torch, dtype)).numpy().dtype
-    return torch.from_numpy(np.frombuffer(raw, dtype=np_dtype).reshape(shape).copy())
+    out = torch.empty(shape, dtype=getattr(torch, dtype))
+    # copied into memory torch allocated: numpy's own copy asks for huge pages (madvise), and the
+    # kernel's compaction for them stalled a 200 MB copy for 1.5 s now and then (30 ms otherwise)
+    out.numpy()[...] = np.frombuffer(raw, dtype=out.numpy().dtype).reshape(shape)
+    return out
 
 
 # Contents are compared for small tensors (a test's parameters, inputs, gradients); a large
@@ -320,6 +323,8 @@ class _Sync:
         self.tkeys: dict[int, int] = {}  # id of a test's object -> its key
         self.tkey_ids: dict[int, int] = {}  # its key -> that id, to forget
         self._next_tkey = 0
+        self._storages: dict[int, list] | None = None  # L: base_of's index (storage address -> keys)
+        self.held = None  # T: its copies of L's large tensors (keyed.HeldValues)
 
     def get(self, tid):
         t = self.tensors.get(tid)
@@ -340,6 +345,7 @@ class _Sync:
         return key
 
     def put(self, tid, t) -> None:
+        self._storages = None
         if self.weak:
             self.tensors[tid] = self._weakref(t, lambda _r, tid=tid: self.dead.append(tid))
             if tid < 0 and _syncable(t):
@@ -361,6 +367,7 @@ class _Sync:
                 self.test_tensors.pop(tid, None)
 
     def forget(self, tids) -> None:
+        self._storages = None
         for tid in tids:
             self.test_tensors.pop(tid, None)
             old = self.tensors.pop(tid, None)
@@ -406,12 +413,28 @@ class _Sync:
             return None
         if not ptr:
             return None
-        tensors = self.tensors
-        for tid in self.test_tensors:  # (a test's model: some 40 tensors among 220 entries)
-            t = tensors[tid]
-            if _syncable(t) and t is not v and t.untyped_storage().data_ptr() == ptr:
+        if self._storages is None:
+            # T's tensors by storage, built once per message L makes: a reply with a learner's 100
+            # parameters walked T's hundreds of tensors once per parameter (4.5: 45 ms a reply, 6 s a
+            # grading). L's code runs only between messages (after ``storages_may_change``).
+            index: dict[int, list] = {}
+            tensors = self.tensors
+            for tid in self.test_tensors:
+                t = tensors[tid]
+                if _syncable(t):
+                    p = t.untyped_storage().data_ptr()
+                    if p:
+                        index.setdefault(p, []).append(tid)
+            self._storages = index
+        for tid in self._storages.get(ptr, ()):
+            t = self.tensors.get(tid)
+            if t is not None and t is not v and _syncable(t) and t.untyped_storage().data_ptr() == ptr:
                 return tid
         return None
+
+    def storages_may_change(self) -> None:
+        """L: its code may run (a message was sent): base_of's index is built again when next used."""
+        self._storages = None
 
     def key_of(self, obj):
         """L: the key T knows this object by, when it is L's copy of one of T's (else None)."""
@@ -561,6 +584,10 @@ class _TPickler(pickle.Pickler):
         if known and _same(obj, self.sync.snaps[tid], content=False):
             return ("bc-tensor", tid, None, False)
         self.sync.snaps[tid] = _snapshot(obj)
+        held = self.sync.held
+        key = held.origin_of(obj) if held is not None and not known else None
+        if key is not None:  # T's copy of a tensor L sent by key, unchanged: L builds it from its own bytes
+            return ("bc-tensor", tid, ("lvalue", key), True)
         return ("bc-tensor", tid, _tensor_payload(obj), not known)  # not known: a new tensor
 
 
@@ -663,6 +690,12 @@ class _LUnpickler(pickle.Unpickler):
             return m
         _, tid, payload, fresh = pid
         t = self.sync.get(tid)
+        if type(payload) is tuple and len(payload) == 2 and payload[0] == "lvalue" and self.learner is not None:
+            t = self.learner.values.copy_of(payload[1])  # what L sent under that key, which T's tensor holds
+            self.sync.put(tid, t)
+            self.sync.snaps[tid] = _snapshot(t)
+            self.sync.touched.add(tid)
+            return t
         if payload is not None:
             if t is None or fresh:
                 dtype, shape, raw, rg, param, grad = payload

@@ -12,9 +12,10 @@ import sys
 import time
 import types
 
-from .channel import _LEN, MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_json, send_msg
+from .channel import MAX_MESSAGE, ChannelClosed, ChannelTimeout, recv_msg, send_framed, send_json, send_msg
 from .code import name_remote
 from .definitions import _code_names, _definitions_for, _names_in, _redefine, _top_level_definitions
+from .keyed import HeldValues
 from .learner import _run_code, _transform
 from .proxies import Remote, RemoteError, _Decoder, _LearnerHook, _remote_type
 from .state import (
@@ -97,7 +98,7 @@ class _Conn:
         self.hook_wrappers: dict[int, _LearnerHook] = {}
         self.changed_inputs: list[str] = []  # a test's numpy arguments a call changed, in this test cell
         self.stats = {"round_trips": 0, "bytes_out": 0, "bytes_in": 0, "wait_seconds": 0.0,
-                      "attribute_hits": 0, "ops": {}, "cells": {}, "deferred": 0, "callbacks": 0}
+                      "attribute_hits": 0, "ops": {}, "cells": {}, "cells_bytes_in": {}, "cells_wait": {}, "deferred": 0, "callbacks": 0}
         # Constructor calls of the learner's own classes (1.1's ``Tensor(a)`` in a finite-difference
         # loop) go without waiting for their reply, once a class has made DEFER_AFTER clean instances
         # (no exception, no callback, no state to keep in step): the proxy of the result is made
@@ -106,13 +107,15 @@ class _Conn:
         self.clean: dict[int, int] = {}  # rid -> clean constructions so far; -1: always wait
         self.pending: list = []  # (proxy, class rid, class name, numpy arguments) of calls not yet answered
         self.pending_bytes = 0
-        self.outbox: list[bytes] = []  # their messages, framed, not sent yet
+        self.outbox: list[bytes] = []  # their messages, not sent yet
         self.promise = 0  # L keeps such a result under this (negative) key until T learns its own
         self.last_clean = True  # the last reply read carried no state to keep in step
         # rid -> ({attribute: encoded value}, {ids of its plain classes}) of the plain objects in
         # L's messages since T last sent one: L has run no code since (values.plain_attributes)
         self.attributes: dict[int, tuple[dict, frozenset]] = {}
         self.epoch: dict = {}  # other answers of L's good until T next sends (a class, L's names)
+        self.held = HeldValues()  # T's copies of L's large tensors, by L's key (keyed.py)
+        self.sync.held = self.held
         self.fetched: dict = {}  # the values L last sent for a test cell, all decoded (decode_all)
         self.sync.pack_hooks = lambda m: _t_dumps({a: list(d.items()) for a, d in _hook_dicts(m).items()},
                                                   self.sync, self.trefs)
@@ -292,11 +295,13 @@ class _Conn:
 
     def _unpack(self, data: bytes, keep: bool = True):
         env = safe_loads(data)
-        if type(env) is not tuple or len(env) not in (3, 4) or env[0] != "env":
+        if type(env) is not tuple or len(env) not in (3, 4, 5) or env[0] != "env":
             raise LearnerCrashed("the learner process sent something unreadable")
         self.last_clean = env[2] is None
         self.sync.incoming(env[2])
-        if len(env) == 4 and keep:  # (not when T sent more since: L has run again)
+        if len(env) == 5:  # the large tensors L sent by key, and those it dropped (keyed.py)
+            self.held.receive(env[4])
+        if len(env) >= 4 and keep:  # (not when T sent more since: L has run again)
             self.keep_attributes(env[3])
         return env[1]
 
@@ -333,7 +338,7 @@ class _Conn:
             self.collect()
         self.attributes.clear()  # from here on L runs: what it sent may change
         self.epoch.clear()
-        self.outbox.append(_LEN.pack(len(payload)) + payload)  # sent with the next request, in one write
+        self.outbox.append(payload)  # sent with the next request, in one write
         self.stats["deferred"] += 1
         self.stats["bytes_out"] += len(payload)
         proxy = _remote_type(tname)(self, self.promise, tname, callable_)
@@ -413,15 +418,17 @@ class _Conn:
                 self.attributes.clear()  # from here on L runs: what it sent may change
                 self.epoch.clear()
                 if self.outbox:  # the constructor calls held, then this message: L wakes once for all
-                    self.outbox.append(_LEN.pack(len(payload)) + payload)
-                    data, self.outbox = b"".join(self.outbox), []
-                    self.sock.sendall(data)
+                    self.outbox.append(payload)
+                    out, self.outbox = self.outbox, []
+                    send_framed(self.sock, out)
                 else:
                     send_msg(self.sock, payload)
                 if self.pending:  # L answers in order: the constructor calls first
                     late = self._read_pending(keep_last=keep_pending) or late
                 data = recv_msg(self.sock, self.deadline, self.limit)
-                stats["wait_seconds"] += time.perf_counter() - t0
+                waited = time.perf_counter() - t0
+                stats["wait_seconds"] += waited
+                stats["cells_wait"][self.cell] = stats["cells_wait"].get(self.cell, 0.0) + waited
                 stats["round_trips"] += 1
                 op = str(msg[0]) if type(msg) is tuple and msg else "?"
                 stats["ops"][op] = stats["ops"].get(op, 0) + 1
@@ -429,6 +436,7 @@ class _Conn:
                 msg = ("answer",)  # what follows answers a callback of L's
                 stats["bytes_out"] += len(payload)
                 stats["bytes_in"] += len(data)
+                stats["cells_bytes_in"][self.cell] = stats["cells_bytes_in"].get(self.cell, 0) + len(data)
                 reply = self._unpack(data)
                 if type(reply) is not tuple or not reply:
                     raise LearnerCrashed("the learner process sent something unreadable")
@@ -559,14 +567,30 @@ def decode_all(conn, fetched: dict, name, enc, strict: bool = False):
     until the next request for values. L counts a tensor it sent as held by T (the next time it
     crosses by key only: "ptt"); a value T left undecoded left L believing a tensor was held that T
     never built (0.3: a learner's global that a later test names then failed to cross). A value the
-    cell does not use and that T cannot decode is dropped, not raised."""
+    cell does not use and that T cannot decode is dropped, not raised; in it, a tensor L sent by key
+    (keyed.py) is checked but not copied."""
+    conn.decode.skip_keyed = not strict  # (a keyed tensor of L's needs no copy here: keyed.py)
     try:
         fetched[name] = value = conn.decode(enc)
     except Exception:
         if strict:
             raise
         return None
+    finally:
+        conn.decode.skip_keyed = False
     return value
+
+
+def _no_huge_page_stalls() -> None:
+    """numpy asks the kernel for huge pages for every large array (madvise); T makes and drops many
+    (each copy of a value L sent), and the kernel's compaction for them stalled one 200 MB copy for
+    1.5 s now and then, against 0.1 s without. T's own arrays only: L's numpy is left as in a kernel."""
+    try:
+        from numpy._core import multiarray
+
+        multiarray._set_madvise_hugepage(False)
+    except Exception:
+        pass
 
 
 def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, job: dict) -> None:
@@ -574,6 +598,7 @@ def tests_main(worker: socket.socket, learner: socket.socket, learner_pid: int, 
     cap = int(job["output_bytes"])
     deadline = time.monotonic() + float(job["wall_seconds"])
     conn = _Conn(learner, deadline, MAX_MESSAGE)
+    _no_huge_page_stalls()
     trusted: dict = {"__name__": "__main__", "__builtins__": __import__("builtins")}
     outputs, ok = _run_code(job.get("trusted_imports", ""), trusted, "<trusted imports>", cap)
     trusted_names = set(trusted) - {"__name__", "__builtins__"}
