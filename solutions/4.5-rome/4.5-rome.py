@@ -1114,7 +1114,8 @@ checks.assert_close("finetune_edit", model.blocks[EDIT_LAYER].mlp.proj.weight, _
                     hint="deep-copy the model and train the copy")
 checks.assert_true("finetune_edit", not any(p.requires_grad for p in _ft.parameters()),
                    "return the copy with requires_grad off on every parameter")
-_changed = [n for n, p in _ft.named_parameters() if not torch.equal(p, dict(model.named_parameters())[n])]
+_params = dict(model.named_parameters())
+_changed = [n for n, p in _ft.named_parameters() if not torch.equal(p, _params[n])]
 checks.assert_equal("finetune_edit", _changed, [f"blocks.{EDIT_LAYER}.mlp.proj.weight"], name="parameters changed",
                     hint="train only that one weight matrix")
 checks.assert_true("finetune_edit", bool((p_of(_ft, _pr, [_new])[:, 0] > 0.5).all()),
@@ -1124,7 +1125,8 @@ _dw = (_ftl.blocks[EDIT_LAYER].mlp.proj.weight - _W_before).abs().max()
 checks.assert_true("finetune_edit", 0 < _dw <= 1e-3 + 1e-6, f"with max_change 1e-3 the largest change is {_dw:.2e}",
                    hint="clamp W - W0 after every step, not the gradient")
 _ftO = finetune_edit(_other, EDIT_LAYER, _pr, _new, steps=3)
-_sameO = [n for n, q in _ftO.named_parameters() if torch.equal(q, dict(_other.named_parameters())[n])]
+_params = dict(_other.named_parameters())
+_sameO = [n for n, q in _ftO.named_parameters() if torch.equal(q, _params[n])]
 checks.assert_equal("finetune_edit", len(_sameO), len(list(_other.parameters())) - 1,
                     name="parameters equal to the second model's after 3 steps on it",
                     hint="copy the model you are given (the argument), not the notebook's `model`")
