@@ -266,3 +266,39 @@ def test_a_tests_definitions_shared_with_later_cells_run_in_the_order_they_ran(g
     assert out.status == "done", (out.status, out.reason)
     text = "".join(o.get("text", "") + o.get("evalue", "") for o in out.cells[3]["outputs"])
     assert out.cells[3]["ok"] and "later cell 2 20 3" in text, text
+
+
+SHARED = """
+import torch
+CALLS = []
+def score(i):
+    CALLS.append(i)  # the work a test does through the learner's function, counted where it runs
+    return float(i) / 2
+"""
+
+
+def _shared_job(grader):
+    s = grader.settings
+    return {"slot": 0, "uid_base": s.sandbox_uid_base, "cpu_seconds": 120, "memory_bytes": s.memory_bytes,
+            "max_processes": s.max_processes, "max_file_bytes": s.max_file_bytes, "scratch_bytes": s.scratch_bytes,
+            "output_bytes": s.output_bytes, "trusted_imports": "import torch\nfrom course import checks",
+            "files_from": "", "mode": "split", "hide": hidden_paths(s),
+            "fallback_scratch": str(s.data_path / "scratch" / "crossings")}
+
+
+def test_a_visible_tests_data_reaches_later_cells_as_computed_once(grader):
+    """Issue 25: a visible test binds plain data that a later learner cell uses (4.4's probe accuracies):
+    L gets the value the test computed, as in one kernel, instead of running the learner's work a second
+    time; a function the test defines still runs in L (by its definition), and so does a name the hidden
+    lines mention, so that nothing a hidden line did to it reaches the learner."""
+    visible = ("scores = [score(i) for i in range(3)]\nt = torch.arange(4.0) * scores[1]\n"
+               "def helper(x):\n    return x + 1\nseen = [score(9)]\nchecks.assert_true('s', len(scores) == 3, 'three')")
+    full = visible + "\n_x = seen\nseen.append(-1.0)  # a hidden line touches `seen`"
+    cells = [{"index": 0, "kind": "code", "source": SHARED},
+             {"index": 1, "kind": "test", "source": full, "visible": visible},
+             {"index": 2, "kind": "code", "source": "print('later', scores, float(t.sum()), helper(1), seen, len(CALLS))"}]
+    out = grader.zygote.run(_shared_job(grader), cells, 60.0)
+    assert out.status == "done", (out.status, out.reason)
+    text = "".join(o.get("text", "") + o.get("evalue", "") for o in out.cells[2]["outputs"])
+    # 3 calls for `scores` (by the test only) and 2 for `seen` (the test's, then its definition run in L)
+    assert out.cells[2]["ok"] and "later [0.0, 0.5, 1.0] 3.0 2 [4.5] 5" in text, text

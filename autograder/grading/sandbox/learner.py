@@ -427,6 +427,11 @@ class _Learner:
                     self.hold = True
                 value = encode(result, self.refs)
                 return ("value", value, self.arguments_after(arrays)) if arrays else ("value", value)
+            if op == "assign":  # what a test's visible part bound, as the test computed it (tests.py)
+                for name, value in msg[1].items() if type(msg[1]) is dict else ():
+                    if type(name) is str:
+                        self.ns[name] = value
+                return ("value", None)
             if op == "flush":  # T wants the replies held (tests._Conn.collect): runs no code of the learner's
                 return ("value", None)
             if op == "names":  # what T may ask for next: every name, so that the next request names no test's own

@@ -312,6 +312,25 @@ def _library_symbol(v) -> tuple[str, str] | None:
     return module, name
 
 
+def plain_data(v, depth: int = 0) -> bool:
+    """T: a value that is data and nothing else (numbers, strings, arrays and plain tensors, in lists,
+    tuples and dicts): what a test's visible part may hand to L by value (tests._share_visible_definitions)."""
+    t = type(v)
+    if v is None or t in (bool, int, float, complex, str, bytes):
+        return True
+    if depth > 4:
+        return False
+    if t in (list, tuple):
+        return len(v) <= 100_000 and all(plain_data(x, depth + 1) for x in v)
+    if t is dict:
+        return len(v) <= 100_000 and all(type(k) in (str, int) and plain_data(x, depth + 1) for k, x in v.items())
+    np = sys.modules.get("numpy")
+    if np is not None and (t is np.ndarray or isinstance(v, np.generic)):
+        return v.dtype.kind in "biufc"
+    torch = sys.modules.get("torch")
+    return torch is not None and t is torch.Tensor and not v.requires_grad and _syncable(v)
+
+
 class _TrustedModuleName(str):
     """A module the learner process holds; T substitutes its own copy of the module."""
 
