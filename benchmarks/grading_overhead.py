@@ -200,6 +200,12 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
                   f"reads answered without one; {p.get('deferred', 0)} constructor calls not waited for); by kind: "
                   f"{p.get('ops')}; most in cells "
                   f"{', '.join(f'{c}: {k}' for c, k in busiest)}", flush=True)
+            heavy = sorted(p.get("cells_bytes_in", {}).items(), key=lambda kv: -kv[1])[:5]
+            slow = sorted(p.get("cells_wait", {}).items(), key=lambda kv: -kv[1])[:5]
+            print(f"  profile: {p.get('bytes_in', 0) / 1e6:.1f} MB from the learner process, "
+                  f"{p.get('bytes_out', 0) / 1e6:.1f} MB to it; most received in cells "
+                  f"{', '.join(f'{c}: {b / 1e6:.1f} MB' for c, b in heavy)}; most waited in cells "
+                  f"{', '.join(f'{c}: {w:.2f} s' for c, w in slow)}", flush=True)
         services = {}
         for s in slots:
             services[s] = Service(lesson, s, work)
