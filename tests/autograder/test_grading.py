@@ -271,6 +271,18 @@ def test_torch_is_warm_and_tensors_cross_between_the_processes(torch_grader, sub
     assert r.score == 5, r.results
 
 
+def test_a_run_starts_on_one_thread_and_extra_threads_wait_without_spinning(torch_grader, sub):
+    # a run's cgroup gives it one CPU: torch starts on one thread, and threads a notebook asks for
+    # (1.4 compares 1 with 2) sleep while idle instead of spinning on the other slot's CPU; libgomp
+    # reads OMP_WAIT_POLICY once, when the zygote's torch loads it
+    with open(f"/proc/{torch_grader.zygote.proc.pid}/environ", "rb") as f:
+        env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+    assert env.get(b"OMP_WAIT_POLICY") == b"PASSIVE" and env.get(b"OMP_NUM_THREADS") == b"1", env
+    r = grade(torch_grader, sub().solve().after("double", "import torch\nprint('threads', torch.get_num_threads())\n"
+                                                          "torch.set_num_threads(2)\nprint(float(torch.ones(512, 512).sum()))"))
+    assert "threads 1" in outputs_text(r) and "262144.0" in outputs_text(r), outputs_text(r)
+    assert r.score == 5
+
 
 def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeypatch):
     """Lesson 0.1's hidden tests read an exercise's source (inspect) and hand it a fake clock."""

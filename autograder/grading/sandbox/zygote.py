@@ -242,7 +242,12 @@ class Zygote:
 
         ours, theirs = socket.socketpair()
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HOME": "/nonexistent"}
+               "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "HOME": "/nonexistent",
+               # A run has one CPU (its cgroup's quota), but a notebook may ask torch for more threads
+               # (1.4 compares 1 thread with 2). OpenMP's idle threads then spin on a CPU another
+               # slot needs: two such runs at once took 6.0 s each instead of 4.1 s; waiting
+               # passively, 4.6 s. Read once, when the zygote's torch loads libgomp (issue 25).
+               "OMP_WAIT_POLICY": "PASSIVE"}
         # The zygote's environment is what every sandbox inherits: nothing of the service's
         # (database URL, secret key) may be in it.
         code = ("import sys; from autograder.grading.sandbox import zygote_main; zygote_main(int(sys.argv[1]))")
