@@ -26,8 +26,11 @@ The worker's one-time start (imports, the lesson's calibration) is printed apart
 the test and learner processes by kind (what the split costs, and where).
 
     .venv/bin/python benchmarks/grading_overhead.py 1.1 [-n 4] [--rounds 2] [--profile]
-    .venv/bin/python benchmarks/grading_overhead.py --all [-n 2] [--rounds 1]   # every graded lesson;
-                                                                                 # writes README's table
+    .venv/bin/python benchmarks/grading_overhead.py --all [-n 2] [--rounds 1] [--min-seconds 10]
+                                         # every graded lesson; writes README's table. --min-seconds: more
+                                         # notebooks per step for a lesson graded in a second or two, so
+                                         # that 2 slots are measured busy (a batch of 2 such notebooks
+                                         # measures one grading's start, not throughput)
 """
 
 from __future__ import annotations
@@ -129,8 +132,10 @@ class Service:
         self.worker = Worker(self.settings, self.db)
         t0 = time.perf_counter()
         self.worker.start()
-        self.worker.grader.mode_for(self.worker.grader.catalogue.spec(lesson.slug))  # calibration, once
+        spec = self.worker.grader.catalogue.spec(lesson.slug)
+        self.worker.grader.mode_for(spec)  # calibration, once
         self.warm = time.perf_counter() - t0
+        self.solution_seconds = spec.solution_seconds or 0.0  # the solution's run at calibration
 
     def grade(self, raw: bytes, n: int) -> dict:
         from autograder.gradebook.models import Submission
@@ -181,11 +186,19 @@ def profile(lesson, raw: bytes, work: Path) -> dict:
             "cpu_seconds": last.cpu_seconds, **last.channel}
 
 
-def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader: bool, want_profile: bool) -> dict:
+def steady_n(n: int, min_seconds: float, solution_seconds: float) -> int:
+    """Notebooks per step: at least ``n``, and enough that one slot grades for ``min_seconds``, so that
+    a lesson graded in a second is measured busy, not on its first grading's start (at most 16)."""
+    if min_seconds <= 0 or solution_seconds <= 0:
+        return n
+    return max(n, min(16, -(-int(min_seconds * 10) // max(1, int(solution_seconds * 10)))))
+
+
+def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader: bool, want_profile: bool,
+            min_seconds: float = 0.0) -> dict:
     lesson = find_lesson(lesson_id)
     nb = solved_notebook(lesson)
     raw = json.dumps(nb).encode()
-    print(f"lesson {lesson.slug}: {n} identical solved submissions per round, {rounds} round(s)", flush=True)
     res: dict = {"lesson": lesson.id, "slug": lesson.slug, "n": n, "rounds": rounds, "own": [], "nbgrader": [],
                  "service": {s: [] for s in slots}, "load": [], "scores": set()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -211,6 +224,8 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
             services[s] = Service(lesson, s, work)
             print(f"  service with {s} slot(s) started: imports and the lesson's calibration {services[s].warm:.1f} s "
                   "(once per worker)", flush=True)
+        n = res["n"] = steady_n(n, min_seconds, services[slots[0]].solution_seconds)
+        print(f"lesson {lesson.slug}: {n} identical solved submissions per step, {rounds} round(s)", flush=True)
         try:
             for r in range(rounds):
                 res["load"].append(os.getloadavg()[0])
@@ -237,7 +252,7 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
 
 def summarise(res: dict, slots: list[int]) -> dict:
     n, rounds = res["n"], res["rounds"]
-    out = {"lesson": res["lesson"], "slug": res["slug"], "n": n * rounds, "load": max(res["load"]),
+    out = {"lesson": res["lesson"], "slug": res["slug"], "n": n * rounds, "step": n, "load": max(res["load"]),
            "own": statistics.median(res["own"]), "scores": sorted(res["scores"])}
     if res["nbgrader"]:
         out["nbgrader"] = statistics.mean(res["nbgrader"])
@@ -255,18 +270,18 @@ def summarise(res: dict, slots: list[int]) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| lesson | nbgrader, s/notebook | own run in a kernel, s | service 1 slot, s/notebook | "
             "service 2 slots, s/notebook | throughput 1 / 2 slots, nb/s | service / nbgrader | service / own run "
-            "| 2 slots / 1 slot | load |")
+            "| 2 slots / 1 slot | load | notebooks per step |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         nbg = r.get("nbgrader")
         lines.append(
             f"| {r['lesson']} | {nbg:.2f} | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
             f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | {r['service1'] / nbg:.2f}x | "
-            f"{r['service1'] / r['own']:.2f}x | {r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} |"
+            f"{r['service1'] / r['own']:.2f}x | {r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | {r['step']} |"
             if nbg else
             f"| {r['lesson']} | - | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
             f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | - | {r['service1'] / r['own']:.2f}x | "
-            f"{r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} |")
+            f"{r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | {r['step']} |")
     return "\n".join(lines)
 
 
@@ -316,6 +331,9 @@ def main() -> int:
     ap.add_argument("--all", action="store_true", help="every graded lesson; writes the table into README.md")
     ap.add_argument("-n", type=int, default=4, help="submissions per round and grader (default 4)")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
+    ap.add_argument("--min-seconds", type=float, default=0.0,
+                    help="grade more than N notebooks per step where fewer would keep one slot busy for less than "
+                         "this (the solution's calibrated run time times N; at most 16): throughput at steady state")
     ap.add_argument("--slots", type=int, nargs="+", default=[1, 2], help="service worker slots to measure")
     ap.add_argument("--skip-nbgrader", action="store_true")
     ap.add_argument("--profile", action="store_true", help="count the round trips of one grading")
@@ -326,7 +344,8 @@ def main() -> int:
         args.write_readme = False
     rows = []
     for lesson_id in lessons:
-        rows.append(measure(lesson_id, args.n, args.rounds, args.slots, args.skip_nbgrader, args.profile))
+        rows.append(measure(lesson_id, args.n, args.rounds, args.slots, args.skip_nbgrader, args.profile,
+                            args.min_seconds))
         print(f"  scores: {', '.join(rows[-1]['scores'])}", flush=True)
     print()
     if sorted(args.slots) == [1, 2]:
