@@ -20,6 +20,11 @@ The headline is time per notebook, isolation included (nothing is subtracted):
   throughput    notebooks per second, N / wall time.
   ratios        service (1 slot) / nbgrader, service (1 slot) / the notebook's own kernel run, and
                 2 slots' throughput / 1 slot's. Targets (issue 25): <= 0.5, <= 1.3, >= 1.8.
+  cores busy    the whole machine's busy CPU time during a service step (/proc/stat: every process, the
+                kernel's forks, exits and page faults for them included) / its wall time. One slot uses more
+                than one core where the worker's own part, the pair's start and the last pair's exit overlap
+                the running pair; 2 slots on C cores then give at most C / (1 slot's cores busy) times its
+                throughput (2 cores, 1.15 cores busy: 1.74x), whatever the worker does.
 
 The worker's one-time start (imports, the lesson's calibration) is printed apart. With
 ``--profile`` the script also grades one notebook in-process and prints the round trips between
@@ -56,6 +61,17 @@ from autograder.grading.pipeline import solved_notebook  # noqa: E402
 from course.authoring.lessons import ROOT, find_lesson, read_source, write_solution_notebook  # noqa: E402
 
 BEGIN, END = "<!-- grading-speed:begin -->", "<!-- grading-speed:end -->"
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat: all but idle and iowait), every
+    process and the kernel's own work for them (forks, exits, page faults) counted; 0.0 where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def own_execution(lesson, nb) -> float:
@@ -150,7 +166,7 @@ class Service:
         from autograder.gradebook.models import Submission
         from autograder.grading.worker import wait_idle
 
-        start = time.perf_counter()
+        start, busy = time.perf_counter(), machine_busy()
         ids = []
         for _ in range(n):
             r = self.client.post(f"/api/submissions?lesson={self.lesson.slug}", content=raw,
@@ -158,10 +174,11 @@ class Service:
             r.raise_for_status()
             ids.append(r.json()["id"])
         assert wait_idle(self.db, 3600)
-        wall = time.perf_counter() - start
+        wall, busy = time.perf_counter() - start, machine_busy() - busy
         with self.db.session() as s:
             subs = [s.get(Submission, i) for i in ids]
-            return {"wall": wall, "scores": [x.score for x in subs], "latency": [x.grading_seconds for x in subs]}
+            return {"wall": wall, "busy": busy, "scores": [x.score for x in subs],
+                    "latency": [x.grading_seconds for x in subs]}
 
     def stop(self) -> None:
         self.worker.stop()
@@ -259,7 +276,9 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
                 print(f"  round {r + 1}: load up to {max(res['load']):.1f}; nbgrader "
                       f"{res['nbgrader'][-1] if res['nbgrader'] else float('nan'):.2f} s/nb; own run "
                       f"{res['own'][-1]:.2f} s; " + "; ".join(
-                          f"{s} slot(s) {res['service'][s][-1]['wall'] / n:.2f} s/nb" for s in slots), flush=True)
+                          f"{s} slot(s) {res['service'][s][-1]['wall'] / n:.2f} s/nb, "
+                          f"{res['service'][s][-1]['busy'] / res['service'][s][-1]['wall']:.2f} cores busy"
+                          for s in slots), flush=True)
         finally:
             for s in services.values():
                 s.stop()
@@ -278,6 +297,7 @@ def summarise(res: dict, slots: list[int]) -> dict:
         out[f"service{s}"] = wall / (n * rounds)
         out[f"latency{s}"] = statistics.mean(v for x in runs for v in x["latency"])
         out[f"throughput{s}"] = n * rounds / wall
+        out[f"cores{s}"] = sum(x["busy"] for x in runs) / wall  # the machine's busy CPU seconds per second
     if "profile" in res:
         out["round_trips"] = res["profile"].get("round_trips")
     return out
@@ -286,18 +306,20 @@ def summarise(res: dict, slots: list[int]) -> dict:
 def table(rows: list[dict]) -> str:
     head = ("| lesson | nbgrader, s/notebook | own run in a kernel, s | service 1 slot, s/notebook | "
             "service 2 slots, s/notebook | throughput 1 / 2 slots, nb/s | service / nbgrader | service / own run "
-            "| 2 slots / 1 slot | load | notebooks per step |")
+            "| 2 slots / 1 slot | load | notebooks per step | cores busy, 1 / 2 slots |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         nbg = r.get("nbgrader")
         lines.append(
             f"| {r['lesson']} | {nbg:.2f} | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
             f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | {r['service1'] / nbg:.2f}x | "
-            f"{r['service1'] / r['own']:.2f}x | {r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | {r['step']} |"
+            f"{r['service1'] / r['own']:.2f}x | {r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | "
+            f"{r['step']} | {r['cores1']:.2f} / {r['cores2']:.2f} |"
             if nbg else
             f"| {r['lesson']} | - | {r['own']:.2f} | {r['service1']:.2f} | {r['service2']:.2f} | "
             f"{r['throughput1']:.2f} / {r['throughput2']:.2f} | - | {r['service1'] / r['own']:.2f}x | "
-            f"{r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | {r['step']} |")
+            f"{r['throughput2'] / r['throughput1']:.2f}x | {r['load']:.1f} | {r['step']} | "
+            f"{r['cores1']:.2f} / {r['cores2']:.2f} |")
     return "\n".join(lines)
 
 
@@ -312,8 +334,9 @@ def write_readme(rows: list[dict], command: str) -> None:
     kept = {}
     for line in old.splitlines():
         m = re.match(r"\| (\d+\.\d+) \|", line)
-        if m:
-            kept[m.group(1)] = line
+        if m:  # a row from before a column was added at the end: "-" there
+            cells = line.count("|") - 1
+            kept[m.group(1)] = line + " - |" * max(0, table([]).splitlines()[0].count("|") - 1 - cells)
     new = {r["lesson"]: line for r, line in zip(rows, table(rows).splitlines()[2:])}
     merged = {**kept, **new}
     order = sorted(merged, key=lambda x: tuple(int(p) for p in x.split(".")))
