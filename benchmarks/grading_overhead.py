@@ -22,9 +22,11 @@ The headline is time per notebook, isolation included (nothing is subtracted):
                 2 slots' throughput / 1 slot's. Targets (issue 25): <= 0.5, <= 1.3, >= 1.8.
   cores busy    the whole machine's busy CPU time during a service step (/proc/stat: every process, the
                 kernel's forks, exits and page faults for them included) / its wall time. One slot uses more
-                than one core where the worker's own part, the pair's start and the last pair's exit overlap
-                the running pair; 2 slots on C cores then give at most C / (1 slot's cores busy) times its
-                throughput (2 cores, 1.15 cores busy: 1.74x), whatever the worker does.
+                than one core where the worker's own part, the next pair's start and the last pair's exit
+                overlap the running pair. A notebook costs the same CPU with 1 or 2 slots (perf, 5.0: 365 and
+                357 ms), so 2 slots on C cores give at most C / (1 slot's cores busy) times 1 slot's
+                throughput (2 cores, 1.17 cores busy: 1.71x), whatever the worker does; a machine whose speed
+                changes between steps (a shared one) can seem to beat it.
 
 The worker's one-time start (imports, the lesson's calibration) is printed apart. With
 ``--profile`` the script also grades one notebook in-process and prints the round trips between
@@ -212,19 +214,19 @@ def profile(lesson, raw: bytes, work: Path) -> dict:
             "cpu_seconds": last.cpu_seconds, **last.channel}
 
 
-def steady_n(n: int, min_seconds: float, solution_seconds: float) -> int:
+def steady_n(n: int, min_seconds: float, solution_seconds: float, most: int = 16) -> int:
     """Notebooks per step: at least ``n``, and enough that one slot grades for ``min_seconds``, so that
-    a lesson graded in a second is measured busy, not on its first grading's start (at most 16). Even,
+    a lesson graded in a second is measured busy, not on its first grading's start (at most ``most``). Even,
     so that 2 slots never end on one notebook alone (5 notebooks on 2 slots take 3 gradings' time:
     1.67x at best)."""
     if min_seconds <= 0 or solution_seconds <= 0:
         return n
-    k = max(n, min(16, -(-int(min_seconds * 10) // max(1, int(solution_seconds * 10)))))
+    k = max(n, min(most, -(-int(min_seconds * 10) // max(1, int(solution_seconds * 10)))))
     return k + k % 2
 
 
 def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader: bool, want_profile: bool,
-            min_seconds: float = 0.0) -> dict:
+            min_seconds: float = 0.0, most: int = 16) -> dict:
     lesson = find_lesson(lesson_id)
     nb = solved_notebook(lesson)
     raw = json.dumps(nb).encode()
@@ -253,7 +255,7 @@ def measure(lesson_id: str, n: int, rounds: int, slots: list[int], skip_nbgrader
             services[s] = Service(lesson, s, work)
             print(f"  service with {s} slot(s) started: imports and the lesson's calibration {services[s].warm:.1f} s "
                   "(once per worker)", flush=True)
-        n = res["n"] = steady_n(n, min_seconds, services[slots[0]].solution_seconds)
+        n = res["n"] = steady_n(n, min_seconds, services[slots[0]].solution_seconds, most)
         print(f"lesson {lesson.slug}: {n} identical solved submissions per step, {rounds} round(s)", flush=True)
         try:
             for s in services.values():
@@ -372,7 +374,10 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     ap.add_argument("--min-seconds", type=float, default=0.0,
                     help="grade more than N notebooks per step where fewer would keep one slot busy for less than "
-                         "this (the solution's calibrated run time times N; at most 16): throughput at steady state")
+                         "this (the solution's calibrated run time times N; at most --most): throughput at steady "
+                         "state")
+    ap.add_argument("--most", type=int, default=16, help="with --min-seconds: at most this many notebooks per step "
+                    "(default 16; nbgrader grades as many, at 4-7 s each on a lesson graded in under a second)")
     ap.add_argument("--slots", type=int, nargs="+", default=[1, 2], help="service worker slots to measure")
     ap.add_argument("--skip-nbgrader", action="store_true")
     ap.add_argument("--profile", action="store_true", help="count the round trips of one grading")
@@ -384,7 +389,7 @@ def main() -> int:
     rows = []
     for lesson_id in lessons:
         rows.append(measure(lesson_id, args.n, args.rounds, args.slots, args.skip_nbgrader, args.profile,
-                            args.min_seconds))
+                            args.min_seconds, args.most))
         print(f"  scores: {', '.join(rows[-1]['scores'])}", flush=True)
     print()
     if sorted(args.slots) == [1, 2]:

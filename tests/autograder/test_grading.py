@@ -284,6 +284,17 @@ def test_a_run_starts_on_one_thread_and_extra_threads_wait_without_spinning(torc
     assert r.score == 5
 
 
+def test_each_process_of_a_run_is_named_for_its_part(grader, sub):
+    # ps, top and `perf report --sort comm` tell the parts of a grading apart (README: where a
+    # grading's CPU goes, issue 25); the names say nothing a learner could use
+    with open(f"/proc/{grader.zygote.proc.pid}/comm") as f:
+        assert f.read().strip() == "grade-zygote"
+    r = grade(grader, sub().solve().after("double", "import os\nprint('names', open('/proc/self/comm').read().strip(), "
+                                                    "open(f'/proc/{os.getppid()}/comm').read().strip())"))
+    assert "names grade-learner grade-init" in outputs_text(r), outputs_text(r)
+    assert r.score == 5
+
+
 def test_hidden_tests_can_inspect_source_and_pass_callbacks(grader, sub, monkeypatch):
     """Lesson 0.1's hidden tests read an exercise's source (inspect) and hand it a fake clock."""
     import autograder.grading.pipeline as grading

@@ -17,6 +17,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 
 
 
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 38, 4, 36
+PR_SET_NAME = 15
 
 
 _libc = None
@@ -27,6 +28,12 @@ def _c():
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
+
+
+def _set_name(name: str) -> None:
+    """This process's name in ps, top and perf (PR_SET_NAME, at most 15 bytes): which part of a run uses
+    the machine (``perf report --sort comm`` splits a grading's CPU by it; README, issue 25)."""
+    _c().prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def _check(rc, what):

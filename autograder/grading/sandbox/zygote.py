@@ -29,6 +29,7 @@ from .isolation import (
     _learner_view,
     _limits,
     _scratch,
+    _set_name,
     _share_tempdirs,
     _stdio_to_null,
     kill_uids,
@@ -40,6 +41,7 @@ from .tests import tests_main
 def pair_main(worker_fd: int, job: dict) -> None:
     """P: set up the namespaces, fork L, become T. Never returns."""
     try:
+        _set_name("grade-pair")
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -86,6 +88,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
                 os.write(view_w, _learner_view(isolation, users).encode()[:512])
                 os.close(view_w)
                 cgroups.join(run_groups)
+                _set_name("grade-init")
                 lpid = os.fork()
                 if lpid:
                     b.close()
@@ -96,6 +99,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
                 os.umask(0)  # what it writes into a test's directory, the test can read and clean up
                 _limits(job)
                 _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+                _set_name("grade-learner")
                 learner_main(b, int(job["output_bytes"]), fingerprint)
             finally:
                 os._exit(0)
@@ -114,6 +118,7 @@ def pair_main(worker_fd: int, job: dict) -> None:
         _limits({**job, "max_processes": 4})
         _c().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         send_json(worker, {"event": "isolation", **isolation})
+        _set_name("grade-tests")
         tests_main(worker, a, pid, job)
     except BaseException as err:  # noqa: BLE001
         try:
@@ -147,6 +152,7 @@ LIBRARY_LAZY_IMPORTS = {"transformer_lens": ("transformer_lens.model_bridge",)}
 def zygote_main(fd: int) -> None:
     """Import the heavy modules once, then fork a pair for each request on ``fd``."""
     ctl = socket.socket(fileno=fd)
+    _set_name("grade-zygote")  # and its pairs: grade-pair (becomes grade-tests), grade-init, grade-learner
     cfg = json.loads(recv_msg(ctl))
     sys.path[:0] = [p for p in cfg.get("sys_path", []) if p not in sys.path]
     warm_start = time.monotonic()
